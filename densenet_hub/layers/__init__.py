@@ -1,0 +1,1 @@
+"""Layers, named as in `keras_hub.layers`."""

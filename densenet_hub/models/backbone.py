@@ -1,0 +1,38 @@
+"""Base class of densenet_hub backbones: a functional `keras.Model` with a config."""
+
+import keras
+
+# Keyword arguments every backbone passes through to `keras.Model`.
+MODEL_KWARGS = ("name", "trainable", "dtype")
+
+
+@keras.saving.register_keras_serializable(package="densenet_hub")
+class Backbone(keras.Model):
+    """Base class for backbones: feature extractors without a task head.
+
+    A backbone is a functional model built from stock Keras layers. Subclasses
+    build their graph in `__init__` and return their constructor arguments
+    from `get_config`, so `cls.from_config(model.get_config())` rebuilds the
+    same architecture.
+
+    Args:
+        dtype: a dtype or `keras.DTypePolicy` applied to every layer, e.g.
+            `"bfloat16"` or `"mixed_bfloat16"`. Defaults to Keras' global policy.
+        **kwargs: `name` and `trainable`, passed to `keras.Model`.
+    """
+
+    def __init__(self, *args, dtype=None, **kwargs):
+        super().__init__(*args, dtype=dtype, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        # `keras.Model.from_config` would rebuild a plain functional model;
+        # backbones rebuild themselves from their constructor arguments.
+        return cls(**config)

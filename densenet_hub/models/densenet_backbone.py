@@ -1,0 +1,299 @@
+"""DenseNet backbone (Huang et al., "Densely Connected Convolutional Networks", CVPR 2017)."""
+
+import math
+
+import keras
+
+from densenet_hub.models.backbone import MODEL_KWARGS
+from densenet_hub.models.backbone import Backbone
+from densenet_hub.validation import check_choice
+from densenet_hub.validation import check_positive_int
+from densenet_hub.validation import reject_unknown_kwargs
+
+BN_EPSILON = 1.001e-5
+BOTTLENECK_FACTOR = 4
+STEM_PADDINGS = ("symmetric", "same")
+DATA_FORMATS = ("channels_last", "channels_first")
+DEFAULT_IMAGE_SHAPE = (None, None, 3)
+
+
+@keras.saving.register_keras_serializable(package="densenet_hub")
+class DenseNetBackbone(Backbone):
+    """DenseNet feature extractor, layer for layer compatible with KerasHub.
+
+    The graph, the layer names and their creation order are those of
+    `keras_hub.models.DenseNetBackbone`, so a KerasHub `model.weights.h5`
+    loads into this model and the other way round. The output is the final
+    BatchNorm + ReLU feature map (no pooling); `pyramid_outputs` maps
+    `"P2"`..`"P{L+1}"` to the raw output of each dense block.
+
+    Stem padding: the torch models the public weights come from (torchvision,
+    timm) pad the 7x7/2 stem convolution by 3 and the 3x3/2 max-pool by 1 on
+    every side. `stem_padding="symmetric"` (the default) does the same, so the
+    model reproduces the weights' original outputs. `stem_padding="same"` uses
+    Keras' "same" padding, which is asymmetric on even input sizes (it pads
+    (2, 3) and (0, 1) at 224); it reproduces KerasHub's outputs bit for bit.
+    On odd input sizes both choices give identical outputs.
+
+    Args:
+        stackwise_num_repeats: list of ints, the number of conv blocks in each
+            dense block, e.g. `[6, 12, 24, 16]` for DenseNet-121. Any number
+            of dense blocks (at least one).
+        image_shape: input shape without the batch axis, in the model's data
+            format. Spatial sizes may be `None`. With `channels_first` the
+            default `(None, None, 3)` is read as `(3, None, None)`.
+        compression_ratio: float in (0, 1], the fraction of channels a
+            transition block keeps.
+        growth_rate: int, the channels each conv block adds.
+        stem_filters: int, the width of the stem convolution; 64 for
+            DenseNet-121/169/201, 96 for DenseNet-161.
+        stem_padding: `"symmetric"` or `"same"`, see above.
+        data_format: `"channels_last"`, `"channels_first"` or `None` for
+            `keras.config.image_data_format()`.
+        dtype: a dtype or dtype policy for every layer, e.g. `"bfloat16"` or
+            `"mixed_bfloat16"`.
+        **kwargs: `name` and `trainable`.
+
+    Example:
+    ```python
+    import numpy as np
+    import densenet_hub
+
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    features = backbone.predict(np.ones((1, 32, 32, 3)), verbose=0)
+    assert features.shape == (1, 4, 4, 44)
+    ```
+    """
+
+    def __init__(
+        self,
+        stackwise_num_repeats,
+        image_shape=DEFAULT_IMAGE_SHAPE,
+        compression_ratio=0.5,
+        growth_rate=32,
+        stem_filters=64,
+        stem_padding="symmetric",
+        data_format=None,
+        dtype=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        reject_unknown_kwargs(owner, kwargs, MODEL_KWARGS)
+        stackwise_num_repeats = _check_repeats(owner, stackwise_num_repeats)
+        check_positive_int(owner, "growth_rate", growth_rate)
+        check_positive_int(owner, "stem_filters", stem_filters)
+        compression_ratio = _check_compression(owner, compression_ratio)
+        check_choice(owner, "stem_padding", stem_padding, STEM_PADDINGS)
+        data_format = data_format or keras.config.image_data_format()
+        check_choice(owner, "data_format", data_format, DATA_FORMATS)
+        image_shape = _check_image_shape(
+            owner, image_shape, data_format, len(stackwise_num_repeats)
+        )
+        channel_axis = -1 if data_format == "channels_last" else 1
+
+        # === Layers, created in KerasHub's order ===
+        image_input = keras.layers.Input(shape=image_shape)
+        conv_kwargs = {"use_bias": False, "data_format": data_format, "dtype": dtype}
+        bn_kwargs = {"axis": channel_axis, "epsilon": BN_EPSILON, "dtype": dtype}
+
+        x = image_input
+        if stem_padding == "symmetric":
+            x = keras.layers.ZeroPadding2D(
+                3, data_format=data_format, dtype=dtype, name="conv1_pad"
+            )(x)
+        x = keras.layers.Conv2D(
+            stem_filters,
+            7,
+            strides=2,
+            padding="valid" if stem_padding == "symmetric" else "same",
+            name="conv1_conv",
+            **conv_kwargs,
+        )(x)
+        x = keras.layers.BatchNormalization(name="conv1_bn", **bn_kwargs)(x)
+        x = keras.layers.Activation("relu", dtype=dtype, name="conv1_relu")(x)
+        if stem_padding == "symmetric":
+            # Zeros equal torch's -inf padding here: the input is post-ReLU.
+            x = keras.layers.ZeroPadding2D(
+                1, data_format=data_format, dtype=dtype, name="pool1_pad"
+            )(x)
+        x = keras.layers.MaxPooling2D(
+            3,
+            strides=2,
+            padding="valid" if stem_padding == "symmetric" else "same",
+            data_format=data_format,
+            dtype=dtype,
+            name="pool1",
+        )(x)
+
+        pyramid_outputs = {}
+        num_stacks = len(stackwise_num_repeats)
+        for stack_index, num_repeats in enumerate(stackwise_num_repeats, start=1):
+            for block_index in range(1, num_repeats + 1):
+                x = _conv_block(
+                    x,
+                    growth_rate,
+                    f"stack{stack_index}_block{block_index}",
+                    conv_kwargs,
+                    bn_kwargs,
+                )
+            pyramid_outputs[f"P{stack_index + 1}"] = x
+            if stack_index < num_stacks:
+                x = _transition_block(
+                    x,
+                    compression_ratio,
+                    f"transition{stack_index}",
+                    channel_axis,
+                    conv_kwargs,
+                    bn_kwargs,
+                )
+        x = keras.layers.BatchNormalization(name="bn", **bn_kwargs)(x)
+        x = keras.layers.Activation("relu", dtype=dtype, name="relu")(x)
+
+        super().__init__(inputs=image_input, outputs=x, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.stackwise_num_repeats = stackwise_num_repeats
+        self.image_shape = image_shape
+        self.compression_ratio = compression_ratio
+        self.growth_rate = growth_rate
+        self.stem_filters = stem_filters
+        self.stem_padding = stem_padding
+        self.data_format = data_format
+        self.pyramid_outputs = pyramid_outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "stackwise_num_repeats": self.stackwise_num_repeats,
+                "image_shape": self.image_shape,
+                "compression_ratio": self.compression_ratio,
+                "growth_rate": self.growth_rate,
+                "stem_filters": self.stem_filters,
+                "stem_padding": self.stem_padding,
+                "data_format": self.data_format,
+            }
+        )
+        return config
+
+
+def _conv_block(x, growth_rate, name, conv_kwargs, bn_kwargs):
+    """BN-ReLU-Conv(1x1)-BN-ReLU-Conv(3x3), concatenated onto its input."""
+    channel_axis = bn_kwargs["axis"]
+    dtype = bn_kwargs["dtype"]
+    y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn_kwargs)(x)
+    y = keras.layers.Activation("relu", dtype=dtype, name=f"{name}_1_relu")(y)
+    y = keras.layers.Conv2D(
+        BOTTLENECK_FACTOR * growth_rate, 1, name=f"{name}_1_conv", **conv_kwargs
+    )(y)
+    y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn_kwargs)(y)
+    y = keras.layers.Activation("relu", dtype=dtype, name=f"{name}_2_relu")(y)
+    y = keras.layers.Conv2D(
+        growth_rate, 3, padding="same", name=f"{name}_2_conv", **conv_kwargs
+    )(y)
+    return keras.layers.Concatenate(
+        axis=channel_axis, dtype=dtype, name=f"{name}_concat"
+    )([x, y])
+
+
+def _transition_block(x, compression_ratio, name, channel_axis, conv_kwargs, bn_kwargs):
+    """BN-ReLU-Conv(1x1) that keeps a fraction of the channels, then 2x2 average pool."""
+    dtype = bn_kwargs["dtype"]
+    filters = int(x.shape[channel_axis] * compression_ratio)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn", **bn_kwargs)(x)
+    x = keras.layers.Activation("relu", dtype=dtype, name=f"{name}_relu")(x)
+    x = keras.layers.Conv2D(max(filters, 1), 1, name=f"{name}_conv", **conv_kwargs)(x)
+    return keras.layers.AveragePooling2D(
+        2, strides=2, data_format=conv_kwargs["data_format"], dtype=dtype, name=f"{name}_pool"
+    )(x)
+
+
+def _check_repeats(owner, stackwise_num_repeats):
+    if isinstance(stackwise_num_repeats, (str, bytes)) or not hasattr(
+        stackwise_num_repeats, "__len__"
+    ):
+        raise ValueError(
+            f"{owner}: `stackwise_num_repeats` must be a non-empty list of "
+            f"positive integers such as [6, 12, 24, 16], got {stackwise_num_repeats!r}."
+        )
+    repeats = list(stackwise_num_repeats)
+    if not repeats or any(
+        isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in repeats
+    ):
+        raise ValueError(
+            f"{owner}: `stackwise_num_repeats` must be a non-empty list of "
+            f"positive integers such as [6, 12, 24, 16], got {stackwise_num_repeats!r}."
+        )
+    return repeats
+
+
+def _check_compression(owner, compression_ratio):
+    if (
+        isinstance(compression_ratio, bool)
+        or not isinstance(compression_ratio, (int, float))
+        or not 0 < compression_ratio <= 1
+    ):
+        raise ValueError(
+            f"{owner}: `compression_ratio` must be a number in (0, 1], got "
+            f"{compression_ratio!r}. DenseNet-BC uses 0.5."
+        )
+    return float(compression_ratio)
+
+
+def _spatial_size_after(size, num_stacks):
+    """Spatial size of the final feature map for an input side of `size`."""
+    size = math.ceil(size / 2)  # stem convolution, stride 2
+    size = math.ceil(size / 2)  # stem max-pool, stride 2
+    for _ in range(num_stacks - 1):
+        size //= 2  # transition average pool, 2x2 "valid"
+    return size
+
+
+def _min_input_size(num_stacks):
+    size = 1
+    while _spatial_size_after(size, num_stacks) < 1:
+        size += 1
+    return size
+
+
+def _check_image_shape(owner, image_shape, data_format, num_stacks):
+    try:
+        shape = tuple(image_shape)
+    except TypeError:
+        shape = None
+    if shape is None or len(shape) != 3:
+        raise ValueError(
+            f"{owner}: `image_shape` must have 3 entries (height, width, "
+            f"channels) without the batch axis, got {image_shape!r}. "
+            f"Example: (224, 224, 3) or (None, None, 3)."
+        )
+    if data_format == "channels_first" and shape == DEFAULT_IMAGE_SHAPE:
+        shape = (3, None, None)
+    if data_format == "channels_last":
+        spatial, channels, order = shape[:2], shape[2], "(height, width, channels)"
+    else:
+        spatial, channels, order = shape[1:], shape[0], "(channels, height, width)"
+    for dim in shape:
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
+            raise ValueError(
+                f"{owner}: `image_shape` entries must be positive integers or "
+                f"None, got {image_shape!r}."
+            )
+    if channels is None or channels <= 0:
+        raise ValueError(
+            f"{owner}: `image_shape` must give a positive channel count in "
+            f"{order} order for {data_format}, got {image_shape!r}."
+        )
+    min_size = _min_input_size(num_stacks)
+    for dim in spatial:
+        if dim is not None and dim < min_size:
+            raise ValueError(
+                f"{owner}: `image_shape` {image_shape!r} has a spatial size of "
+                f"{dim}, too small for {num_stacks} dense block(s): the "
+                f"downsampling needs at least {min_size} pixels per side "
+                f"(order {order} for {data_format}). Use a larger image_shape "
+                f"or None for a variable size."
+            )
+    return shape
