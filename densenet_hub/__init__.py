@@ -1,5 +1,9 @@
 """DenseNet image models for Keras 3, interchangeable with KerasHub's DenseNet."""
 
-from densenet_hub import layers
+# models first: its preprocessors import the layers package, whose DenseNet
+# converter names the DenseNet backbone.
 from densenet_hub import models
+from densenet_hub import layers
+from densenet_hub import convert
+from densenet_hub.hub.upload import upload_preset
 from densenet_hub.version import __version__

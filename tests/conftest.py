@@ -19,7 +19,8 @@ import pytest
 def _seed_and_reset():
     keras.utils.set_random_seed(1234)
     yield
-    keras.backend.clear_session()
+    # free_memory=False skips a full gc.collect() (about 0.6 s a test).
+    keras.backend.clear_session(free_memory=False)
 
 
 @pytest.fixture

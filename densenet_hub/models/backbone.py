@@ -2,12 +2,14 @@
 
 import keras
 
+from densenet_hub.presets.mixin import PresetMixin
+
 # Keyword arguments every backbone passes through to `keras.Model`.
 MODEL_KWARGS = ("name", "trainable", "dtype")
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
-class Backbone(keras.Model):
+class Backbone(PresetMixin, keras.Model):
     """Base class for backbones: feature extractors without a task head.
 
     A backbone is a functional model built from stock Keras layers. Subclasses
@@ -22,7 +24,11 @@ class Backbone(keras.Model):
     """
 
     def __init__(self, *args, dtype=None, **kwargs):
-        super().__init__(*args, dtype=dtype, **kwargs)
+        super().__init__(*args, **kwargs)
+        # `Functional.__init__` silently drops `dtype`: without this the model
+        # reports (and saves) a float32 policy while its layers run bfloat16.
+        if dtype is not None:
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
     def get_config(self):
         return {

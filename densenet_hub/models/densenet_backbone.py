@@ -161,13 +161,22 @@ class DenseNetBackbone(Backbone):
         self.stem_filters = stem_filters
         self.stem_padding = stem_padding
         self.data_format = data_format
-        self.pyramid_outputs = pyramid_outputs
+        self._pyramid_outputs = pyramid_outputs
+
+    @property
+    def pyramid_outputs(self):
+        """Dict `"P2"`..`"P{L+1}"` -> the symbolic output of each dense block."""
+        # A plain copy: Keras wraps dict attributes in a tracked dict, which
+        # JAX rejects as the output structure of `keras.Model(inputs, ...)`.
+        return dict(self._pyramid_outputs)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "stackwise_num_repeats": self.stackwise_num_repeats,
+                # A copy: Keras wraps list attributes in a tracked list that
+                # belongs to the model, and a config must not alias it.
+                "stackwise_num_repeats": list(self.stackwise_num_repeats),
                 "image_shape": self.image_shape,
                 "compression_ratio": self.compression_ratio,
                 "growth_rate": self.growth_rate,

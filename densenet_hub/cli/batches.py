@@ -1,0 +1,104 @@
+"""Batches of labelled image files for `fit` and `evaluate`, read from disk
+as they are needed."""
+
+import math
+
+import keras
+import numpy as np
+
+from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.images import read_images
+
+
+class LabelledBatches(keras.utils.PyDataset):
+    """`(images, labels)` batches decoded from files, preprocessed and, for
+    training, augmented.
+
+    Only one batch of images is in memory at a time. The model receives the
+    preprocessor's output, so the task's own preprocessor must be switched
+    off (`task.preprocessor = None`) while it reads these batches.
+
+    Args:
+        paths: image file paths.
+        labels: an int array of class indices, one per path.
+        batch_size: images per batch.
+        preprocess: a layer or function from a list of uint8 images to a
+            batch tensor, e.g. a classifier's preprocessor.
+        augment: `None`, or a layer applied with `training=True` after
+            preprocessing.
+        shuffle: reshuffle the order every epoch.
+        seed: seed of the shuffling.
+        on_error: `"skip"` drops an image that fails to decode from its
+            batch (with a warning); `"fail"` stops.
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    from densenet_hub.cli.batches import LabelledBatches
+
+    folder = tempfile.mkdtemp()
+    paths = []
+    for i in range(3):
+        paths.append(f"{folder}/{i}.png")
+        PIL.Image.fromarray(np.full((8, 8, 3), 40 * i, "uint8")).save(paths[-1])
+    batches = LabelledBatches(
+        paths, np.array([0, 1, 1]), batch_size=2,
+        preprocess=lambda images: np.stack(images) / 255.0,
+    )
+    x, y = batches[0]
+    print(len(batches), x.shape, y)  # 2 (2, 8, 8, 3) [0 1]
+    ```
+    """
+
+    def __init__(
+        self,
+        paths,
+        labels,
+        batch_size,
+        preprocess,
+        augment=None,
+        shuffle=False,
+        seed=0,
+        on_error="fail",
+    ):
+        super().__init__()
+        self.paths = list(paths)
+        self.labels = np.asarray(labels, dtype="int64")
+        self.batch_size = batch_size
+        self.preprocess = preprocess
+        self.augment = augment
+        self.shuffle = shuffle
+        self.on_error = on_error
+        self._rng = np.random.default_rng(seed)
+        self._order = np.arange(len(self.paths))
+        self._reshuffle()
+
+    def __len__(self):
+        return math.ceil(len(self.paths) / self.batch_size)
+
+    def __getitem__(self, index):
+        indices = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch_paths = [self.paths[i] for i in indices]
+        images, kept = read_images(batch_paths, self.on_error)
+        if not images:
+            raise CliError(
+                f"no image of a training batch could be decoded "
+                f"({', '.join(map(str, batch_paths[:3]))}, ...); check the files."
+            )
+        kept = set(kept)
+        labels = np.asarray(
+            [self.labels[i] for i, path in zip(indices, batch_paths) if path in kept]
+        )
+        x = self.preprocess(images)
+        if self.augment is not None:
+            x = self.augment(x, training=True)
+        return keras.ops.convert_to_numpy(x), labels
+
+    def on_epoch_end(self):
+        self._reshuffle()
+
+    def _reshuffle(self):
+        if self.shuffle:
+            self._order = self._rng.permutation(len(self.paths))

@@ -1,0 +1,44 @@
+"""Printing for the command line: warnings on stderr and plain-text tables."""
+
+import sys
+
+PROGRAM = "densenet-hub"
+MAX_NAMED = 10
+
+
+def warn(message):
+    """Prints `message` as one warning line on stderr."""
+    print(f"{PROGRAM}: warning: {one_line(message)}", file=sys.stderr)
+
+
+def one_line(text):
+    """`text` with its line breaks and runs of spaces folded into single spaces."""
+    return " ".join(str(text).split())
+
+
+def warn_skipped(problems):
+    """One warning per skipped file, at most `MAX_NAMED`, then a count."""
+    for path, reason in problems[:MAX_NAMED]:
+        warn(f"skipped {path}: {reason}")
+    if len(problems) > MAX_NAMED:
+        warn(f"skipped {len(problems) - MAX_NAMED} more unreadable file(s)")
+
+
+def format_table(header, rows):
+    """A left-aligned text table with a header line and a rule under it.
+
+    Example:
+    ```python
+    from densenet_hub.cli.console import format_table
+
+    print(format_table(["label", "score"], [["cat", "0.91"], ["dog", "0.07"]]))
+    ```
+    """
+    cells = [[str(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])

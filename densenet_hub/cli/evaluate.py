@@ -1,0 +1,168 @@
+"""`densenet-hub evaluate PRESET DATA_DIR`: accuracy, top-5 accuracy,
+per-class precision and recall, and a confusion matrix picture."""
+
+import json
+import pathlib
+
+import numpy as np
+
+from densenet_hub.cli import arguments
+from densenet_hub.cli.console import format_table
+from densenet_hub.cli.console import warn
+from densenet_hub.cli.drawing import confusion_matrix_image
+from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.images import find_labelled_images
+from densenet_hub.cli.loading import load_classifier
+from densenet_hub.cli.predict import classify_files
+
+TOP_K = 5
+OTHER_CLASSES = "(other)"
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="measure a classifier on a labelled image folder",
+        description="Classifies every image of DATA_DIR (one sub-folder per "
+        "class, named as the preset's classes) and reports accuracy, top-5 "
+        "accuracy, per-class precision and recall, and writes the confusion "
+        "matrix as a PNG.",
+    )
+    parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
+    parser.add_argument("data_dir", help="folder with one sub-folder of images per class")
+    parser.add_argument(
+        "--confusion-matrix",
+        default="confusion_matrix.png",
+        help="where to write the confusion matrix PNG (default confusion_matrix.png)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    arguments.add_batch_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    metrics = evaluate_folder(
+        args.preset,
+        args.data_dir,
+        args.confusion_matrix,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        on_error=args.on_error,
+        progress=not args.quiet,
+    )
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(format_report(metrics))
+    return 0
+
+
+def evaluate_folder(
+    preset, data_dir, confusion_matrix_path, batch_size=32, image_size=None, on_error="skip",
+    progress=True,
+):
+    """Evaluates a classifier preset on a labelled folder.
+
+    Returns:
+        A JSON-able dict: `images`, `accuracy`, `top_k`, `top_k_accuracy`,
+        `classes` (per-class `precision`, `recall`, `images`) and
+        `confusion_matrix` (the PNG's path).
+    """
+    paths, folder_labels, folder_names = find_labelled_images(data_dir, on_error)
+    classifier, class_names = load_classifier(preset, image_size)
+    class_indices = _class_indices(folder_names, class_names)
+    probabilities, kept = classify_files(classifier, paths, batch_size, on_error, progress)
+    row_of = {path: row for row, path in enumerate(paths)}
+    truth = class_indices[folder_labels[[row_of[path] for path in kept]]]
+    predicted = np.argmax(probabilities, axis=-1)
+    top_k = min(TOP_K, probabilities.shape[1])
+    ranked = np.argsort(-probabilities, axis=-1, kind="stable")[:, :top_k]
+    metrics = {
+        "images": len(kept),
+        "accuracy": float(np.mean(predicted == truth)),
+        "top_k": top_k,
+        "top_k_accuracy": float(np.mean(np.any(ranked == truth[:, None], axis=-1))),
+        "classes": _per_class(truth, predicted, class_indices, folder_names),
+        "confusion_matrix": str(confusion_matrix_path),
+    }
+    matrix, column_names = _confusion_matrix(truth, predicted, class_indices, folder_names)
+    confusion_matrix_image(matrix, folder_names, column_names).save(
+        confusion_matrix_path, format="PNG"
+    )
+    return metrics
+
+
+def _class_indices(folder_names, class_names):
+    """The model's class index of each class folder, matched by name.
+
+    A preset without stored names (`class_0`, ...) is matched by the
+    folders' sorted order, with a warning.
+    """
+    position = {name: index for index, name in enumerate(class_names)}
+    unknown = [name for name in folder_names if name not in position]
+    if not unknown:
+        return np.asarray([position[name] for name in folder_names])
+    generic = class_names == [f"class_{i}" for i in range(len(class_names))]
+    if generic and len(folder_names) <= len(class_names):
+        warn(
+            "the preset stores no class names; matching the class folders to "
+            "class indices 0, 1, ... in sorted order."
+        )
+        return np.arange(len(folder_names))
+    shown = ", ".join(map(repr, class_names[:10])) + (", ..." if len(class_names) > 10 else "")
+    raise CliError(
+        f"class folder(s) {', '.join(map(repr, unknown[:10]))} are not classes of "
+        f"the preset, which has {len(class_names)} classes ({shown}); name the "
+        "sub-folders after the preset's classes."
+    )
+
+
+def _per_class(truth, predicted, class_indices, folder_names):
+    classes = {}
+    for name, index in zip(folder_names, class_indices):
+        hits = int(np.sum((predicted == index) & (truth == index)))
+        predicted_count = int(np.sum(predicted == index))
+        actual_count = int(np.sum(truth == index))
+        classes[name] = {
+            "precision": hits / predicted_count if predicted_count else None,
+            "recall": hits / actual_count if actual_count else None,
+            "images": actual_count,
+        }
+    return classes
+
+
+def _confusion_matrix(truth, predicted, class_indices, folder_names):
+    """Counts over the folders' classes; predictions of any other class of
+    the model go to one extra column."""
+    column_of = {index: column for column, index in enumerate(class_indices)}
+    other = len(class_indices)
+    columns = np.asarray([column_of.get(index, other) for index in predicted], dtype="int64")
+    rows = np.asarray([column_of[index] for index in truth], dtype="int64")
+    matrix = np.zeros((len(class_indices), len(class_indices) + 1), dtype="int64")
+    np.add.at(matrix, (rows, columns), 1)
+    if matrix[:, other].any():
+        return matrix, [*folder_names, OTHER_CLASSES]
+    return matrix[:, :other], list(folder_names)
+
+
+def format_report(metrics):
+    """The metrics of `evaluate_folder` as text: totals, then a per-class table."""
+    rows = [
+        [name, _fraction(values["precision"]), _fraction(values["recall"]), values["images"]]
+        for name, values in metrics["classes"].items()
+    ]
+    return "\n".join(
+        [
+            f"images: {metrics['images']}",
+            f"accuracy: {metrics['accuracy']:.4f}",
+            f"top-{metrics['top_k']} accuracy: {metrics['top_k_accuracy']:.4f}",
+            "",
+            format_table(["class", "precision", "recall", "images"], rows),
+            "",
+            f"confusion matrix: {pathlib.Path(metrics['confusion_matrix'])}",
+        ]
+    )
+
+
+def _fraction(value):
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,161 @@
+"""`densenet-hub presets` and `densenet-hub info PRESET`."""
+
+import json
+
+from densenet_hub.cli import loading
+from densenet_hub.cli.console import format_table
+from densenet_hub.layers.image_converter import ImageConverter
+from densenet_hub.models.backbone import Backbone
+from densenet_hub.models.image_classifier import ImageClassifier
+
+
+def register(subparsers):
+    presets = subparsers.add_parser(
+        "presets",
+        help="list the built-in presets",
+        description="Lists the built-in presets: name, parameters, description, "
+        "handle, and whether the files are in the local cache (checked offline).",
+    )
+    presets.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    presets.set_defaults(run=run_presets)
+
+    info = subparsers.add_parser(
+        "info",
+        help="describe a preset: config, parameters, input size, files",
+        description="Describes a preset: its config, parameter count, input "
+        "size, files and where they are. A built-in preset that is not cached "
+        "is described from the built-in table, without downloading it.",
+    )
+    info.add_argument("preset", help="built-in name, kaggle:// or hf:// handle, or folder")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.set_defaults(run=run_info)
+
+
+def run_presets(args):
+    rows = []
+    for name, listing in ImageClassifier.presets.items():
+        folder = loading.preset_folder(name)
+        rows.append(
+            {
+                "name": name,
+                "parameters": listing["metadata"]["params"],
+                "description": listing["metadata"]["description"],
+                "handle": listing["kaggle_handle"],
+                "cached": None if folder is None else str(folder),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = [
+        [
+            row["name"],
+            f"{row['parameters']:,}",
+            row["description"],
+            row["handle"],
+            "yes" if row["cached"] else "no",
+        ]
+        for row in rows
+    ]
+    print(format_table(["name", "parameters", "description", "handle", "cached"], table))
+    return 0
+
+
+def run_info(args):
+    folder = loading.preset_folder(args.preset)
+    listing = loading.builtin_listing(args.preset)
+    if folder is None and listing is not None:
+        details = _builtin_details(args.preset, listing)
+    else:
+        details = _loaded_details(args.preset)
+    if args.json:
+        print(json.dumps(details, indent=2))
+    else:
+        _print_details(details)
+    return 0
+
+
+def _builtin_details(preset, listing):
+    metadata = listing["metadata"]
+    return {
+        "preset": preset,
+        "folder": None,
+        "cached": False,
+        "note": "not in the local cache; the first use downloads it from "
+        f"{listing['kaggle_handle']} (or {listing['hf_handle']}).",
+        "description": metadata["description"],
+        "backbone_parameters": metadata["params"],
+        "config": {**metadata["config"], **metadata["overrides"]},
+    }
+
+
+def _loaded_details(preset):
+    # Loading first: it downloads a handle that is not cached yet.
+    backbone = Backbone.from_preset(preset)
+    folder = loading.preset_folder(preset)
+    details = {
+        "preset": preset,
+        "folder": None if folder is None else str(folder.resolve()),
+        "cached": folder is not None,
+        "backbone": type(backbone).__name__,
+        "config": _public_config(backbone.get_config()),
+        "backbone_parameters": backbone.count_params(),
+    }
+    if folder is not None and (folder / loading.TASK_FILE).is_file():
+        classifier = ImageClassifier.from_preset(preset)
+        details["task"] = type(classifier).__name__
+        details["num_classes"] = classifier.num_classes
+        details["parameters"] = classifier.count_params()
+        details["class_names"] = loading.class_names_of(preset, classifier.num_classes)
+    if folder is not None and (folder / loading.IMAGE_CONVERTER_FILE).is_file():
+        converter = ImageConverter.from_preset(preset)
+        details["input_size"] = converter.image_size
+        details["scale"] = converter.scale
+        details["offset"] = converter.offset
+    if folder is not None:
+        details["files"] = {
+            path.name: path.stat().st_size
+            for path in sorted(folder.iterdir())
+            if path.is_file()
+        }
+    return details
+
+
+def _public_config(config):
+    return {key: value for key, value in config.items() if key not in ("name", "trainable")}
+
+
+def _print_details(details):
+    labels = {
+        "preset": "preset",
+        "folder": "folder",
+        "note": "note",
+        "description": "description",
+        "backbone": "backbone",
+        "task": "task",
+        "num_classes": "classes",
+        "backbone_parameters": "backbone parameters",
+        "parameters": "parameters with head",
+        "input_size": "input size",
+        "scale": "scale",
+        "offset": "offset",
+    }
+    for key, label in labels.items():
+        if key in details and details[key] is not None:
+            value = details[key]
+            if key.endswith("parameters"):
+                value = f"{value:,}"
+            elif key == "input_size":
+                value = f"{value[0]}x{value[1]}"
+            print(f"{label}: {value}")
+    print("config:")
+    for key, value in details["config"].items():
+        print(f"  {key}: {value}")
+    if "class_names" in details:
+        names = details["class_names"]
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        print(f"class names: {shown}")
+    if "files" in details:
+        print("files:")
+        for name, size in details["files"].items():
+            print(f"  {name}  {size:,} bytes")

@@ -1,0 +1,220 @@
+"""One-call conversion of torchvision, timm and keras.applications DenseNet
+checkpoints into densenet_hub models and presets."""
+
+import hashlib
+import json
+import os
+import pathlib
+
+from densenet_hub.convert.eval_transform import EvalTransform
+from densenet_hub.convert.keras_applications import infer_keras_architecture
+from densenet_hub.convert.keras_applications import keras_mapping_table
+from densenet_hub.convert.keras_applications import read_keras_weights
+from densenet_hub.convert.mapping import apply_mapping
+from densenet_hub.convert.torch_mapping import infer_torch_architecture
+from densenet_hub.convert.torch_mapping import mapping_table
+from densenet_hub.convert.torch_mapping import normalize_torch_keys
+from densenet_hub.convert.torch_state_dict import CHECKPOINT_SUFFIXES
+from densenet_hub.convert.torch_state_dict import PICKLE_SUFFIXES
+from densenet_hub.convert.torch_state_dict import SAFETENSORS_SUFFIXES
+from densenet_hub.convert.torch_state_dict import load_torch_state_dict
+from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
+from densenet_hub.models.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet_image_classifier_preprocessor import (
+    DenseNetImageClassifierPreprocessor,
+)
+from densenet_hub.presets.safe_config import read_json
+from densenet_hub.presets.saver import save_preset
+
+SOURCE_FORMATS = ("torchvision", "timm", "keras_applications")
+KERAS_SUFFIXES = (".h5",)
+# timm architectures whose weights DenseNetBackbone expresses; deep-stem and
+# blur-pool variants (densenetblur121d, densenet264d) are not among them.
+TIMM_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
+TIMM_WEIGHTS_FILE = "model.safetensors"
+TIMM_CONFIG_FILE = "config.json"
+# keras.applications' default `classifier_activation`.
+KERAS_APPLICATIONS_ACTIVATION = "softmax"
+HASH_CHUNK_BYTES = 1 << 20
+
+
+def load_checkpoint(source, source_format=None, activation=None):
+    """Build a densenet_hub model from a torchvision, timm or Keras checkpoint.
+
+    The architecture (block sizes, growth rate, stem width, input channels,
+    class count) is read from the checkpoint's tensors, never from its name.
+    Every tensor must be used and every variable set, or a `ValueError`
+    lists the missing and unexpected keys. The backbone pads its stem
+    symmetrically, as the source frameworks do.
+
+    Args:
+        source: a `.pth`/`.pt`/`.bin`/`.ckpt` or `.safetensors` state dict
+            (torchvision or timm), a keras.applications `.h5`/`.weights.h5`
+            file, or a folder downloaded from a Hugging Face timm repository
+            (`config.json` + `model.safetensors`).
+        source_format: `"torchvision"`, `"timm"` or `"keras_applications"`;
+            `None` picks it from the file (torch files count as torchvision).
+            It selects the preprocessor's eval transform.
+        activation: the head's activation. `None` uses the source's own:
+            logits for torch checkpoints, `"softmax"` for keras.applications.
+            Pass e.g. `"sigmoid"` for a multi-label head such as CheXNet's,
+            or `"linear"` for logits from a keras.applications file.
+
+    Returns:
+        a `DenseNetImageClassifier` with a preprocessor when the checkpoint
+        has a head, else a `DenseNetBackbone`.
+
+    Example:
+    ```python
+    import pathlib, tempfile
+    from densenet_hub.convert import load_checkpoint
+    from densenet_hub.models import DenseNetBackbone
+
+    source = DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))
+    path = pathlib.Path(tempfile.mkdtemp()) / "tiny.weights.h5"
+    source.save_weights(path)
+    converted = load_checkpoint(path)
+    assert converted.stackwise_num_repeats == [2, 2]
+    ```
+    """
+    model, transform = _load(pathlib.Path(os.fspath(source)), source_format, activation)
+    transform.warn_if_inexpressible(stacklevel=2)
+    return model
+
+
+def convert(source, out_preset_dir, source_format=None, activation=None, overwrite=False):
+    """Convert a checkpoint (see `load_checkpoint`) into a preset folder.
+
+    The preset is a classifier preset (backbone, head, preprocessor) when the
+    checkpoint has a head, else a backbone preset. Its `metadata.json` names
+    the source file, its sha256, its format and its eval transform.
+
+    Args:
+        source: as for `load_checkpoint`.
+        out_preset_dir: the folder to write; it must be new or empty unless
+            `overwrite`.
+        source_format, activation: as for `load_checkpoint`.
+        overwrite: replace an existing preset folder.
+
+    Returns:
+        the preset folder as a `pathlib.Path`; load it with
+        `densenet_hub.models.DenseNetImageClassifier.from_preset`.
+    """
+    path = pathlib.Path(os.fspath(source))
+    source_format = source_format or _detect_format(path)
+    model, transform = _load(path, source_format, activation)
+    transform.warn_if_inexpressible(stacklevel=2)
+    weights_file = path / TIMM_WEIGHTS_FILE if path.is_dir() else path
+    out = pathlib.Path(os.fspath(out_preset_dir))
+    save_preset(model, out, overwrite=overwrite)
+    _record_source(
+        out,
+        {
+            "file": weights_file.name,
+            "sha256": _sha256(weights_file),
+            "format": source_format,
+            "eval_transform": transform.describe(),
+        },
+    )
+    return out
+
+
+def _load(path, source_format, activation):
+    """`(model, the source's EvalTransform)` for `load_checkpoint`."""
+    source_format = source_format or _detect_format(path)
+    if source_format not in SOURCE_FORMATS:
+        raise ValueError(
+            f"`source_format` must be one of {', '.join(SOURCE_FORMATS)} or "
+            f"None, got {source_format!r}."
+        )
+    if source_format == "keras_applications":
+        return _from_keras(path, activation)
+    if path.is_dir():
+        return _from_timm_folder(path, activation)
+    if source_format == "timm":
+        return _from_torch(path, EvalTransform.timm(), activation)
+    return _from_torch(path, EvalTransform.torchvision(), activation)
+
+
+def _detect_format(path):
+    if path.is_dir():
+        return "timm"
+    if path.name.endswith(KERAS_SUFFIXES):
+        return "keras_applications"
+    if path.name.endswith(PICKLE_SUFFIXES + SAFETENSORS_SUFFIXES):
+        return "torchvision"
+    raise ValueError(
+        f"Cannot tell the format of {str(path)!r}: expected a torch state dict "
+        f"({CHECKPOINT_SUFFIXES}), a Keras "
+        f"weight file (.h5, .weights.h5) or a timm folder with "
+        f"{TIMM_CONFIG_FILE} and {TIMM_WEIGHTS_FILE}. Pass `source_format`."
+    )
+
+
+def _from_torch(path, transform, activation):
+    tensors = normalize_torch_keys(load_torch_state_dict(path))
+    backbone_kwargs, num_classes = infer_torch_architecture(tensors, path.name)
+    model, layers = _build(backbone_kwargs, num_classes, transform, activation)
+    repeats = backbone_kwargs["stackwise_num_repeats"]
+    rows = mapping_table(repeats, with_head=num_classes is not None)
+    apply_mapping(rows, tensors, layers, path.name)
+    return model, transform
+
+
+def _from_timm_folder(folder, activation):
+    config = read_json(folder / TIMM_CONFIG_FILE)
+    architecture = config.get("architecture")
+    if architecture not in TIMM_ARCHITECTURES:
+        raise ValueError(
+            f"{folder}: timm architecture {architecture!r} cannot be expressed "
+            f"by DenseNetBackbone; supported: {', '.join(TIMM_ARCHITECTURES)} "
+            f"(deep-stem and blur-pool DenseNets are not)."
+        )
+    transform = EvalTransform.timm(config.get("pretrained_cfg"))
+    return _from_torch(folder / TIMM_WEIGHTS_FILE, transform, activation)
+
+
+def _from_keras(path, activation):
+    layers, tensors = read_keras_weights(path)
+    backbone_kwargs, num_classes = infer_keras_architecture(layers, tensors, path.name)
+    transform = EvalTransform.keras_applications()
+    activation = activation or KERAS_APPLICATIONS_ACTIVATION
+    model, model_layers = _build(backbone_kwargs, num_classes, transform, activation)
+    rows = keras_mapping_table(layers, model_layers)
+    apply_mapping(rows, tensors, model_layers, path.name)
+    return model, transform
+
+
+def _build(backbone_kwargs, num_classes, transform, activation):
+    """The model to convert into, and its layers that own weights in graph order."""
+    backbone = DenseNetBackbone(stem_padding="symmetric", **backbone_kwargs)
+    layers = [layer for layer in backbone.layers if layer.weights]
+    if num_classes is None:
+        return backbone, layers
+    preprocessor = DenseNetImageClassifierPreprocessor(
+        DenseNetImageConverter(**transform.image_converter_kwargs())
+    )
+    classifier = DenseNetImageClassifier(
+        backbone, num_classes, preprocessor=preprocessor, activation=activation
+    )
+    return classifier, layers + [classifier.get_layer("predictions")]
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _record_source(preset_dir, description):
+    """Adds `converted_from` to the saved `metadata.json`, replacing the file
+    atomically so the preset is complete at every moment."""
+    metadata_path = preset_dir / "metadata.json"
+    metadata = json.loads(metadata_path.read_text("utf-8"))
+    metadata["converted_from"] = description
+    staging = metadata_path.with_name(f".{metadata_path.name}.converting")
+    staging.write_text(json.dumps(metadata, indent=4), "utf-8")
+    os.replace(staging, metadata_path)

@@ -1,0 +1,306 @@
+"""Hugging Face side of preset downloads and uploads, through `huggingface_hub`.
+
+Files are fetched one by one with `hf_hub_download`: `config.json` first,
+then only the files that config calls for. huggingface_hub writes each file
+to a temporary name and renames it into its cache (`$HF_HUB_CACHE`, default
+`~/.cache/huggingface/hub`) only once complete, so a broken transfer never
+leaves a file there. Once `config.json` has arrived, the other files are
+fetched from the same commit, so a push to the repository mid-download
+cannot mix two versions of the preset.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from densenet_hub.hub import errors
+from densenet_hub.hub._clients import import_client
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SHARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.weights\.h5$")
+_MAX_JSON_BYTES = 16 * 2**20
+_MAX_SHARDS = 10_000
+_TOKEN_FIX = "log in with `hf auth login` or set HF_TOKEN"
+
+
+def download(handle):
+    """Download the preset named by a parsed `hf://` handle and return the
+    snapshot folder holding its files."""
+    hub = import_client("huggingface_hub", f"Downloading {handle}")
+    fetcher = _Fetcher(hub, handle)
+    config = fetcher.fetch("config.json", required=True)
+    fetcher.pin(_commit_of(config))
+    plan = _plan(config)
+    if plan == "keras":
+        _fetch_keras_files(fetcher)
+    elif plan == "timm":
+        fetcher.fetch("model.safetensors", required=True)
+    return config.parent
+
+
+def upload(handle, folder):
+    """Create the repository if needed and upload `folder` to it."""
+    if handle.is_pinned:
+        raise ValueError(
+            f"Cannot upload to {handle}: a commit cannot receive new files. "
+            "Fix: name a branch after '@', or none for the default branch."
+        )
+    hub = import_client("huggingface_hub", f"Uploading to {handle}")
+    # A fresh HfApi reads the endpoint configured now, not at import time.
+    api = hub.HfApi()
+    try:
+        api.create_repo(handle.client_id, exist_ok=True)
+        api.upload_folder(
+            repo_id=handle.client_id,
+            folder_path=str(folder),
+            revision=handle.revision,
+        )
+    except Exception as err:
+        translated = _translate(hub, handle, err, "upload")
+        if translated is None:
+            raise
+        raise translated from err
+
+
+class _Fetcher:
+    """Fetches files of one repository revision, cache first when the
+    revision is a commit: a commit's files never change, and the cache also
+    records which files it lacks (from earlier 404s), so a cached commit
+    needs no request at all."""
+
+    def __init__(self, hub, handle):
+        self.hub = hub
+        self.handle = handle
+        self.revision = handle.revision
+
+    def pin(self, commit):
+        if commit is not None:
+            self.revision = commit
+
+    def fetch(self, filename, required=False):
+        """Return the local path of `filename`, or None when the repository
+        does not have it (an error instead when `required`)."""
+        hub = self.hub
+        if self.revision is not None and _COMMIT.match(self.revision):
+            cached = self._cached(filename)
+            if isinstance(cached, str):
+                return Path(cached)
+            if cached is hub._CACHED_NO_EXIST:
+                return self._absent(filename, required)
+        try:
+            return Path(
+                hub.hf_hub_download(
+                    self.handle.client_id, filename, revision=self.revision
+                )
+            )
+        except hub.errors.RemoteEntryNotFoundError:
+            return self._absent(filename, required)
+        except Exception as err:
+            translated = _translate(hub, self.handle, err, "download", filename)
+            if translated is None:
+                raise
+            raise translated from err
+
+    def _cached(self, filename):
+        return self.hub.try_to_load_from_cache(
+            self.handle.client_id, filename, revision=self.revision
+        )
+
+    def _absent(self, filename, required):
+        if not required:
+            return None
+        raise errors.HubNotFoundError(
+            f"{self.handle} has no {filename} at revision "
+            f"{self.revision or 'main'}, so it is not a complete "
+            f"KerasHub-format preset. Fix: check the handle against "
+            f"{_page(self.hub, self.handle)}."
+        )
+
+
+def _fetch_keras_files(fetcher):
+    fetcher.fetch("metadata.json")
+    if fetcher.fetch("model.weights.h5") is None:
+        index = fetcher.fetch("model.weights.json")
+        if index is not None:
+            for shard in _shard_names(fetcher.handle, index):
+                fetcher.fetch(shard, required=True)
+    if fetcher.fetch("task.json") is not None:
+        fetcher.fetch("task.weights.h5")
+    fetcher.fetch("preprocessor.json")
+    fetcher.fetch("image_converter.json")
+
+
+def _plan(config_path):
+    """Which files `config.json` calls for: "keras" (a KerasHub-format
+    preset), "timm" (a timm checkpoint, converted on load) or None (an
+    unreadable config: the preset loader will report it)."""
+    config = _read_json(config_path, _MAX_JSON_BYTES)
+    if not isinstance(config, dict):
+        return None
+    if "architecture" in config:
+        return "timm"
+    return "keras"
+
+
+def _shard_names(handle, index_path):
+    index = _read_json(index_path, _MAX_JSON_BYTES)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict):
+        raise ValueError(
+            f"{handle}: {index_path.name} must be a JSON object of at most "
+            f"{_MAX_JSON_BYTES} bytes with a 'weight_map' object, and is not. "
+            "The preset is malformed; re-save it with `save_to_preset`."
+        )
+    names = []
+    for value in weight_map.values():
+        names.extend(value if isinstance(value, list) else [value])
+    for name in names:
+        # Shard names become local paths: only plain names inside the preset.
+        if not isinstance(name, str) or not _SHARD_NAME.match(name):
+            raise ValueError(
+                f"{handle}: {index_path.name} names weight shard {name!r}; a "
+                "shard must be a plain file name ending in '.weights.h5', "
+                "without folders. The preset is malformed or hostile: do not "
+                "load it."
+            )
+    unique = sorted(set(names))
+    if len(unique) > _MAX_SHARDS:
+        raise ValueError(
+            f"{handle}: {index_path.name} names {len(unique)} weight shards, "
+            f"more than the {_MAX_SHARDS} allowed. The preset is malformed."
+        )
+    return unique
+
+
+def _read_json(path, max_bytes):
+    if path.stat().st_size > max_bytes:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _commit_of(path):
+    # Files live at <cache>/models--owner--repo/snapshots/<commit>/<file>.
+    commit = path.parent.name
+    return commit if _COMMIT.match(commit) else None
+
+
+def _translate(hub, handle, err, action, filename=None):
+    """Map a huggingface_hub failure to a `HubError`, or None when it is not
+    a hub failure (then the original error is raised unchanged)."""
+    # Connection failures while streaming a file come straight from
+    # huggingface_hub's HTTP library, which it has imported by now.
+    transport_error = getattr(sys.modules.get("httpx2"), "TransportError", ())
+    hub_errors = hub.errors
+    for cause in _chain(err):
+        if isinstance(cause, hub_errors.GatedRepoError):
+            return errors.HubGatedError(_gated_message(hub, handle, action))
+        if isinstance(cause, hub_errors.RevisionNotFoundError):
+            return errors.HubNotFoundError(
+                f"Hugging Face answered 404 Not Found to the {action} of "
+                f"{handle}: the repository has no revision "
+                f"{handle.revision!r}. Fix: check the branch, tag or commit "
+                f"at {_page(hub, handle)}."
+            )
+        response = getattr(cause, "response", None)
+        if isinstance(cause, hub_errors.HfHubHTTPError) and response is not None:
+            return _status_error(hub, handle, response.status_code, action, cause)
+        if isinstance(cause, hub_errors.OfflineModeIsEnabled):
+            return errors.HubUnavailableError(
+                _unavailable_message(
+                    hub, handle, action, filename, "HF_HUB_OFFLINE is set"
+                )
+            )
+        if isinstance(cause, transport_error):
+            return errors.HubUnavailableError(
+                _unavailable_message(hub, handle, action, filename, _reason(cause))
+            )
+    if isinstance(err, hub_errors.LocalEntryNotFoundError) or (
+        # huggingface_hub reports a body shorter than announced as a bare
+        # OSError, after deleting the partial file.
+        type(err) is OSError and err.errno is None
+    ):
+        return errors.HubUnavailableError(
+            _unavailable_message(hub, handle, action, filename, _reason(err))
+        )
+    return None
+
+
+def _status_error(hub, handle, status, action, err):
+    access = "read" if action == "download" else "write"
+    page = _page(hub, handle)
+    if status == 401:
+        return errors.HubAuthenticationError(
+            f"Hugging Face answered 401 Unauthorized to the {action} of "
+            f"{handle}: the repository does not exist, or it is private and "
+            f"no valid token was sent. Fix: check the owner and name at "
+            f"{page}; for a private repository {_TOKEN_FIX} (a token with "
+            f"{access} access)."
+        )
+    if status == 403:
+        return errors.HubAccessDeniedError(
+            f"Hugging Face answered 403 Forbidden to the {action} of "
+            f"{handle}: the token in use may not {access} this repository "
+            "(it belongs to someone else, is disabled, or the token is "
+            f"fine-grained without access to it). Fix: use a token with "
+            f"{access} access to {handle.client_id}."
+        )
+    if status == 404:
+        return errors.HubNotFoundError(
+            f"Hugging Face answered 404 Not Found to the {action} of "
+            f"{handle}: there is no such repository. Fix: check the owner "
+            f"and name at {page}."
+        )
+    if status == 429 or status >= 500:
+        return errors.HubUnavailableError(
+            _unavailable_message(hub, handle, action, None, f"HTTP {status}")
+        )
+    return errors.HubError(
+        f"Hugging Face answered HTTP {status} to the {action} of {handle}: {err}"
+    )
+
+
+def _gated_message(hub, handle, action):
+    return (
+        f"{handle} is a gated repository: Hugging Face allows its {action} "
+        f"only to accounts that accepted its conditions. Fix: open "
+        f"{_page(hub, handle)}, log in and accept them, then {_TOKEN_FIX} "
+        "with that account."
+    )
+
+
+def _unavailable_message(hub, handle, action, filename, reason):
+    if action != "download":
+        return (
+            f"Cannot upload to {handle}: Hugging Face could not be reached "
+            f"({reason}). Fix: retry when the connection is back."
+        )
+    what = filename or "the preset"
+    return (
+        f"Cannot download {what} of {handle}: Hugging Face could not be "
+        f"reached or the transfer broke off ({reason}), and it is not in "
+        f"the local cache {hub.constants.HF_HUB_CACHE}. Fix: retry when "
+        "online (unset HF_HUB_OFFLINE if set); or download the preset on a "
+        "connected machine and pass its folder to `from_preset`; or set "
+        "HF_HUB_CACHE (or HF_HOME) to a cache folder that already holds it."
+    )
+
+
+def _chain(err):
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def _reason(err):
+    text = f"{type(err).__name__}: {err}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _page(hub, handle):
+    return f"{hub.constants.ENDPOINT}/{handle.client_id}"

@@ -1,0 +1,517 @@
+"""Turns raw images into model inputs: resize, then `x * scale + offset`."""
+
+import math
+import numbers
+import sys
+
+import keras
+import numpy as np
+
+from densenet_hub.presets.mixin import PresetMixin
+from densenet_hub.validation import check_choice
+from densenet_hub.validation import reject_unknown_kwargs
+
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
+BOUNDING_BOX_FORMATS = (
+    "xyxy",
+    "yxyx",
+    "xywh",
+    "center_xywh",
+    "center_yxhw",
+    "rel_xyxy",
+    "rel_yxyx",
+    "rel_xywh",
+    "rel_center_xywh",
+)
+DATA_FORMATS = ("channels_last", "channels_first")
+LAYER_KWARGS = ("name", "trainable", "dtype")
+NUMERIC_DTYPE_PREFIXES = ("int", "uint", "float", "bfloat")
+
+
+@keras.saving.register_keras_serializable(package="densenet_hub")
+class ImageConverter(PresetMixin, keras.layers.Layer):
+    """Converts raw images into model-ready inputs, as KerasHub's does.
+
+    Three steps, each skipped when its argument is `None`:
+
+    1. Resize to `image_size` with `keras.layers.Resizing`.
+    2. Multiply by `scale`.
+    3. Add `offset`.
+
+    The input is one image `(H, W, C)` or a batch `(N, H, W, C)` (channels
+    first with `data_format="channels_first"`), as a NumPy array, a backend
+    tensor or a Python list of images; a list of images of different sizes is
+    resized image by image and stacked, so `image_size` must then be set. Any
+    integer or float dtype is accepted. Eagerly the output is a backend tensor;
+    inside a `tf.data` pipeline (any Keras backend) it is a `tf.Tensor`, and
+    TensorFlow is needed only there.
+
+    Integer images keep integer pixels: resized pixels are rounded and
+    clipped to the dtype's range before scaling, as PIL does and as KerasHub
+    does eagerly. This converter does the same inside `tf.data`, where
+    KerasHub scales the unrounded float pixels instead (so there the two
+    differ by up to half a grey level, more for bicubic overshoot, times
+    `scale`).
+
+    A dict `{"images": ..., "bounding_boxes": {"boxes": ..., "labels": ...}}`
+    is also accepted: the boxes, in `bounding_box_format`, are resized with
+    the images and only the images are rescaled.
+
+    Args:
+        image_size: `(height, width)` of the output, or `None` to keep the
+            input size.
+        scale: a float, or one float per channel, multiplied into the image;
+            `None` for no scaling.
+        offset: a float, or one float per channel, added after scaling; `None`
+            for no offset. When `scale` or `offset` is set the output has the
+            layer's compute dtype (float32 by default).
+        crop_to_aspect_ratio: resize the largest centred window with the
+            target aspect ratio instead of distorting the image.
+        pad_to_aspect_ratio: pad to the target aspect ratio instead of
+            distorting; at most one of the two aspect-ratio options may be on.
+        interpolation: one of `"bilinear"`, `"nearest"`, `"bicubic"`,
+            `"lanczos3"`, `"lanczos5"` (the torch backend has no lanczos).
+        antialias: filter before downsampling.
+        bounding_box_format: format of boxes passed in a dict input.
+        data_format: `"channels_last"` or `"channels_first"`; defaults to
+            `keras.config.image_data_format()`.
+        **kwargs: `name`, `trainable` and `dtype`, passed to `keras.Layer`.
+
+    Example:
+    ```python
+    import numpy as np
+    import densenet_hub
+
+    converter = densenet_hub.layers.ImageConverter(
+        image_size=(32, 32), scale=1.0 / 255
+    )
+    images = np.random.randint(0, 256, size=(2, 64, 48, 3), dtype="uint8")
+    print(tuple(converter(images).shape))  # (2, 32, 32, 3)
+    ```
+    """
+
+    backbone_cls = None
+
+    def __init__(
+        self,
+        image_size=None,
+        scale=None,
+        offset=None,
+        crop_to_aspect_ratio=True,
+        pad_to_aspect_ratio=False,
+        interpolation="bilinear",
+        antialias=False,
+        bounding_box_format="yxyx",
+        data_format=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        reject_unknown_kwargs(owner, kwargs, LAYER_KWARGS)
+        super().__init__(**kwargs)
+        if crop_to_aspect_ratio and pad_to_aspect_ratio:
+            raise ValueError(
+                f"{owner}: `crop_to_aspect_ratio` and `pad_to_aspect_ratio` "
+                "are both True, but at most one may be. Set the other to False."
+            )
+        self.scale = _per_channel_value(owner, "scale", scale)
+        self.offset = _per_channel_value(owner, "offset", offset)
+        _check_channel_counts_agree(owner, self.scale, self.offset)
+        self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
+        self.interpolation = check_choice(
+            owner, "interpolation", interpolation, INTERPOLATIONS
+        )
+        self.antialias = bool(antialias)
+        self.bounding_box_format = check_choice(
+            owner, "bounding_box_format", bounding_box_format, BOUNDING_BOX_FORMATS
+        )
+        self.data_format = check_choice(
+            owner,
+            "data_format",
+            data_format or keras.config.image_data_format(),
+            DATA_FORMATS,
+        )
+        # The resizing layer always exists so that `image_size` stays settable
+        # (tasks set it on their preprocessor).
+        self.resizing = keras.layers.Resizing(
+            height=None,
+            width=None,
+            crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+            pad_to_aspect_ratio=self.pad_to_aspect_ratio,
+            interpolation=self.interpolation,
+            antialias=self.antialias,
+            bounding_box_format=self.bounding_box_format,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name="resizing",
+        )
+        self.image_size = image_size
+        self.rescaling = self._make_rescaling()
+        # Keras' stock data layers (Resizing, Rescaling) switch to TensorFlow
+        # ops inside tf.data; converting the inputs to backend tensors here
+        # would break that, and raw NumPy arrays and lists are valid inputs.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.built = True
+
+    @property
+    def image_size(self):
+        """`(height, width)` of the output, or `None` for no resizing."""
+        if self.resizing.height is None:
+            return None
+        return (self.resizing.height, self.resizing.width)
+
+    @image_size.setter
+    def image_size(self, value):
+        height, width = _image_size(type(self).__name__, value)
+        self.resizing.height = height
+        self.resizing.width = width
+
+    def _make_rescaling(self):
+        if self.scale is None and self.offset is None:
+            return None
+        # Keras' Rescaling reshapes a rank-1 scale by the *global* data format,
+        # so per-channel values get an explicit rank-3 shape for this layer's.
+        return keras.layers.Rescaling(
+            scale=self._broadcastable(self.scale, default=1.0),
+            offset=self._broadcastable(self.offset, default=0.0),
+            dtype=self.dtype_policy,
+            name="rescaling",
+        )
+
+    def _broadcastable(self, value, default):
+        if value is None:
+            return default
+        if isinstance(value, float):
+            return value
+        shape = (-1, 1, 1) if self.data_format == "channels_first" else (1, 1, -1)
+        return np.reshape(np.asarray(value, dtype="float64"), shape)
+
+    def call(self, inputs):
+        if isinstance(inputs, dict):
+            return self._convert_with_boxes(inputs)
+        if isinstance(inputs, (list, tuple)):
+            return self._convert_list(inputs)
+        return self._convert(self._as_tensor(inputs))
+
+    def _convert(self, images):
+        self._check_images(images)
+        if self.image_size is not None:
+            images = self._resize(images)
+        if self.rescaling is not None:
+            images = self.rescaling(images)
+        return images
+
+    def _resize(self, inputs):
+        """Resizes images, or a dict of images and boxes.
+
+        Integer images are resized as floats, then rounded and clipped back
+        to their dtype, as PIL does and as Resizing does eagerly. Resizing
+        does not do so inside tf.data, and fails to pad integer images under
+        TensorFlow; converting here gives the same pixels on every path.
+        """
+        images = inputs["images"] if isinstance(inputs, dict) else inputs
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if not dtype.startswith(("int", "uint")):
+            return self.resizing(inputs)
+        images = _float_pixels(images, self.compute_dtype)
+        if not isinstance(inputs, dict):
+            return _integer_pixels(self.resizing(images), dtype)
+        data = self.resizing({**inputs, "images": images})
+        data["images"] = _integer_pixels(data["images"], dtype)
+        return data
+
+    def _convert_with_boxes(self, inputs):
+        if "images" not in inputs:
+            raise ValueError(
+                f"{type(self).__name__}: a dict input needs an `images` key; "
+                f"got keys {sorted(inputs)}. Pass {{'images': ..., "
+                "'bounding_boxes': ...}."
+            )
+        # Resizing writes into the dict it gets; the caller's stays untouched.
+        data = dict(inputs)
+        data["images"] = self._as_tensor(data["images"])
+        self._check_images(data["images"])
+        if self.image_size is not None:
+            data = self._resize(data)
+        if self.rescaling is not None:
+            data["images"] = self.rescaling(data["images"])
+        return data
+
+    def _convert_list(self, images):
+        owner = type(self).__name__
+        if len(images) == 0:
+            raise ValueError(
+                f"{owner}: got an empty list of images. Pass at least one image."
+            )
+        arrays = [np.asarray(keras.ops.convert_to_numpy(x)) for x in images]
+        for array in arrays:
+            _check_dtype(owner, array.dtype)
+        if len({array.shape for array in arrays}) == 1:
+            return self._convert(self._as_tensor(np.stack(arrays)))
+        for index, array in enumerate(arrays):
+            if array.ndim != 3:
+                raise ValueError(
+                    f"{owner}: a list of differently sized images must hold "
+                    f"single images of rank 3, but item {index} has shape "
+                    f"{array.shape}. Pass a list of (H, W, C) arrays."
+                )
+        if self.image_size is None:
+            raise ValueError(
+                f"{owner}: got images of different sizes "
+                f"{sorted({a.shape for a in arrays})} but `image_size` is None, "
+                "so they cannot be stacked into one batch. Set `image_size` "
+                "or resize the images to one size first."
+            )
+        converted = [self._convert(self._as_tensor(array)) for array in arrays]
+        return keras.ops.stack(converted)
+
+    def _as_tensor(self, images):
+        # Backend and tf.data tensors pass through untouched (see __init__).
+        if isinstance(images, (np.ndarray, numbers.Number)):
+            images = np.asarray(images)
+            _check_dtype(type(self).__name__, images.dtype)
+            return keras.ops.convert_to_tensor(images)
+        return images
+
+    def _check_images(self, images):
+        owner = type(self).__name__
+        _check_dtype(owner, images.dtype)
+        shape = _static_shape(images)
+        if shape is None:
+            return
+        if len(shape) not in (3, 4):
+            channels_first = self.data_format == "channels_first"
+            layout = "(C, H, W)" if channels_first else "(H, W, C)"
+            raise ValueError(
+                f"{owner}: images must have rank 3 {layout} or rank 4 (a batch), "
+                f"got rank {len(shape)} with shape {shape}. Add or remove the "
+                "batch axis (e.g. `x[None]` for one image); give grey images "
+                "a channel axis."
+            )
+        if 0 in shape:
+            raise ValueError(
+                f"{owner}: images must not be empty, got shape {shape} with a "
+                "zero-length axis. Pass at least one image of at least 1x1 "
+                "pixels with at least one channel."
+            )
+        channel_axis = -3 if self.data_format == "channels_first" else -1
+        channels = shape[channel_axis]
+        expected = _channel_count(self.scale, self.offset)
+        if channels is not None and expected is not None and channels != expected:
+            raise ValueError(
+                f"{owner}: the per-channel `scale`/`offset` have {expected} "
+                f"values but the images have {channels} channels (shape "
+                f"{shape}, data_format={self.data_format!r}). Pass images with "
+                f"{expected} channels, or a converter whose scale and offset "
+                f"match {channels} channels."
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "scale": self.scale,
+                "offset": self.offset,
+                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "pad_to_aspect_ratio": self.pad_to_aspect_ratio,
+                "interpolation": self.interpolation,
+                "antialias": self.antialias,
+                "bounding_box_format": self.bounding_box_format,
+                "data_format": self.data_format,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds a converter from `get_config()` or a KerasHub config.
+
+        Also reads the keys of converters saved by older KerasHub and KerasCV
+        versions: `height` and `width` become `image_size`; `mean` and
+        `variance`, which meant `(x * scale - mean) / sqrt(variance)`, become
+        `scale = scale / sqrt(variance)` and `offset = -mean / sqrt(variance)`
+        (a missing `scale` counts as 1).
+        """
+        config = dict(config)
+        owner = cls.__name__
+        if "height" in config or "width" in config:
+            config["image_size"] = _legacy_image_size(owner, config)
+        if "mean" in config or "variance" in config:
+            config["scale"], config["offset"] = _legacy_normalization(owner, config)
+        return cls(**config)
+
+
+def _image_size(owner, value):
+    """`(height, width)` from `image_size`, `(None, None)` for no resizing."""
+    if value is None:
+        return None, None
+    if (
+        isinstance(value, (str, bytes))
+        or not hasattr(value, "__len__")
+        or len(value) != 2
+        or not all(_is_positive_int(v) for v in value)
+    ):
+        raise ValueError(
+            f"{owner}: `image_size` must be None or (height, width) with two "
+            f"positive integers, got {value!r}. Pass e.g. image_size=(224, 224)."
+        )
+    return int(value[0]), int(value[1])
+
+
+def _is_positive_int(value):
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value > 0
+    )
+
+
+def _per_channel_value(owner, name, value):
+    """`None`, a float, or a list of floats; rejects anything else."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return _finite_float(owner, name, value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and len(value) > 0:
+        if all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+        ):
+            return [_finite_float(owner, name, v) for v in value]
+    raise ValueError(
+        f"{owner}: `{name}` must be None, a number, or a non-empty list with "
+        f"one number per channel, got {value!r}. Pass e.g. {name}=1/255 or "
+        f"{name}=[0.5, 0.5, 0.5]."
+    )
+
+
+def _finite_float(owner, name, value):
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{owner}: `{name}` must be finite, got {value!r}. Pass finite "
+            "numbers."
+        )
+    return value
+
+
+def _check_channel_counts_agree(owner, scale, offset):
+    if isinstance(scale, list) and isinstance(offset, list):
+        if len(scale) != len(offset):
+            raise ValueError(
+                f"{owner}: `scale` has {len(scale)} values but `offset` has "
+                f"{len(offset)}; per-channel values need one per channel. "
+                "Give both the same length (or use a single number)."
+            )
+
+
+def _channel_count(scale, offset):
+    """Number of channels the per-channel values imply, `None` if any count."""
+    for value in (scale, offset):
+        if isinstance(value, list):
+            return len(value)
+    return None
+
+
+def _check_dtype(owner, dtype):
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except (ValueError, TypeError):
+        name = str(dtype)
+    if not name.startswith(NUMERIC_DTYPE_PREFIXES):
+        raise ValueError(
+            f"{owner}: images must have an integer or float dtype, got "
+            f"{name!r}. Decode the images to numbers first, e.g. uint8 pixels "
+            "in [0, 255] (cast boolean masks with `.astype('uint8')`)."
+        )
+
+
+def _tensorflow_graph():
+    """TensorFlow while it traces a graph (tf.data, tf.function), else None."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None or tf.executing_eagerly():
+        return None
+    return tf
+
+
+def _float_pixels(images, dtype):
+    # In a TF graph Keras' data layers cast their input to float themselves.
+    if _tensorflow_graph() is not None:
+        return images
+    return keras.ops.cast(images, dtype)
+
+
+def _integer_pixels(images, dtype):
+    limits = np.iinfo(dtype)
+    tf = _tensorflow_graph()
+    if tf is not None:
+        rounded = tf.clip_by_value(tf.round(images), limits.min, limits.max)
+        return tf.cast(rounded, dtype)
+    rounded = keras.ops.clip(keras.ops.round(images), limits.min, limits.max)
+    return keras.ops.cast(rounded, dtype)
+
+
+def _static_shape(tensor):
+    """The shape as a tuple with `None` for unknown sizes; `None` if the rank
+    itself is unknown (possible for tensors traced by tf.data)."""
+    shape = tensor.shape
+    if getattr(shape, "rank", 0) is None:
+        return None
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _legacy_image_size(owner, config):
+    if "height" not in config or "width" not in config:
+        raise ValueError(
+            f"{owner}: a config with the legacy `height`/`width` keys needs "
+            f"both, got only {'height' if 'height' in config else 'width'}. "
+            "Add the missing one or use `image_size=(height, width)`."
+        )
+    height, width = config.pop("height"), config.pop("width")
+    if config.get("image_size") is not None:
+        raise ValueError(
+            f"{owner}: the config has both `image_size`="
+            f"{config['image_size']!r} and legacy `height`={height!r}/"
+            f"`width`={width!r}. Keep only `image_size`."
+        )
+    return (height, width)
+
+
+def _legacy_normalization(owner, config):
+    """`(scale, offset)` equal to the legacy `(x * scale - mean) / std`."""
+    if "mean" not in config or "variance" not in config:
+        raise ValueError(
+            f"{owner}: a config with the legacy `mean`/`variance` keys needs "
+            f"both, got only {'mean' if 'mean' in config else 'variance'}. "
+            "Add the missing one or use `scale` and `offset`."
+        )
+    mean, variance = config.pop("mean"), config.pop("variance")
+    if config.get("offset") is not None:
+        raise ValueError(
+            f"{owner}: the config has both `offset`={config['offset']!r} and "
+            f"legacy `mean`={mean!r}/`variance`={variance!r}. Keep either "
+            "`scale`/`offset` or `mean`/`variance`."
+        )
+    scale = config.get("scale")
+    try:
+        means = np.asarray(mean, dtype="float64")
+        variances = np.asarray(variance, dtype="float64")
+        scales = np.asarray(1.0 if scale is None else scale, dtype="float64")
+        np.broadcast_shapes(means.shape, variances.shape, scales.shape)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{owner}: legacy `mean`={mean!r}, `variance`={variance!r} and "
+            f"`scale`={scale!r} must be numbers or equal-length lists ({error}). "
+            "Fix the config values."
+        ) from None
+    if not (np.all(variances > 0) and np.all(np.isfinite(variances))):
+        raise ValueError(
+            f"{owner}: legacy `variance`={variance!r} must be positive and "
+            "finite. Fix the config values."
+        )
+    std = np.sqrt(variances)
+    new_scale, new_offset = np.broadcast_arrays(scales / std, -means / std)
+    return new_scale.tolist(), new_offset.tolist()

@@ -1,0 +1,205 @@
+"""Image classifier: a backbone, global pooling and a dense classification head."""
+
+import keras
+
+from densenet_hub.models.task import Task
+from densenet_hub.validation import check_choice
+from densenet_hub.validation import check_positive_int
+from densenet_hub.validation import reject_unknown_kwargs
+
+POOLERS = {
+    "avg": keras.layers.GlobalAveragePooling2D,
+    "max": keras.layers.GlobalMaxPooling2D,
+}
+TASK_KWARGS = ("name", "trainable")
+
+
+@keras.saving.register_keras_serializable(package="densenet_hub")
+class ImageClassifier(Task):
+    """Classifies images: backbone -> global pooling -> dropout -> dense.
+
+    The head layers are named `pooler`, `output_dropout` and `predictions` and
+    are created in KerasHub's order, so weight files of this model and of
+    `keras_hub.models.ImageClassifier` load into each other.
+
+    The model is compiled at construction with Adam(5e-5), sparse categorical
+    cross-entropy and sparse categorical accuracy; `compile()` with no
+    arguments restores these defaults. `fit`, `evaluate` and `predict` run
+    the `preprocessor` on every batch, so they take raw images; calling the
+    model directly (`classifier(x)`) expects preprocessed images.
+
+    Args:
+        backbone: a `keras.Model` with one image input and a 4D feature-map
+            output, e.g. `densenet_hub.models.DenseNetBackbone`.
+        num_classes: int, the number of classes.
+        preprocessor: `None` or a `keras.layers.Layer` run on each batch by
+            `fit`, `evaluate` and `predict`, e.g.
+            `densenet_hub.models.ImageClassifierPreprocessor`.
+        pooling: `"avg"` or `"max"`, the global pooling of the feature map.
+        activation: `None` (logits), an activation name such as `"softmax"`,
+            or an activation function, applied by the `predictions` layer.
+        dropout: float in [0, 1), the dropout rate before the dense layer.
+        head_dtype: `None` for the backbone's dtype policy, or a dtype or
+            `keras.DTypePolicy` for the head, e.g. `"float32"` to keep the
+            head in full precision under a `"mixed_bfloat16"` backbone.
+        compile: bool, whether to compile with the defaults above.
+        **kwargs: `name` and `trainable`.
+
+    Example:
+    ```python
+    import numpy as np
+    import densenet_hub
+
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    classifier = densenet_hub.models.ImageClassifier(backbone, num_classes=4)
+    images = np.random.uniform(size=(8, 32, 32, 3)).astype("float32")
+    labels = np.random.randint(0, 4, size=(8,))
+    classifier.fit(images, labels, batch_size=4, epochs=1, verbose=0)
+    assert classifier.predict(images, verbose=0).shape == (8, 4)
+    ```
+    """
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        preprocessor=None,
+        pooling="avg",
+        activation=None,
+        dropout=0.0,
+        head_dtype=None,
+        compile=True,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        reject_unknown_kwargs(owner, kwargs, TASK_KWARGS)
+        _check_backbone(owner, backbone)
+        check_positive_int(owner, "num_classes", num_classes)
+        check_choice(owner, "pooling", pooling, tuple(POOLERS))
+        _check_activation(owner, activation)
+        _check_dropout(owner, dropout)
+        head_policy = head_dtype or backbone.dtype_policy
+
+        # === Head, created in KerasHub's order ===
+        pooler = POOLERS[pooling](
+            data_format=getattr(backbone, "data_format", None),
+            dtype=head_policy,
+            name="pooler",
+        )
+        output_dropout = keras.layers.Dropout(
+            dropout, dtype=head_policy, name="output_dropout"
+        )
+        output_dense = keras.layers.Dense(
+            num_classes, activation=activation, dtype=head_policy, name="predictions"
+        )
+
+        inputs = backbone.input
+        outputs = output_dense(output_dropout(pooler(backbone(inputs))))
+        super().__init__(
+            inputs, outputs, backbone=backbone, preprocessor=preprocessor, **kwargs
+        )
+
+        self.pooler = pooler
+        self.output_dropout = output_dropout
+        self.output_dense = output_dense
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.activation = activation
+        self.dropout = dropout
+        self.head_dtype = head_dtype
+
+        if compile:
+            self.compile()
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """Configures training; `"auto"` arguments take the classifier's defaults.
+
+        Args:
+            optimizer: `"auto"` for `keras.optimizers.Adam(5e-5)`, or any
+                optimizer `keras.Model.compile` accepts.
+            loss: `"auto"` for `keras.losses.SparseCategoricalCrossentropy`,
+                reading logits unless the head's activation is softmax; or any
+                loss `keras.Model.compile` accepts.
+            metrics: `"auto"` for `[keras.metrics.SparseCategoricalAccuracy()]`,
+                or a list of metrics.
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(5e-5)
+        if loss == "auto":
+            # As in KerasHub: every activation but softmax counts as logits.
+            from_logits = (
+                keras.activations.get(self.activation) is not keras.activations.softmax
+            )
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy()]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        activation = self.activation
+        if activation is not None and not isinstance(activation, str):
+            activation = keras.activations.serialize(activation)
+        head_dtype = self.head_dtype
+        if head_dtype is not None:
+            head_dtype = keras.dtype_policies.serialize(
+                keras.dtype_policies.get(head_dtype)
+            )
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "pooling": self.pooling,
+                "activation": activation,
+                "dropout": self.dropout,
+                "head_dtype": head_dtype,
+            }
+        )
+        return config
+
+
+def _check_backbone(owner, backbone):
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(
+            f"{owner}: `backbone` must be a keras.Model such as "
+            f"densenet_hub.models.DenseNetBackbone, got "
+            f"{type(backbone).__name__}."
+        )
+    if len(backbone.inputs) != 1 or len(backbone.outputs) != 1:
+        raise ValueError(
+            f"{owner}: `backbone` must have one image input and one feature-map "
+            f"output, got {len(backbone.inputs)} input(s) and "
+            f"{len(backbone.outputs)} output(s)."
+        )
+    if len(backbone.output.shape) != 4:
+        raise ValueError(
+            f"{owner}: `backbone` must output a 4D feature map (batch, height, "
+            f"width, channels), got shape {backbone.output.shape}. Use a "
+            f"backbone without its own pooling."
+        )
+
+
+def _check_activation(owner, activation):
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{owner}: `activation` must be None, an activation name such as "
+            f"'softmax' or a callable, got {activation!r} ({error})."
+        ) from None
+
+
+def _check_dropout(owner, dropout):
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float))
+        or not 0 <= dropout < 1
+    ):
+        raise ValueError(
+            f"{owner}: `dropout` must be a number in [0, 1), got {dropout!r}. "
+            f"Use 0.0 for no dropout."
+        )

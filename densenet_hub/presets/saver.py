@@ -1,0 +1,319 @@
+"""Writes presets in KerasHub's file layout, atomically.
+
+Files: `config.json`, `metadata.json` and `model.weights.h5` for a backbone;
+`task.json` and `task.weights.h5` plus the backbone's and the preprocessor's
+files for a task; `preprocessor.json` and `image_converter.json` for a
+preprocessor; `image_converter.json` for a converter. JSON is written with an
+indent of 4, as KerasHub does.
+
+Whenever KerasHub can express the model, the files name KerasHub's classes
+and modules and leave out densenet_hub's extra backbone keys, so KerasHub
+loads the preset. A backbone KerasHub cannot express (stem width other than
+64, symmetric stem padding, channels-first) keeps those keys and names
+densenet_hub's classes; `metadata.json` then says `"keras_hub_compatible":
+false` and lists why.
+
+Atomicity: everything is written to a hidden temporary folder beside the
+target and fsynced, then renamed onto the target. A crash or a full disk
+leaves the old preset or no preset, never a mix, and the temporary folder is
+removed on failure.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import keras
+
+from densenet_hub.presets import files
+from densenet_hub.presets import safe_config
+from densenet_hub.presets import weights
+from densenet_hub.version import __version__
+
+MAX_PUBLISH_ATTEMPTS = 100
+
+
+def save_preset(obj, preset_dir, overwrite=False):
+    """Saves a backbone, task, preprocessor or image converter to `preset_dir`.
+
+    Args:
+        obj: the object to save.
+        preset_dir: the target folder (`str` or `os.PathLike`).
+        overwrite: replace an existing non-empty folder.
+
+    Raises:
+        FileExistsError: `preset_dir` is a non-empty folder and `overwrite`
+            is False.
+        NotADirectoryError: `preset_dir` is a file.
+        OSError: writing failed (read-only folder, full disk); nothing is left
+            behind.
+        ValueError: `obj` holds something a preset cannot describe.
+    """
+    if not isinstance(preset_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"`preset_dir` must be a str or os.PathLike folder path, got "
+            f"{type(preset_dir).__name__} {preset_dir!r}."
+        )
+    target = pathlib.Path(preset_dir)
+    _check_target(target, overwrite)
+    documents, weight_files = _preset_contents(obj)
+    _publish(target, overwrite, documents, weight_files)
+
+
+def _check_target(target, overwrite):
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(
+            f"Cannot save a preset to {target}: it is a file. Pass a folder "
+            f"path (new or empty), or remove the file."
+        )
+    if _is_non_empty_folder(target) and not overwrite:
+        raise FileExistsError(
+            f"Cannot save a preset to {target}: the folder is not empty. Pass "
+            f"overwrite=True to replace it, or choose a new folder."
+        )
+
+
+# === What to write ===
+
+
+def _preset_contents(obj):
+    """`({file name: JSON object}, {file name: weight layout})` for `obj`."""
+    kind = safe_config.preset_kind(type(obj))
+    if kind is None:
+        raise TypeError(
+            f"Cannot save a {type(obj).__name__} as a preset; only backbones, "
+            f"tasks, preprocessors and image converters can be saved."
+        )
+    return _CONTENTS[kind](obj)
+
+
+def _backbone_contents(backbone):
+    reference, incompatibilities = _backbone_reference(backbone)
+    metadata = {
+        "keras_version": keras.version(),
+        "densenet_hub_version": __version__,
+        "parameter_count": backbone.count_params(),
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        "tasks": ["ImageClassifier"],
+        "keras_hub_compatible": not incompatibilities,
+        "keras_hub_incompatibilities": incompatibilities,
+    }
+    documents = {files.CONFIG_FILE: reference, files.METADATA_FILE: metadata}
+    return documents, {files.MODEL_WEIGHTS_FILE: weights.weight_layout(backbone)}
+
+
+def _task_contents(task):
+    documents, weight_files = _backbone_contents(task.backbone)
+    config = task.get_config()
+    config["backbone"] = documents[files.CONFIG_FILE]
+    config["preprocessor"] = None
+    if task.preprocessor is not None:
+        _check_preprocessor(task.preprocessor)
+        documents.update(_preprocessor_contents(task.preprocessor))
+        config["preprocessor"] = documents[files.PREPROCESSOR_FILE]
+    if config.get("head_dtype") is None:
+        # Older KerasHub versions have no `head_dtype`; None is their behaviour.
+        config.pop("head_dtype", None)
+    compatible = documents[files.METADATA_FILE]["keras_hub_compatible"]
+    documents[files.TASK_FILE] = _reference(task, config, compatible, "task")
+    weight_files[files.TASK_WEIGHTS_FILE] = weights.weight_layout(
+        task, skip=[task.backbone]
+    )
+    return documents, weight_files
+
+
+def _check_preprocessor(preprocessor):
+    if safe_config.preset_kind(type(preprocessor)) != "preprocessor":
+        raise ValueError(
+            f"The task's preprocessor is a {type(preprocessor).__name__}, "
+            f"which a preset cannot describe (only ImageClassifierPreprocessor "
+            f"and its subclasses). Use an ImageClassifierPreprocessor, or set "
+            f"`task.preprocessor = None` before saving."
+        )
+
+
+def _preprocessor_contents(preprocessor):
+    config = preprocessor.get_config()
+    documents = {}
+    if preprocessor.image_converter is not None:
+        converter = _converter_reference(preprocessor.image_converter)
+        documents[files.IMAGE_CONVERTER_FILE] = converter
+        config["image_converter"] = converter
+    documents[files.PREPROCESSOR_FILE] = _reference(
+        preprocessor, config, True, "preprocessor"
+    )
+    return documents
+
+
+def _converter_reference(converter):
+    return _reference(converter, converter.get_config(), True, "image_converter")
+
+
+_CONTENTS = {
+    "backbone": _backbone_contents,
+    "task": _task_contents,
+    "preprocessor": lambda preprocessor: (_preprocessor_contents(preprocessor), {}),
+    "image_converter": lambda converter: (
+        {files.IMAGE_CONVERTER_FILE: _converter_reference(converter)},
+        {},
+    ),
+}
+
+
+def _backbone_reference(backbone):
+    """The `config.json` object and why KerasHub could not load it, if so."""
+    config = backbone.get_config()
+    incompatibilities = []
+    for key, keras_hub_value in safe_config.KERAS_HUB_BACKBONE_DEFAULTS.items():
+        if key not in config:
+            continue
+        if config[key] == keras_hub_value:
+            del config[key]
+        else:
+            incompatibilities.append(
+                f"{key}={config[key]!r} (KerasHub's DenseNetBackbone only does "
+                f"{keras_hub_value!r})"
+            )
+    return _reference(backbone, config, not incompatibilities, "backbone"), incompatibilities
+
+
+def _reference(obj, config, keras_hub_names, kind):
+    """Keras' `{"module", "class_name", "config", "registered_name"}` form,
+    checked with the loader's own rules so a saved preset always loads."""
+    class_name = type(obj).__name__
+    if not safe_config.allow_listed(type(obj)):
+        raise ValueError(
+            f"Cannot save a {class_name} ({type(obj).__module__}) as a "
+            f"preset: presets can only name densenet_hub's own classes, which "
+            f"the loader accepts. Save an instance of the densenet_hub class "
+            f"it extends instead."
+        )
+    if keras_hub_names:
+        module = safe_config.keras_hub_module(class_name)
+        registered_name = f"keras_hub>{class_name}"
+    else:
+        module = type(obj).__module__
+        registered_name = f"densenet_hub>{class_name}"
+    reference = {
+        "module": module,
+        "class_name": class_name,
+        "config": config,
+        "registered_name": registered_name,
+    }
+    # A JSON round trip turns tuples into lists, as the file will.
+    reference = json.loads(json.dumps(reference))
+    safe_config.parse_object(reference, f"the {kind} being saved", (kind,))
+    return reference
+
+
+# === Atomic publication ===
+
+
+def _write_file(path, data):
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fsync_folder(folder):
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_contents(folder, documents, weight_files):
+    for name, document in documents.items():
+        _write_file(folder / name, json.dumps(document, indent=4).encode("utf-8"))
+    for name, layout in weight_files.items():
+        _write_file(folder / name, weights.weights_file_bytes(layout))
+    _fsync_folder(folder)
+
+
+def _publish(target, overwrite, documents, weight_files):
+    replaced = []
+    staging = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = pathlib.Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent)
+        )
+        _write_contents(staging, documents, weight_files)
+        _rename_into_place(staging, target, overwrite, replaced)
+    except BaseException as error:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        _restore_if_absent(target, replaced)
+        if isinstance(error, OSError) and str(target) not in str(error):
+            raise _naming_target(error, target) from error
+        raise
+    finally:
+        # Presets moved aside are only dropped once a complete one is in place.
+        if target.is_dir():
+            for old in replaced:
+                shutil.rmtree(old, ignore_errors=True)
+    _fsync_folder(target.parent)
+
+
+def _naming_target(error, target):
+    message = (
+        f"Cannot save a preset to {target}: {error.strerror or error}. Nothing "
+        f"was changed; check the permissions and free space of {target.parent} "
+        f"and retry."
+    )
+    # OSError(errno, ...) picks the matching subclass, e.g. PermissionError.
+    return OSError(error.errno, message) if error.errno else OSError(message)
+
+
+def _is_non_empty_folder(path):
+    return path.is_dir() and any(path.iterdir())
+
+
+def _rename_into_place(staging, target, overwrite, replaced):
+    """Renames `staging` to `target`, first moving an existing target aside
+    when `overwrite` (a rename onto an empty folder replaces it directly)."""
+    for _ in range(MAX_PUBLISH_ATTEMPTS):
+        try:
+            os.rename(staging, target)
+            return
+        except OSError as error:
+            if target.exists() and not target.is_dir():
+                raise NotADirectoryError(
+                    f"Cannot save a preset to {target}: it is a file."
+                ) from error
+            if not _is_non_empty_folder(target):
+                raise
+            if not overwrite:
+                raise FileExistsError(
+                    f"Cannot save a preset to {target}: another writer "
+                    f"filled the folder first. Pass overwrite=True to replace "
+                    f"it."
+                ) from error
+        aside = pathlib.Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent)
+        )
+        try:
+            os.rename(target, aside / "old")
+        except FileNotFoundError:
+            aside.rmdir()
+            continue  # another writer moved it first
+        replaced.append(aside)
+    raise OSError(
+        f"Cannot save a preset to {target}: other writers kept replacing it "
+        f"({MAX_PUBLISH_ATTEMPTS} attempts). Save to a folder of your own."
+    )
+
+
+def _restore_if_absent(target, replaced):
+    """Puts the newest moved-aside preset back if nothing took its place."""
+    if replaced and not target.exists():
+        try:
+            os.rename(replaced[-1] / "old", target)
+        except OSError:
+            return
+        replaced.pop()

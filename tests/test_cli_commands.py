@@ -1,0 +1,343 @@
+"""The `densenet-hub` commands other than `train` and `demo`, through
+`main([...])` on a tiny classifier preset and tiny image folders."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import PIL.Image
+import pytest
+
+from densenet_hub.cli import loading
+from densenet_hub.cli.explain import grad_cam
+from densenet_hub.cli.main import main
+from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
+from densenet_hub.models.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet_image_classifier_preprocessor import (
+    DenseNetImageClassifierPreprocessor,
+)
+from densenet_hub.models.image_classifier import ImageClassifier
+
+CLASSES = ["cat", "dog", "fox"]
+IMAGE_SIZE = 32
+
+
+def write_png(path, rng, size=(IMAGE_SIZE, IMAGE_SIZE)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = rng.integers(0, 256, size=(*size, 3), dtype="uint8")
+    PIL.Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    """A 3-class classifier preset with class names, as `train` writes it."""
+    keras.utils.set_random_seed(7)
+    backbone = DenseNetBackbone(stackwise_num_repeats=[2, 2], growth_rate=4)
+    converter = DenseNetImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE), scale=1 / 255)
+    classifier = DenseNetImageClassifier(
+        backbone,
+        num_classes=len(CLASSES),
+        preprocessor=DenseNetImageClassifierPreprocessor(converter),
+    )
+    folder = tmp_path_factory.mktemp("presets") / "tiny"
+    loading.save_classifier(classifier, CLASSES, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Five images of two sizes in a folder."""
+    rng = np.random.default_rng(3)
+    folder = tmp_path_factory.mktemp("images")
+    return [
+        write_png(folder / f"{i}.png", rng, size=(IMAGE_SIZE, IMAGE_SIZE + 8 * (i % 2)))
+        for i in range(5)
+    ]
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """A folder with a sub-folder of images for each class."""
+    rng = np.random.default_rng(4)
+    root = tmp_path_factory.mktemp("labelled")
+    for name in CLASSES:
+        for i in range(3):
+            write_png(root / name / f"{i}.png", rng)
+    return root
+
+
+def expected_probabilities(preset, paths):
+    classifier = ImageClassifier.from_preset(str(preset))
+    pixels = [np.asarray(PIL.Image.open(path).convert("RGB")) for path in paths]
+    logits = classifier.predict_on_batch(pixels)
+    return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("densenet-hub: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# === Parsing and errors ===
+
+
+def test_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("presets", "info", "predict", "embed", "train", "evaluate", "explain", "demo"):
+        assert command in out
+
+
+def test_missing_command_and_bad_option_are_usage_errors(capsys):
+    assert main([]) == 2
+    assert main(["predict", "x", "y.png", "--top-k", "0"]) == 2
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_python_dash_m_reports_unknown_preset_in_one_line(tmp_path):
+    image = write_png(tmp_path / "a.png", np.random.default_rng(0))
+    result = subprocess.run(
+        [sys.executable, "-m", "densenet_hub", "predict", "densenet_12_imagenet", str(image)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=300,
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "densenet-hub: error:" in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert "Did you mean 'densenet_121_imagenet'" in errors[0]
+
+
+# === presets and info ===
+
+
+def test_presets_shows_the_table_and_what_is_cached(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("densenet_121_imagenet"))
+    assert "7,037,504" in row
+    assert "kaggle://keras/densenet/keras/densenet_121_imagenet/3" in row
+    assert row.split()[-1] == "no"
+
+    # A complete kagglehub download: the folder and its completion marker.
+    variation = tmp_path / "models/keras/densenet/keras/densenet_169_imagenet"
+    (variation / "3").mkdir(parents=True)
+    (variation / "3.complete").touch()
+    assert main(["presets", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["densenet_169_imagenet"]["cached"] == str(variation / "3")
+    assert rows["densenet_121_imagenet"]["cached"] is None
+    assert rows["densenet_201_imagenet"]["parameters"] == 18_321_984
+
+
+def test_info_describes_a_local_preset(preset, capsys):
+    assert main(["info", str(preset), "--json"]) == 0
+    details = json.loads(capsys.readouterr().out)
+    classifier = ImageClassifier.from_preset(str(preset))
+    assert details["num_classes"] == 3
+    assert details["class_names"] == CLASSES
+    assert details["parameters"] == classifier.count_params()
+    assert details["backbone_parameters"] == classifier.backbone.count_params()
+    assert details["input_size"] == [IMAGE_SIZE, IMAGE_SIZE]
+    assert details["config"]["stackwise_num_repeats"] == [2, 2]
+    assert {"config.json", "task.json", "model.weights.h5", "class_names.json"} <= set(
+        details["files"]
+    )
+    assert main(["info", str(preset)]) == 0
+    out = capsys.readouterr().out
+    assert "input size: 32x32" in out and "class names: cat, dog, fox" in out
+
+
+def test_info_on_an_uncached_builtin_needs_no_download(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
+    assert main(["info", "densenet121_imagenet"]) == 0
+    out = capsys.readouterr().out
+    assert "not in the local cache" in out
+    assert "stackwise_num_repeats: [6, 12, 24, 16]" in out
+
+
+# === predict ===
+
+
+def test_predict_json_matches_the_model(preset, images, capsys):
+    status = main(["predict", str(preset), *map(str, images), "--json", "--top-k", "2",
+                   "--batch-size", "2"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0
+    results = json.loads(captured.out)
+    expected = expected_probabilities(preset, images)
+    assert [r["image"] for r in results] == [str(p) for p in images]
+    for result, row in zip(results, expected):
+        best = np.argsort(-row)[:2]
+        assert [p["label"] for p in result["predictions"]] == [CLASSES[i] for i in best]
+        scores = np.array([p["probability"] for p in result["predictions"]])
+        assert np.max(np.abs(scores - row[best])) < 1e-5
+    # Three batches: the progress bar's last line is on stderr, not stdout.
+    assert "5/5 images" in captured.err
+
+
+def test_predict_table_reads_folders_and_globs(preset, images, capsys):
+    folder = images[0].parent
+    assert main(["predict", str(preset), str(folder), "--top-k", "1", "--quiet"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["image", "rank", "label", "probability"]
+    assert len(table) == 2 + len(images)
+    assert main(["predict", str(preset), str(folder / "[01].png"), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_predict_skips_or_refuses_bad_files(preset, images, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    args = ["predict", str(preset), str(images[0]), str(notes), str(broken), "--json"]
+
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 1
+    assert f"skipped {notes}" in captured.err and f"skipped {broken}" in captured.err
+
+    assert main([*args, "--on-error", "fail"]) == 1
+    assert str(notes) in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("missing.png", "does not exist"),
+        ("*.jpeg", "matches no files"),
+        ("empty", "no readable images found"),
+    ],
+)
+def test_predict_reports_missing_inputs(preset, tmp_path, capsys, target, message):
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(preset), str(tmp_path / target)]) == 1
+    assert message in error_line(capsys)
+
+
+def test_predict_refuses_a_backbone_preset(preset, images, tmp_path, capsys):
+    backbone_preset = tmp_path / "backbone"
+    ImageClassifier.from_preset(str(preset)).backbone.save_to_preset(str(backbone_preset))
+    assert main(["predict", str(backbone_preset), str(images[0])]) == 1
+    assert "has no classification head" in error_line(capsys)
+
+
+# === embed ===
+
+
+def test_embed_writes_pooled_features_and_levels(preset, images, tmp_path, capsys):
+    out = tmp_path / "features.npy"
+    status = main(["embed", str(preset), *map(str, images), "--out", str(out),
+                   "--batch-size", "2", "--quiet"])  # fmt: skip
+    assert status == 0
+    features = np.load(out)
+    classifier = ImageClassifier.from_preset(str(preset))
+    pixels = [np.asarray(PIL.Image.open(path).convert("RGB")) for path in images]
+    feature_map = classifier.backbone(classifier.preprocessor(pixels))
+    expected = keras.ops.convert_to_numpy(keras.ops.mean(feature_map, axis=(1, 2)))
+    assert features.shape == expected.shape == (5, 44)
+    assert np.max(np.abs(features - expected)) < 1e-5
+    index = json.loads((tmp_path / "features.json").read_text())
+    assert index["images"] == [str(p) for p in images] and index["unreadable"] == []
+
+    level = tmp_path / "p2.npy"
+    assert main(["embed", str(preset), str(images[0]), "--out", str(level), "--level", "P2",
+                 "--pooling", "none"]) == 0  # fmt: skip
+    assert np.load(level).shape == (1, 8, 8, 72)
+    capsys.readouterr()
+
+
+def test_embed_refuses_an_unknown_level_and_an_existing_output(preset, images, tmp_path, capsys):
+    out = tmp_path / "f.npy"
+    assert main(["embed", str(preset), str(images[0]), "--out", str(out), "--level", "P9"]) == 1
+    assert "unknown --level 'P9'" in error_line(capsys)
+    assert not out.exists() and not list(tmp_path.iterdir())
+    out.write_bytes(b"old")
+    assert main(["embed", str(preset), str(images[0]), "--out", str(out)]) == 1
+    assert "--overwrite" in error_line(capsys)
+    assert out.read_bytes() == b"old"
+
+
+# === evaluate ===
+
+
+def test_evaluate_reports_metrics_and_writes_a_confusion_matrix(
+    preset, labelled, tmp_path, capsys
+):
+    picture = tmp_path / "cm.png"
+    status = main(["evaluate", str(preset), str(labelled), "--confusion-matrix", str(picture),
+                   "--json", "--quiet"])  # fmt: skip
+    assert status == 0
+    metrics = json.loads(capsys.readouterr().out)
+    paths = sorted(labelled.rglob("*.png"))
+    truth = np.array([CLASSES.index(path.parent.name) for path in paths])
+    predicted = np.argmax(expected_probabilities(preset, paths), axis=-1)
+    assert metrics["images"] == 9
+    assert metrics["accuracy"] == pytest.approx(np.mean(predicted == truth))
+    assert metrics["top_k"] == 3 and metrics["top_k_accuracy"] == 1.0
+    for index, name in enumerate(CLASSES):
+        hits = np.sum((predicted == index) & (truth == index))
+        assert metrics["classes"][name]["recall"] == pytest.approx(hits / 3)
+        assert metrics["classes"][name]["images"] == 3
+    with PIL.Image.open(picture) as image:
+        assert image.format == "PNG" and image.width > 3 * 40
+
+
+def test_evaluate_refuses_folders_that_are_not_classes_of_the_preset(
+    preset, tmp_path, capsys
+):
+    write_png(tmp_path / "wolf" / "0.png", np.random.default_rng(0))
+    status = main(["evaluate", str(preset), str(tmp_path),
+                   "--confusion-matrix", str(tmp_path / "cm.png")])  # fmt: skip
+    assert status == 1
+    assert "'wolf' are not classes of the preset" in error_line(capsys)
+
+
+# === explain ===
+
+
+def test_grad_cam_of_a_pooled_dense_head_is_the_class_activation_map(preset, images):
+    # Through global average pooling and a dense layer the gradient of a
+    # class score is that class's dense weights, so Grad-CAM reduces to
+    # relu(features . w_c), scaled to a peak of 1.
+    classifier = ImageClassifier.from_preset(str(preset))
+    x = classifier.preprocessor([np.asarray(PIL.Image.open(images[0]).convert("RGB"))])
+    features = keras.ops.convert_to_numpy(classifier.backbone(x))[0]
+    # The features are post-ReLU, so a positive column scores positive
+    # everywhere and a negative one nowhere (an all-zero map).
+    magnitudes = np.random.default_rng(0).uniform(0.1, 1.0, size=(44, 3))
+    kernel = magnitudes * np.array([1.0, -1.0, 1.0])
+    kernel[::2, 2] *= -1
+    classifier.output_dense.kernel.assign(kernel)
+    for class_index in range(3):
+        expected = np.maximum(features @ kernel[:, class_index], 0)
+        assert (expected.max() > 0) == (class_index == 0) or class_index == 2
+        if expected.max() > 0:
+            expected = expected / expected.max()
+        heat = grad_cam(classifier, x, class_index)
+        assert heat.shape == (4, 4)
+        assert np.max(np.abs(heat - expected)) < 1e-5
+
+
+def test_explain_writes_the_heat_map_over_the_image(preset, images, tmp_path, capsys):
+    out = tmp_path / "heat.png"
+    assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "dog"]) == 0
+    assert "class 'dog' (index 1" in capsys.readouterr().out
+    with PIL.Image.open(out) as heat, PIL.Image.open(images[1]) as image:
+        # The converter crops the 32x40 image to its centred 32x32 window.
+        assert image.size == (40, 32) and heat.size == (32, 32)
+        original = np.asarray(image.convert("RGB"), dtype="float64")[:, 4:36]
+        assert np.abs(np.asarray(heat, dtype="float64") - original).mean() > 10
+    assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "do"]) == 1
+    assert "Close names: 'dog'" in error_line(capsys)

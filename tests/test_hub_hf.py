@@ -1,0 +1,254 @@
+"""Hugging Face downloads and uploads through the real huggingface_hub
+client, against the stub server in `stub_servers/huggingface.py`."""
+
+import json
+import sys
+
+import pytest
+from hub_fixtures import HF_REPO
+from hub_fixtures import _seed_and_reset  # noqa: F401
+from hub_fixtures import folder_files
+from hub_fixtures import guard  # noqa: F401
+from hub_fixtures import hf  # noqa: F401
+from hub_fixtures import preset_files
+from hub_fixtures import set_hf_offline
+
+from densenet_hub.hub import HubAccessDeniedError
+from densenet_hub.hub import HubAuthenticationError
+from densenet_hub.hub import HubGatedError
+from densenet_hub.hub import HubNotFoundError
+from densenet_hub.hub import HubUnavailableError
+from densenet_hub.hub import MissingHubClientError
+from densenet_hub.hub import download_preset
+from densenet_hub.hub import upload_preset
+
+HANDLE = f"hf://{HF_REPO}"
+
+
+def _fetched(hf, method="GET"):
+    """File names the stub served or described, in request order."""
+    return [
+        path.split("/resolve/", 1)[1].split("/", 1)[1]
+        for path in hf.paths(method)
+        if "/resolve/" in path
+    ]
+
+
+def _network_use(guard):
+    return len(guard.connections) + len(guard.lookups)
+
+
+def _backbone_only():
+    files = preset_files()
+    return {name: files[name] for name in ("config.json", "model.weights.h5")}
+
+
+def test_download_fetches_config_first_then_what_it_calls_for(hf, guard):
+    import huggingface_hub
+
+    files = preset_files()
+    commit = hf.add_commit(HF_REPO, files)
+    # The client builds its URLs from the stub's endpoint.
+    assert huggingface_hub.hf_hub_url(HF_REPO, "config.json").startswith(hf.url + "/")
+    folder = download_preset(HANDLE)
+    assert folder.name == commit and folder.parent.name == "snapshots"
+    assert folder_files(folder) == files
+    fetched = _fetched(hf)
+    assert fetched[0] == "config.json"
+    assert sorted(fetched) == sorted(files)
+    assert {(host, port) for _, host, port in guard.connections} == {("127.0.0.1", hf.port)}
+
+
+def test_absent_optional_files_are_skipped(hf):
+    files = _backbone_only()
+    hf.add_commit(HF_REPO, files)
+    assert folder_files(download_preset(HANDLE)) == files
+    asked = _fetched(hf, "HEAD")
+    assert "task.json" in asked and "preprocessor.json" in asked
+    # task.weights.h5 is only looked for when task.json exists.
+    assert "task.weights.h5" not in asked
+
+
+def test_pinned_commit_in_cache_loads_without_any_network(hf, guard):
+    files = _backbone_only()
+    commit = hf.add_commit(HF_REPO, files)
+    first = download_preset(f"{HANDLE}@{commit}")
+    hf.stop()
+    requests_before, network_before = len(hf.requests), _network_use(guard)
+    assert download_preset(f"{HANDLE}@{commit}") == first
+    assert folder_files(first) == files
+    assert len(hf.requests) == requests_before
+    assert _network_use(guard) == network_before
+
+
+def test_unpinned_cached_preset_loads_in_offline_mode(hf, guard, monkeypatch):
+    files = _backbone_only()
+    hf.add_commit(HF_REPO, files)
+    first = download_preset(HANDLE)
+    hf.stop()
+    set_hf_offline(monkeypatch)
+    network_before = _network_use(guard)
+    assert download_preset(HANDLE) == first
+    assert _network_use(guard) == network_before
+
+
+def test_offline_and_not_cached_says_how_to_fix(hf, guard, monkeypatch, tmp_path):
+    hf.add_commit(HF_REPO, preset_files())
+    set_hf_offline(monkeypatch)
+    with pytest.raises(HubUnavailableError) as info:
+        download_preset(HANDLE)
+    message = str(info.value)
+    assert f"config.json of {HANDLE}" in message
+    assert str(tmp_path / "hf_home" / "hub") in message
+    assert "HF_HUB_OFFLINE" in message and "from_preset" in message
+    assert hf.requests == [] and _network_use(guard) == 0
+
+
+@pytest.mark.parametrize(
+    "setup, error, hint",
+    [
+        ("missing", HubNotFoundError, "404 Not Found"),
+        ("private", HubAuthenticationError, "401 Unauthorized"),
+        ("forbidden", HubAccessDeniedError, "403 Forbidden"),
+        ("gated", HubGatedError, "accept them"),
+    ],
+)
+def test_refusals_have_their_own_error(hf, setup, error, hint):
+    if setup != "missing":
+        hf.add_commit(HF_REPO, preset_files())
+    if setup == "private":
+        hf.private.add(HF_REPO)
+    elif setup == "forbidden":
+        hf.fail_status = 403
+    elif setup == "gated":
+        hf.gated.add(HF_REPO)
+    with pytest.raises(error) as info:
+        download_preset(HANDLE)
+    # Exact classes: a gated repository is also an access refusal.
+    assert type(info.value) is error
+    assert HANDLE in str(info.value) and hint in str(info.value)
+
+
+def test_unknown_revision_is_not_found(hf):
+    hf.add_commit(HF_REPO, preset_files())
+    with pytest.raises(HubNotFoundError, match="no revision 'v9'"):
+        download_preset(f"{HANDLE}@v9")
+
+
+def test_repository_without_config_is_not_a_preset(hf):
+    hf.add_commit(HF_REPO, {"README.md": b"# not a preset"})
+    with pytest.raises(HubNotFoundError, match="has no config.json"):
+        download_preset(HANDLE)
+
+
+def test_short_transfer_leaves_nothing_and_a_retry_succeeds(hf, tmp_path):
+    files = preset_files()
+    hf.add_commit(HF_REPO, files)
+    hf.short = {"model.weights.h5"}
+    with pytest.raises(HubUnavailableError, match="broke off"):
+        download_preset(HANDLE)
+    cache = tmp_path / "hf_home" / "hub" / "models--keras--densenet_121_imagenet"
+    full_sizes = {len(data) for data in files.values()}
+    assert {p.stat().st_size for p in (cache / "blobs").iterdir()} <= full_sizes
+    assert list(cache.rglob("*.incomplete")) == []
+    assert not any(p.name == "model.weights.h5" for p in cache.rglob("*"))
+    hf.short = set()
+    assert folder_files(download_preset(HANDLE)) == files
+
+
+def test_files_come_from_one_commit_when_main_moves_mid_download(hf):
+    old, new = preset_files(seed=1), preset_files(seed=2)
+    first = hf.add_commit(HF_REPO, old)
+
+    def push_after_config(repo_id, filename):
+        if filename == "config.json" and len(hf.repos[repo_id]["commits"]) == 1:
+            hf.add_commit(repo_id, new)
+
+    hf.after_get = push_after_config
+    folder = download_preset(HANDLE)
+    assert len(hf.repos[HF_REPO]["commits"]) == 2
+    assert folder.name == first
+    assert folder_files(folder) == old
+
+
+def _sharded(index_names):
+    files = {"config.json": preset_files()["config.json"]}
+    files["model.weights.json"] = json.dumps(
+        {"metadata": {}, "weight_map": {"/a/vars": index_names[0], "/b/vars": index_names}}
+    ).encode()
+    return files
+
+
+def test_sharded_weights_are_fetched_from_their_index(hf):
+    shards = ["model_00000.weights.h5", "model_00001.weights.h5"]
+    files = _sharded(shards)
+    files.update({name: bytes([i]) * 1000 for i, name in enumerate(shards)})
+    hf.add_commit(HF_REPO, files)
+    assert folder_files(download_preset(HANDLE)) == files
+
+
+@pytest.mark.parametrize(
+    "shard",
+    ["../escape.weights.h5", "/etc/escape.weights.h5", "sub\\escape.weights.h5", "escape.pkl"],
+)
+def test_shard_names_outside_the_folder_are_refused_unfetched(hf, shard):
+    hf.add_commit(HF_REPO, _sharded([shard]))
+    with pytest.raises(ValueError, match="plain file name ending in '.weights.h5'"):
+        download_preset(HANDLE)
+    assert not any("escape" in path for path in hf.paths())
+
+
+def test_timm_repository_gets_its_safetensors_only(hf):
+    files = {
+        "config.json": json.dumps({"architecture": "densenet121"}).encode(),
+        "model.safetensors": b"\x08" * 500,
+    }
+    hf.add_commit(HF_REPO, {**files, "pytorch_model.bin": b"pickled"})
+    assert folder_files(download_preset(HANDLE)) == files
+    assert "pytorch_model.bin" not in _fetched(hf) + _fetched(hf, "HEAD")
+
+
+def test_upload_creates_the_repository_and_round_trips(hf, tmp_path):
+    files = preset_files()
+    folder = tmp_path / "preset"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    upload_preset(HANDLE, folder)
+    assert hf.created_repos == [HF_REPO]
+    assert hf.files(HF_REPO) == files
+    assert folder_files(download_preset(HANDLE)) == files
+
+
+def test_upload_refused_with_401_asks_for_a_write_token(hf, tmp_path):
+    folder = tmp_path / "preset"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    hf.fail_status = 401
+    with pytest.raises(HubAuthenticationError, match="write access"):
+        upload_preset(HANDLE, folder)
+
+
+def test_upload_to_a_commit_is_refused_before_any_request(hf, guard, tmp_path):
+    folder = tmp_path / "preset"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="a commit cannot receive new files"):
+        upload_preset(f"{HANDLE}@{'a' * 40}", folder)
+    assert hf.requests == [] and _network_use(guard) == 0
+
+
+def test_missing_huggingface_hub_says_how_to_install_it(monkeypatch, guard):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(MissingHubClientError, match="pip install huggingface_hub"):
+        download_preset(HANDLE)
+    assert _network_use(guard) == 0
+
+
+def test_upload_when_the_hub_cannot_be_reached(hf, tmp_path):
+    folder = tmp_path / "preset"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    hf.stop()
+    with pytest.raises(HubUnavailableError, match="could not be reached .*ConnectError"):
+        upload_preset(HANDLE, folder)

@@ -1,0 +1,231 @@
+"""Writes the golden conversion fixtures in tests/fixtures/golden/.
+
+Each fixture is a small random DenseNet built by the real torchvision or timm,
+with randomised BatchNorm statistics and affine parameters, saved as a state
+dict, plus the model's eval-mode outputs on fixed inputs. The tests convert
+the saved files and compare outputs without needing torchvision or timm.
+
+Run it in a separate environment, never the project's:
+
+    python3 -m venv /tmp/tvenv
+    /tmp/tvenv/bin/pip install torch==2.14.1 torchvision==0.29.1 timm safetensors numpy
+    /tmp/tvenv/bin/python tools/make_golden_fixtures.py
+"""
+
+import json
+import pathlib
+import re
+
+import numpy as np
+import PIL.Image
+import safetensors.torch
+import timm
+import timm.data
+import torch
+import torchvision
+from torchvision.models.densenet import DenseNet
+
+OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "golden"
+SEED = 20240607
+NUM_CLASSES = 5
+LOGIT_SCALE = 20.0
+# An even size (where "same" and symmetric stem padding differ) and an odd,
+# non-square one.
+INPUT_SHAPES = {"inputs_even": (4, 3, 32, 32), "inputs_odd": (2, 3, 29, 37)}
+# Eval transforms on a small image: resize the shorter side to 32, crop 28
+# (crop fraction 0.875, as torchvision's 256 -> 224 and timm's crop_pct).
+TRANSFORM_CROP = 28
+TRANSFORM_RESIZE = 32
+
+
+def randomise_batch_norm(model, inputs, generator):
+    """Realistic BatchNorm statistics: measured on the inputs, then perturbed.
+
+    Measuring first keeps activations at a sensible scale through every
+    layer; the perturbation makes the statistics differ from any batch's.
+    """
+    batch_norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for bn in batch_norms:
+            bn.weight.uniform_(0.5, 1.5, generator=generator)
+            bn.bias.normal_(0.0, 0.2, generator=generator)
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the calibration pass
+        model.train()
+        model(inputs)
+        for bn in batch_norms:
+            bn.running_mean.add_(torch.randn(bn.running_mean.shape, generator=generator) * 0.1)
+            bn.running_var.mul_(torch.empty(bn.running_var.shape).uniform_(0.5, 2.0, generator=generator))
+            bn.momentum = 0.1
+    model.eval()
+
+
+def enlarge_head(linear, factor):
+    """Scale a freshly initialised head so logits reach the size of a trained
+    ImageNet model's (several units); the 1e-4 comparison is then stricter
+    relative to them, and top-1 ties are unlikely."""
+    with torch.no_grad():
+        linear.weight.mul_(factor)
+        linear.bias.normal_(0.0, 1.0)
+
+
+def outputs(model, inputs):
+    with torch.no_grad():
+        return {name: model(torch.from_numpy(x)).numpy() for name, x in inputs.items()}
+
+
+def make_inputs(generator):
+    return {
+        name: torch.randn(shape, generator=generator).numpy()
+        for name, shape in INPUT_SHAPES.items()
+    }
+
+
+def calibration_batch(inputs):
+    return torch.from_numpy(inputs["inputs_even"])
+
+
+def legacy_key(key):
+    """torchvision's pre-0.4 names: `denselayer1.norm1` was `denselayer1.norm.1`."""
+    return re.sub(r"(\.denselayer\d+\.)(norm|relu|conv)([12])\.", r"\1\2.\3.", key)
+
+
+class CheXNetStyle(torch.nn.Module):
+    """A fine-tuned model as CheXNet saves it: torchvision's DenseNet under
+    `densenet121`, a Sequential(Linear, Sigmoid) head, then DataParallel."""
+
+    def __init__(self, **densenet_kwargs):
+        super().__init__()
+        self.densenet121 = DenseNet(**densenet_kwargs)
+        features = self.densenet121.classifier.in_features
+        self.densenet121.classifier = torch.nn.Sequential(
+            torch.nn.Linear(features, NUM_CLASSES), torch.nn.Sigmoid()
+        )
+
+    def forward(self, x):
+        return self.densenet121(x)
+
+
+def save_outputs(name, model_outputs):
+    np.savez_compressed(
+        OUT_DIR / f"{name}_outputs.npz",
+        **{key.replace("inputs_", "outputs_"): value for key, value in model_outputs.items()},
+    )
+
+
+def torchvision_fixture(inputs, generator, manifest):
+    kwargs = {"growth_rate": 4, "block_config": (2, 3, 2), "num_init_features": 12, "num_classes": NUM_CLASSES}
+    model = DenseNet(**kwargs)
+    randomise_batch_norm(model, calibration_batch(inputs), generator)
+    enlarge_head(model.classifier, LOGIT_SCALE)
+    state_dict = model.state_dict()
+    torch.save(state_dict, OUT_DIR / "torchvision_densenet.pth")
+    safetensors.torch.save_file(state_dict, OUT_DIR / "torchvision_densenet.safetensors")
+    save_outputs("torchvision_densenet", outputs(model, inputs))
+    manifest["torchvision_densenet"] = {
+        "files": ["torchvision_densenet.pth", "torchvision_densenet.safetensors"],
+        "built_with": f"torchvision.models.densenet.DenseNet(**{kwargs})",
+        "stackwise_num_repeats": list(kwargs["block_config"]),
+        "growth_rate": kwargs["growth_rate"],
+        "stem_filters": kwargs["num_init_features"],
+        "num_classes": NUM_CLASSES,
+        "outputs": "logits",
+    }
+
+
+def chexnet_fixture(inputs, generator, manifest):
+    kwargs = {"growth_rate": 6, "block_config": (2, 2), "num_init_features": 16}
+    model = torch.nn.DataParallel(CheXNetStyle(**kwargs))
+    randomise_batch_norm(model, calibration_batch(inputs), generator)
+    # Moderate logits: sigmoid saturates on large ones and would hide errors.
+    enlarge_head(model.module.densenet121.classifier[0], LOGIT_SCALE / 10)
+    # Old checkpoints predate `num_batches_tracked` and use legacy layer names,
+    # and the old (non-zip) serialization.
+    state_dict = {
+        legacy_key(key): value
+        for key, value in model.state_dict().items()
+        if not key.endswith("num_batches_tracked")
+    }
+    checkpoint = {"epoch": 3, "arch": "densenet121", "state_dict": state_dict}
+    torch.save(checkpoint, OUT_DIR / "chexnet_style_legacy.pth", _use_new_zipfile_serialization=False)
+    save_outputs("chexnet_style_legacy", outputs(model, inputs))
+    manifest["chexnet_style_legacy"] = {
+        "files": ["chexnet_style_legacy.pth"],
+        "built_with": f"DataParallel(CheXNetStyle(**{kwargs})), legacy keys, nested under 'state_dict'",
+        "stackwise_num_repeats": list(kwargs["block_config"]),
+        "growth_rate": kwargs["growth_rate"],
+        "stem_filters": kwargs["num_init_features"],
+        "num_classes": NUM_CLASSES,
+        "outputs": "sigmoid probabilities",
+    }
+
+
+def timm_fixture(inputs, generator, manifest):
+    kwargs = {"growth_rate": 4, "block_config": (2, 2), "num_classes": NUM_CLASSES}
+    # densenet121's factory with tiny arguments: the model carries the
+    # densenet121.tv_in1k pretrained config (crop_pct, interpolation, ...).
+    model = timm.create_model("densenet121", pretrained=False, **kwargs)
+    randomise_batch_norm(model, calibration_batch(inputs), generator)
+    enlarge_head(model.classifier, LOGIT_SCALE)
+    timm.models.save_for_hf(model, OUT_DIR / "timm_densenet121", safe_serialization=True)
+    save_outputs("timm_densenet121", outputs(model, inputs))
+    manifest["timm_densenet121"] = {
+        "files": ["timm_densenet121/config.json", "timm_densenet121/model.safetensors"],
+        "built_with": f"timm.create_model('densenet121', **{kwargs}) + timm.models.save_for_hf",
+        "stackwise_num_repeats": list(kwargs["block_config"]),
+        "growth_rate": kwargs["growth_rate"],
+        "stem_filters": 2 * kwargs["growth_rate"],
+        "num_classes": NUM_CLASSES,
+        "outputs": "logits",
+    }
+
+
+def transform_fixture(generator, manifest):
+    # A smooth image (random colours on a coarse grid, upsampled), so that
+    # resampling methods agree up to their filters rather than amplifying
+    # pixel noise.
+    coarse = torch.randint(0, 256, (6, 5, 3), dtype=torch.uint8, generator=generator).numpy()
+    pil_image = PIL.Image.fromarray(coarse).resize((38, 45), PIL.Image.BICUBIC)
+    image = np.asarray(pil_image)
+    torchvision_eval = torchvision.transforms.Compose([
+        torchvision.transforms.Resize(TRANSFORM_RESIZE, interpolation=torchvision.transforms.InterpolationMode.BILINEAR),
+        torchvision.transforms.CenterCrop(TRANSFORM_CROP),
+        torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    ])
+    timm_config = timm.data.resolve_data_config({}, model=timm.create_model("densenet121", pretrained=False))
+    timm_config["input_size"] = (3, TRANSFORM_CROP, TRANSFORM_CROP)
+    timm_eval = timm.data.create_transform(**timm_config)
+    np.savez_compressed(
+        OUT_DIR / "eval_transforms.npz",
+        image=image,
+        torchvision=torchvision_eval(pil_image).numpy(),
+        timm=timm_eval(pil_image).numpy(),
+    )
+    manifest["eval_transforms"] = {
+        "files": ["eval_transforms.npz"],
+        "torchvision": str(torchvision_eval),
+        "timm": str(timm_eval),
+    }
+
+
+def main():
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(SEED)
+    generator = torch.Generator().manual_seed(SEED)
+    manifest = {
+        "generated_by": "tools/make_golden_fixtures.py",
+        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__},
+        "inputs": "inputs.npz: NCHW float32; NAME_outputs.npz holds outputs_X, the eval-mode outputs on inputs_X",
+    }
+    inputs = make_inputs(generator)
+    np.savez_compressed(OUT_DIR / "inputs.npz", **inputs)
+    torchvision_fixture(inputs, generator, manifest)
+    chexnet_fixture(inputs, generator, manifest)
+    timm_fixture(inputs, generator, manifest)
+    transform_fixture(generator, manifest)
+    (OUT_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
