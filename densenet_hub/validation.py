@@ -2,24 +2,35 @@
 value received, what is allowed and how to fix it."""
 
 import difflib
+import inspect
 
 
-def reject_unknown_kwargs(owner, kwargs, allowed):
-    """Raise `ValueError` for keyword arguments `owner` does not accept."""
+def reject_unknown_kwargs(instance, kwargs, allowed):
+    """Raise `ValueError` for keyword arguments `instance`'s class does not accept.
+
+    The suggestions come from the constructor's named arguments too, so a
+    misspelt `growth=` points at `growth_rate`.
+    """
     unknown = sorted(set(kwargs) - set(allowed))
     if not unknown:
         return
+    owner = type(instance).__name__
+    named = [
+        name
+        for name in inspect.signature(type(instance).__init__).parameters
+        if name not in ("self", "args", "kwargs")
+    ]
+    accepted = named + [name for name in allowed if name not in named]
     hints = []
     for key in unknown:
-        close = difflib.get_close_matches(key, allowed, n=1)
+        close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.5)
         if close:
             hints.append(f"`{key}` (did you mean `{close[0]}`?)")
         else:
             hints.append(f"`{key}`")
     raise ValueError(
         f"{owner} got unknown keyword argument(s) {', '.join(hints)}. "
-        f"Accepted keyword arguments besides the named ones: "
-        f"{', '.join(allowed)}."
+        f"Accepted arguments: {', '.join(accepted)}."
     )
 
 

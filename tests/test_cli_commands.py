@@ -3,6 +3,7 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -92,7 +93,8 @@ def error_line(capsys):
 def test_help_lists_every_command(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("presets", "info", "predict", "embed", "train", "evaluate", "explain", "demo"):
+    for command in ("presets", "info", "predict", "embed", "train", "evaluate", "explain",
+                    "convert", "demo"):  # fmt: skip
         assert command in out
 
 
@@ -108,7 +110,7 @@ def test_python_dash_m_reports_unknown_preset_in_one_line(tmp_path):
         [sys.executable, "-m", "densenet_hub", "predict", "densenet_12_imagenet", str(image)],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])},
         timeout=300,
     )
     assert result.returncode == 1
@@ -120,8 +122,17 @@ def test_python_dash_m_reports_unknown_preset_in_one_line(tmp_path):
 # === presets and info ===
 
 
-def test_presets_shows_the_table_and_what_is_cached(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
+@pytest.fixture
+def empty_caches(tmp_path, monkeypatch):
+    """Empty Kaggle and Hugging Face caches; returns the Kaggle one."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kaggle"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return tmp_path / "kaggle"
+
+
+def test_presets_shows_the_table_and_what_is_cached(empty_caches, capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("densenet_121_imagenet"))
@@ -130,7 +141,7 @@ def test_presets_shows_the_table_and_what_is_cached(tmp_path, monkeypatch, capsy
     assert row.split()[-1] == "no"
 
     # A complete kagglehub download: the folder and its completion marker.
-    variation = tmp_path / "models/keras/densenet/keras/densenet_169_imagenet"
+    variation = empty_caches / "models/keras/densenet/keras/densenet_169_imagenet"
     (variation / "3").mkdir(parents=True)
     (variation / "3.complete").touch()
     assert main(["presets", "--json"]) == 0
@@ -158,8 +169,7 @@ def test_info_describes_a_local_preset(preset, capsys):
     assert "input size: 32x32" in out and "class names: cat, dog, fox" in out
 
 
-def test_info_on_an_uncached_builtin_needs_no_download(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
+def test_info_on_an_uncached_builtin_needs_no_download(empty_caches, capsys):
     assert main(["info", "densenet121_imagenet"]) == 0
     out = capsys.readouterr().out
     assert "not in the local cache" in out
@@ -335,9 +345,35 @@ def test_explain_writes_the_heat_map_over_the_image(preset, images, tmp_path, ca
     assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "dog"]) == 0
     assert "class 'dog' (index 1" in capsys.readouterr().out
     with PIL.Image.open(out) as heat, PIL.Image.open(images[1]) as image:
-        # The converter crops the 32x40 image to its centred 32x32 window.
-        assert image.size == (40, 32) and heat.size == (32, 32)
-        original = np.asarray(image.convert("RGB"), dtype="float64")[:, 4:36]
-        assert np.abs(np.asarray(heat, dtype="float64") - original).mean() > 10
+        # The converter crops the 40x32 image to its centred 32x32 window,
+        # which is shown enlarged to 256x256.
+        assert image.size == (40, 32) and heat.size == (256, 256)
+        window = image.convert("RGB").crop((4, 0, 36, 32)).resize((256, 256), PIL.Image.BICUBIC)
+        difference = np.asarray(heat, dtype="float64") - np.asarray(window, dtype="float64")
+        assert np.abs(difference).mean() > 10
+    # Without the heat map the picture is exactly that window.
+    assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--opacity", "0"]) == 0
+    with PIL.Image.open(out) as plain:
+        assert np.array_equal(np.asarray(plain), np.asarray(window))
     assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "do"]) == 1
     assert "Close names: 'dog'" in error_line(capsys)
+
+
+# === convert ===
+
+
+def test_convert_writes_a_preset_that_predict_uses(images, tmp_path, capsys):
+    source = pathlib.Path(__file__).parent / "fixtures" / "golden" / "torchvision_densenet.pth"
+    out = tmp_path / "converted"
+    assert main(["convert", str(source), str(out)]) == 0
+    assert f"wrote {out}: DenseNetImageClassifier with 5 classes" in capsys.readouterr().out
+    assert main(["predict", str(out), str(images[0]), "--json", "--top-k", "5"]) == 0
+    predictions = json.loads(capsys.readouterr().out)[0]["predictions"]
+    # Without stored class names a 5-class head shows class indices.
+    assert sorted(p["label"] for p in predictions) == [f"class_{i}" for i in range(5)]
+    assert sum(p["probability"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
+
+    assert main(["convert", str(source), str(out)]) == 1
+    assert str(out) in error_line(capsys)
+    assert main(["convert", str(tmp_path / "missing.pth"), str(tmp_path / "x")]) == 1
+    assert "missing.pth" in error_line(capsys)

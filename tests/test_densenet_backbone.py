@@ -1,4 +1,4 @@
-"""DenseNetBackbone: configs, saving, feature pyramid, formats, dtypes, sizes, errors."""
+"""DenseNetBackbone: config, saving, pyramid, formats, dtypes, sizes, errors."""
 
 import json
 
@@ -122,7 +122,9 @@ def test_pyramid_outputs_are_the_dense_block_outputs(repeats, expected):
 
 @pytest.fixture(scope="module")
 def densenet121_224():
-    return build_unfilled(stackwise_num_repeats=[6, 12, 24, 16], image_shape=(224, 224, 3))
+    return build_unfilled(
+        stackwise_num_repeats=[6, 12, 24, 16], image_shape=(224, 224, 3)
+    )
 
 
 def test_densenet121_pyramid_shapes_at_224(densenet121_224):
@@ -143,7 +145,11 @@ def test_densenet121_pyramid_shapes_at_224(densenet121_224):
 def test_smallest_static_size_builds_and_one_less_is_rejected(
     repeats, smallest, stem_padding
 ):
-    common = {"stackwise_num_repeats": repeats, "growth_rate": 4, "stem_padding": stem_padding}
+    common = {
+        "stackwise_num_repeats": repeats,
+        "growth_rate": 4,
+        "stem_padding": stem_padding,
+    }
     model = DenseNetBackbone(image_shape=(smallest, smallest, 3), **common)
     features = forward(model, random_images(1, smallest))
     assert features.shape[1:3] == (1, 1)
@@ -177,7 +183,9 @@ def test_densenet121_parameter_counts(densenet121_224):
 
 def test_densenet161_matches_torchvision_feature_count():
     repeats = [6, 12, 36, 24]
-    model = build_unfilled(stackwise_num_repeats=repeats, growth_rate=48, stem_filters=96)
+    model = build_unfilled(
+        stackwise_num_repeats=repeats, growth_rate=48, stem_filters=96
+    )
     # torchvision densenet161: 28,681,000 parameters with a 2208 -> 1000 head;
     # its BatchNorm moving statistics are buffers, not parameters.
     torchvision_features = 28_681_000 - (2208 * 1000 + 1000)

@@ -145,7 +145,8 @@ def test_head_computes_pooling_then_dense(rng, backbone, pooling, activation):
 
     scores = to_numpy(classifier(images))
     features = to_numpy(backbone(images))
-    pooled = features.mean(axis=(1, 2)) if pooling == "avg" else features.max(axis=(1, 2))
+    pool = np.mean if pooling == "avg" else np.max
+    pooled = pool(features, axis=(1, 2))
     kernel, bias = (to_numpy(w) for w in classifier.get_layer("predictions").weights)
     logits = pooled @ kernel + bias
     if activation == "softmax":
@@ -168,6 +169,21 @@ def test_head_computes_pooling_then_dense(rng, backbone, pooling, activation):
         "max": keras.layers.GlobalMaxPooling2D,
     }[pooling]
     assert type(classifier.get_layer("pooler")) is pooler_class
+
+
+def test_pooling_follows_a_channels_first_backbone(rng):
+    backbone = DenseNetBackbone(
+        [2, 2], growth_rate=4, image_shape=(3, IMAGE_SIZE, IMAGE_SIZE),
+        data_format="channels_first",
+    )
+    classifier = ImageClassifier(backbone, NUM_CLASSES)
+    images = rng.uniform(size=(2, 3, IMAGE_SIZE, IMAGE_SIZE)).astype("float32")
+    kernel, bias = (to_numpy(w) for w in classifier.get_layer("predictions").weights)
+
+    pooled = to_numpy(backbone(images)).mean(axis=(2, 3))
+
+    assert classifier.get_layer("pooler").data_format == "channels_first"
+    assert max_abs_diff(classifier(images), pooled @ kernel + bias) < 1e-5
 
 
 def test_dropout_acts_only_in_training(rng, backbone):
@@ -340,12 +356,16 @@ def test_fit_learns_a_toy_task_from_raw_images(rng):
 
 def test_fit_takes_py_datasets_generators_and_validation(rng, trainee):
     images, labels = toy_task(rng, 2 * BATCH_SIZE)
-    batches = [(images[:BATCH_SIZE], labels[:BATCH_SIZE]), (images[BATCH_SIZE:], labels[BATCH_SIZE:])]
+    batches = [
+        (images[:BATCH_SIZE], labels[:BATCH_SIZE]),
+        (images[BATCH_SIZE:], labels[BATCH_SIZE:]),
+    ]
 
     history = trainee.fit(
         BatchList(batches), validation_data=(images, labels), verbose=0
     )
-    assert {"loss", "val_loss", "val_sparse_categorical_accuracy"} <= set(history.history)
+    expected_logs = {"loss", "val_loss", "val_sparse_categorical_accuracy"}
+    assert expected_logs <= set(history.history)
 
     history = trainee.fit((batch for batch in batches), steps_per_epoch=2, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -409,7 +429,7 @@ def test_non_tf_data_inputs_work_without_tensorflow(tmp_path):
     shadow = tmp_path / "tensorflow"
     shadow.mkdir()
     (shadow / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')\n"
+        "raise ModuleNotFoundError('No module named tensorflow', name='tensorflow')\n"
     )
     script = textwrap.dedent(
         """
@@ -513,7 +533,10 @@ def test_config_round_trip_gives_identical_outputs(rng):
 
 def test_callable_activation_and_head_dtype_serialize(backbone):
     classifier = ImageClassifier(
-        backbone, NUM_CLASSES, activation=keras.activations.softmax, head_dtype="float32"
+        backbone,
+        NUM_CLASSES,
+        activation=keras.activations.softmax,
+        head_dtype="float32",
     )
     config = classifier.get_config()
     json.dumps(config)
@@ -559,7 +582,8 @@ def test_keras_file_keeps_a_custom_compile(tmp_path, backbone):
     assert float(loaded.optimizer.learning_rate) == 0.125
     assert loaded.optimizer.momentum == 0.5
     assert loaded.loss.get_config()["ignore_class"] == 2
-    assert loaded.get_compile_config()["metrics"] == ["sparse_top_k_categorical_accuracy"]
+    metrics = loaded.get_compile_config()["metrics"]
+    assert metrics == ["sparse_top_k_categorical_accuracy"]
 
 
 def test_generic_image_classifier_round_trips(rng, tmp_path, backbone):
@@ -578,19 +602,29 @@ def test_generic_image_classifier_round_trips(rng, tmp_path, backbone):
 # === Invalid arguments ===
 
 
+POSITIVE_INT = r"`num_classes` must be a positive integer, got "
+DROPOUT = r"`dropout` must be a number in \[0, 1\), got "
+
+
 @pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
-        ({"num_classes": 0}, ValueError, r"`num_classes` must be a positive integer, got 0"),
-        ({"num_classes": 2.5}, ValueError, r"`num_classes` must be a positive integer, got 2.5"),
-        ({"num_classes": True}, ValueError, r"`num_classes` must be a positive integer, got True"),
-        ({"pooling": "mean"}, ValueError, r"`pooling` must be one of 'avg', 'max', got 'mean'"),
-        ({"dropout": 1.0}, ValueError, r"`dropout` must be a number in \[0, 1\), got 1.0"),
-        ({"dropout": -0.1}, ValueError, r"`dropout` must be a number in \[0, 1\), got -0.1"),
-        ({"dropout": "0.5"}, ValueError, r"`dropout` must be a number in \[0, 1\), got '0.5'"),
-        ({"activation": "sofmax"}, ValueError, r"`activation` must be None, .*got 'sofmax'"),
-        ({"activation": 3}, ValueError, r"`activation` must be None, .*got 3"),
-        ({"preprocessor": len}, TypeError, r"`preprocessor` must be None or a keras.layers.Layer, got builtin_function_or_method"),
+        ({"num_classes": 0}, ValueError, POSITIVE_INT + "0"),
+        ({"num_classes": 2.5}, ValueError, POSITIVE_INT + "2.5"),
+        ({"num_classes": True}, ValueError, POSITIVE_INT + "True"),
+        ({"pooling": "mean"}, ValueError, "`pooling` must be one of 'avg', 'max', got 'mean'"),
+        ({"dropout": 1.0}, ValueError, DROPOUT + "1.0"),
+        ({"dropout": -0.1}, ValueError, DROPOUT + "-0.1"),
+        ({"dropout": "0.5"}, ValueError, DROPOUT + "'0.5'"),
+        ({"activation": "sofmax"}, ValueError, "`activation` must be None, .*got 'sofmax'"),
+        ({"activation": 3}, ValueError, "`activation` must be None, .*got 3"),
+        ({"head_dtype": "float33"}, ValueError, "`head_dtype` must be None, .*got 'float33'"),
+        (
+            {"preprocessor": len},
+            TypeError,
+            "`preprocessor` must be None or a keras.layers.Layer, got "
+            "builtin_function_or_method",
+        ),
         ({"pooler": "avg"}, ValueError, r"unknown keyword argument\(s\) `pooler`"),
     ],
 )

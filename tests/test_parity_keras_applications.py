@@ -46,7 +46,9 @@ def applications_layer_name(name):
     return name
 
 
-@pytest.fixture(scope="module", params=sorted(APPLICATIONS), ids=lambda d: f"densenet{d}")
+@pytest.fixture(
+    scope="module", params=sorted(APPLICATIONS), ids=lambda depth: f"densenet{depth}"
+)
 def reference(request, tmp_path_factory):
     """keras.applications DenseNet with random weights, saved to a weights file."""
     depth = request.param
@@ -126,7 +128,9 @@ def ours_same_padding(reference):
 @pytest.mark.parametrize(
     "size, differs", [(EVEN_SIZE, True), (ODD_SIZE, False)], ids=["even", "odd"]
 )
-def test_same_padding_differs_only_at_even_size(reference, ours_same_padding, size, differs):
+def test_same_padding_differs_only_at_even_size(
+    reference, ours_same_padding, size, differs
+):
     expected = reference_output(reference, size)
     diff = max_abs_diff(forward(ours_same_padding, sample_images(size)), expected)
     print(
@@ -134,7 +138,7 @@ def test_same_padding_differs_only_at_even_size(reference, ours_same_padding, si
         f"max |diff| vs keras.applications {diff:.3g}"
     )
     if differs:
-        # "same" pads (2, 3) and (0, 1) at 224, keras.applications (3, 3) and (1, 1).
+        # At 224 "same" pads (2, 3) then (0, 1); keras.applications (3, 3), (1, 1).
         assert diff > 1e-3
     else:
         assert diff <= TOLERANCE

@@ -63,6 +63,20 @@ def edit_h5(path, edit):
         edit(file)
 
 
+def run_in_child(script):
+    """Runs `script` in a fresh Python process, so that a crash (injected, or
+    one in the HDF5 library) shows as an exit status. The numpy backend starts
+    fastest; reading and writing preset files do not depend on the backend."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "numpy"},
+    )
+
+
 def stray_entries(folder):
     """Hidden temporary folders a save may have left beside its target."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
@@ -212,7 +226,8 @@ def test_code_payloads_anywhere_in_a_preset_never_run(preset, tmp_path, canary, 
         ("image_shape", [224, 224], "3 entries"),
         ("stem_padding", "valid", "one of 'symmetric', 'same'"),
         ("data_format", "NHWC", "one of 'channels_last'"),
-        ("name", "../../etc/passwd", "a name of 1 to 128 letters"),
+        ("name", "../../etc/passwd", "a name of 1 to 256 characters without '/'"),
+        ("name", "x" * 257, "a name of 1 to 256 characters"),
         ("dtype", "int8", "null, one of"),
         ("dtype", {"module": "keras", "class_name": "DTypePolicyMap", "config": {},
                    "registered_name": None}, "null, one of"),
@@ -443,12 +458,10 @@ def test_links_and_outside_storage_in_hdf5_are_refused(preset, tmp_path, make_ed
 
 
 def test_fuzzed_weight_files_raise_value_error_or_load(saved, tmp_path):
-    """Random byte flips never crash the process nor escape as another error;
-    run in a subprocess so that a crash in the HDF5 library shows as one."""
+    """Random byte flips never crash the process nor escape as another error."""
     script = textwrap.dedent(
         f"""
-        import pathlib, random, shutil
-        import numpy as np
+        import json, pathlib, random
         from densenet_hub.models import DenseNetBackbone
         from densenet_hub.presets import weights
         
@@ -472,20 +485,13 @@ def test_fuzzed_weight_files_raise_value_error_or_load(saved, tmp_path):
                 outcomes["loaded"] += 1
             except ValueError:
                 outcomes["refused"] += 1
-        print(outcomes)
+        print(json.dumps(outcomes))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "numpy"},
-    )
+    result = run_in_child(script)
 
     assert result.returncode == 0, result.stderr[-3000:]
-    outcomes = eval(result.stdout.strip().splitlines()[-1])
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcomes["refused"] > 0 and sum(outcomes.values()) == 60
 
 
@@ -529,6 +535,24 @@ def test_symlinks_out_of_the_preset_are_refused(preset, tmp_path):
     os.symlink(outside, preset / "config.json")
     with pytest.raises(ValueError, match="outside the preset folder"):
         Backbone.from_preset(preset, load_weights=False)
+
+
+def test_hugging_face_cache_links_stay_inside_the_repository_cache(preset, tmp_path):
+    """huggingface_hub keeps a revision as links from snapshots/<rev>/ to
+    ../../blobs/; those load, a link out of the repository cache does not."""
+    repo = tmp_path / "hub" / "models--owner--repo"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    for index, file in enumerate(sorted(preset.iterdir())):
+        shutil.copy(file, repo / "blobs" / f"blob{index}")
+        os.symlink(f"../../blobs/blob{index}", snapshot / file.name)
+
+    assert ImageClassifier.from_preset(snapshot).num_classes == 3
+    os.remove(snapshot / "config.json")
+    os.symlink(preset / "config.json", snapshot / "config.json")
+    with pytest.raises(ValueError, match="outside the preset folder"):
+        ImageClassifier.from_preset(snapshot)
 
 
 def _shard(preset):
@@ -658,15 +682,7 @@ def test_a_full_disk_or_a_crash_leaves_the_old_preset_or_none(saved, tmp_path):
         model.save_to_preset(tmp / "old", overwrite=True)
         """
     )
-    # The numpy backend starts fastest; saving does not depend on the backend.
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "numpy"},
-    )
+    result = run_in_child(script)
 
     assert result.returncode == 3, result.stderr[-3000:]
     assert result.stdout.split() == ["refused", "new", "refused", "old"]

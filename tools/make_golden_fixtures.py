@@ -25,7 +25,8 @@ import torch
 import torchvision
 from torchvision.models.densenet import DenseNet
 
-OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "golden"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "tests" / "fixtures" / "golden"
 SEED = 20240607
 NUM_CLASSES = 5
 LOGIT_SCALE = 20.0
@@ -54,8 +55,10 @@ def randomise_batch_norm(model, inputs, generator):
         model.train()
         model(inputs)
         for bn in batch_norms:
-            bn.running_mean.add_(torch.randn(bn.running_mean.shape, generator=generator) * 0.1)
-            bn.running_var.mul_(torch.empty(bn.running_var.shape).uniform_(0.5, 2.0, generator=generator))
+            shift = torch.randn(bn.running_mean.shape, generator=generator)
+            bn.running_mean.add_(shift * 0.1)
+            factor = torch.empty(bn.running_var.shape)
+            bn.running_var.mul_(factor.uniform_(0.5, 2.0, generator=generator))
             bn.momentum = 0.1
     model.eval()
 
@@ -107,14 +110,32 @@ class CheXNetStyle(torch.nn.Module):
 
 
 def save_outputs(name, model_outputs):
-    np.savez_compressed(
-        OUT_DIR / f"{name}_outputs.npz",
-        **{key.replace("inputs_", "outputs_"): value for key, value in model_outputs.items()},
-    )
+    renamed = {
+        key.replace("inputs_", "outputs_"): value for key, value in model_outputs.items()
+    }
+    np.savez_compressed(OUT_DIR / f"{name}_outputs.npz", **renamed)
+
+
+def manifest_entry(files, built_with, kwargs, stem_filters, outputs):
+    """What the tests check a conversion of `files` against."""
+    return {
+        "files": files,
+        "built_with": built_with,
+        "stackwise_num_repeats": list(kwargs["block_config"]),
+        "growth_rate": kwargs["growth_rate"],
+        "stem_filters": stem_filters,
+        "num_classes": NUM_CLASSES,
+        "outputs": outputs,
+    }
 
 
 def torchvision_fixture(inputs, generator, manifest):
-    kwargs = {"growth_rate": 4, "block_config": (2, 3, 2), "num_init_features": 12, "num_classes": NUM_CLASSES}
+    kwargs = {
+        "growth_rate": 4,
+        "block_config": (2, 3, 2),
+        "num_init_features": 12,
+        "num_classes": NUM_CLASSES,
+    }
     model = DenseNet(**kwargs)
     randomise_batch_norm(model, calibration_batch(inputs), generator)
     enlarge_head(model.classifier, LOGIT_SCALE)
@@ -122,19 +143,18 @@ def torchvision_fixture(inputs, generator, manifest):
     torch.save(state_dict, OUT_DIR / "torchvision_densenet.pth")
     safetensors.torch.save_file(state_dict, OUT_DIR / "torchvision_densenet.safetensors")
     save_outputs("torchvision_densenet", outputs(model, inputs))
-    manifest["torchvision_densenet"] = {
-        "files": ["torchvision_densenet.pth", "torchvision_densenet.safetensors"],
-        "built_with": f"torchvision.models.densenet.DenseNet(**{kwargs})",
-        "stackwise_num_repeats": list(kwargs["block_config"]),
-        "growth_rate": kwargs["growth_rate"],
-        "stem_filters": kwargs["num_init_features"],
-        "num_classes": NUM_CLASSES,
-        "outputs": "logits",
-    }
+    manifest["torchvision_densenet"] = manifest_entry(
+        ["torchvision_densenet.pth", "torchvision_densenet.safetensors"],
+        f"torchvision.models.densenet.DenseNet(**{kwargs})",
+        kwargs,
+        kwargs["num_init_features"],
+        "logits",
+    )
 
 
 def chexnet_fixture(inputs, generator, manifest):
-    kwargs = {"growth_rate": 6, "block_config": (2, 2), "num_init_features": 16}
+    # timm's fixture architecture: the tests then compile its shapes once.
+    kwargs = {"growth_rate": 4, "block_config": (2, 2), "num_init_features": 8}
     model = torch.nn.DataParallel(CheXNetStyle(**kwargs))
     randomise_batch_norm(model, calibration_batch(inputs), generator)
     # Moderate logits: sigmoid saturates on large ones and would hide errors.
@@ -147,53 +167,59 @@ def chexnet_fixture(inputs, generator, manifest):
         if not key.endswith("num_batches_tracked")
     }
     checkpoint = {"epoch": 3, "arch": "densenet121", "state_dict": state_dict}
-    torch.save(checkpoint, OUT_DIR / "chexnet_style_legacy.pth", _use_new_zipfile_serialization=False)
+    torch.save(
+        checkpoint,
+        OUT_DIR / "chexnet_style_legacy.pth",
+        _use_new_zipfile_serialization=False,
+    )
     save_outputs("chexnet_style_legacy", outputs(model, inputs))
-    manifest["chexnet_style_legacy"] = {
-        "files": ["chexnet_style_legacy.pth"],
-        "built_with": f"DataParallel(CheXNetStyle(**{kwargs})), legacy keys, nested under 'state_dict'",
-        "stackwise_num_repeats": list(kwargs["block_config"]),
-        "growth_rate": kwargs["growth_rate"],
-        "stem_filters": kwargs["num_init_features"],
-        "num_classes": NUM_CLASSES,
-        "outputs": "sigmoid probabilities",
-    }
+    manifest["chexnet_style_legacy"] = manifest_entry(
+        ["chexnet_style_legacy.pth"],
+        f"DataParallel(CheXNetStyle(**{kwargs})), legacy keys, nested under "
+        f"'state_dict'",
+        kwargs,
+        kwargs["num_init_features"],
+        "sigmoid probabilities",
+    )
 
 
 def timm_fixture(inputs, generator, manifest):
     kwargs = {"growth_rate": 4, "block_config": (2, 2), "num_classes": NUM_CLASSES}
-    # densenet121's factory with tiny arguments: the model carries the
-    # densenet121.tv_in1k pretrained config (crop_pct, interpolation, ...).
+    # densenet121's factory with tiny arguments: the model carries
+    # densenet121's default pretrained config (ra_in1k: crop_pct 0.875,
+    # bicubic, a test size of 288 that conversion must not pick).
     model = timm.create_model("densenet121", pretrained=False, **kwargs)
     randomise_batch_norm(model, calibration_batch(inputs), generator)
     enlarge_head(model.classifier, LOGIT_SCALE)
     timm.models.save_for_hf(model, OUT_DIR / "timm_densenet121", safe_serialization=True)
     save_outputs("timm_densenet121", outputs(model, inputs))
-    manifest["timm_densenet121"] = {
-        "files": ["timm_densenet121/config.json", "timm_densenet121/model.safetensors"],
-        "built_with": f"timm.create_model('densenet121', **{kwargs}) + timm.models.save_for_hf",
-        "stackwise_num_repeats": list(kwargs["block_config"]),
-        "growth_rate": kwargs["growth_rate"],
-        "stem_filters": 2 * kwargs["growth_rate"],
-        "num_classes": NUM_CLASSES,
-        "outputs": "logits",
-    }
+    manifest["timm_densenet121"] = manifest_entry(
+        ["timm_densenet121/config.json", "timm_densenet121/model.safetensors"],
+        f"timm.create_model('densenet121', **{kwargs}) + timm.models.save_for_hf",
+        kwargs,
+        2 * kwargs["growth_rate"],  # timm derives the stem width
+        "logits",
+    )
 
 
 def transform_fixture(generator, manifest):
     # A smooth image (random colours on a coarse grid, upsampled), so that
     # resampling methods agree up to their filters rather than amplifying
     # pixel noise.
-    coarse = torch.randint(0, 256, (6, 5, 3), dtype=torch.uint8, generator=generator).numpy()
-    pil_image = PIL.Image.fromarray(coarse).resize((38, 45), PIL.Image.BICUBIC)
+    coarse = torch.randint(0, 256, (6, 5, 3), dtype=torch.uint8, generator=generator)
+    pil_image = PIL.Image.fromarray(coarse.numpy()).resize((38, 45), PIL.Image.BICUBIC)
     image = np.asarray(pil_image)
     torchvision_eval = torchvision.transforms.Compose([
-        torchvision.transforms.Resize(TRANSFORM_RESIZE, interpolation=torchvision.transforms.InterpolationMode.BILINEAR),
+        torchvision.transforms.Resize(
+            TRANSFORM_RESIZE,
+            interpolation=torchvision.transforms.InterpolationMode.BILINEAR,
+        ),
         torchvision.transforms.CenterCrop(TRANSFORM_CROP),
         torchvision.transforms.ToTensor(),
         torchvision.transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     ])
-    timm_config = timm.data.resolve_data_config({}, model=timm.create_model("densenet121", pretrained=False))
+    timm_model = timm.create_model("densenet121", pretrained=False)
+    timm_config = timm.data.resolve_data_config({}, model=timm_model)
     timm_config["input_size"] = (3, TRANSFORM_CROP, TRANSFORM_CROP)
     timm_eval = timm.data.create_transform(**timm_config)
     np.savez_compressed(
@@ -215,8 +241,19 @@ def main():
     generator = torch.Generator().manual_seed(SEED)
     manifest = {
         "generated_by": "tools/make_golden_fixtures.py",
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__},
-        "inputs": "inputs.npz: NCHW float32; NAME_outputs.npz holds outputs_X, the eval-mode outputs on inputs_X",
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "timm": timm.__version__,
+        },
+        "inputs": (
+            "inputs.npz: NCHW float32; NAME_outputs.npz holds outputs_X, the "
+            "eval-mode outputs on inputs_X"
+        ),
+        "eval_transforms": (
+            "eval_transforms.npz: `image` (HWC uint8) and its torchvision and "
+            "timm eval transforms (CHW float32)"
+        ),
     }
     inputs = make_inputs(generator)
     np.savez_compressed(OUT_DIR / "inputs.npz", **inputs)

@@ -43,6 +43,7 @@ OUTPUTS = (
 
 
 def register(subparsers):
+    """Adds the `demo` command to `subparsers`."""
     parser = subparsers.add_parser(
         "demo",
         help="fine-tune, evaluate and explain a small DenseNet on digits, offline",

@@ -30,6 +30,7 @@ POOLING_CHOICES = (*POOLERS, "none")
 
 
 def register(subparsers):
+    """Adds the `embed` command to `subparsers`."""
     parser = subparsers.add_parser(
         "embed",
         help="write image features to a .npy file",

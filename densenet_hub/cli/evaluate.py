@@ -20,6 +20,7 @@ OTHER_CLASSES = "(other)"
 
 
 def register(subparsers):
+    """Adds the `evaluate` command to `subparsers`."""
     parser = subparsers.add_parser(
         "evaluate",
         help="measure a classifier on a labelled image folder",

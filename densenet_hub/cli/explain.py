@@ -10,6 +10,7 @@ taken with the active Keras backend's own autodiff.
 
 import keras
 import numpy as np
+import PIL.Image
 
 from densenet_hub.cli import arguments
 from densenet_hub.cli.drawing import heat_overlay
@@ -18,14 +19,17 @@ from densenet_hub.cli.images import read_image
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.cli.loading import to_probabilities
 
+MIN_SIDE = 256
+
 
 def register(subparsers):
+    """Adds the `explain` command to `subparsers`."""
     parser = subparsers.add_parser(
         "explain",
         help="write a Grad-CAM heat map of an image",
         description="Writes the image (as the model sees it, centre-cropped "
-        "when the preset crops) with a Grad-CAM heat map of the predicted "
-        "class, or of --class, laid over it.",
+        "when the preset crops; small images enlarged to 256 pixels) with a "
+        "Grad-CAM heat map of the predicted class, or of --class, laid over it.",
     )
     parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
     parser.add_argument("image", help="an image file")
@@ -58,7 +62,7 @@ def run(args):
     probabilities = to_probabilities(classifier, classifier(x, training=False))[0]
     index = _class_index(args.class_name, class_names, probabilities)
     heat = grad_cam(classifier, x, index)
-    view = _model_view(image, classifier.preprocessor.image_converter)
+    view = _enlarged(_model_view(image, classifier.preprocessor.image_converter))
     heat_overlay(view, heat, args.opacity).save(args.out, format="PNG")
     print(
         f"{args.image}: class {class_names[index]!r} (index {index}, probability "
@@ -138,3 +142,14 @@ def _model_view(image, converter):
     top, left = (height - crop_height) // 2, (width - crop_width) // 2
     return image[top : top + crop_height, left : left + crop_width]
 
+
+
+def _enlarged(image):
+    """`image`, scaled up so its shorter side has at least `MIN_SIDE` pixels:
+    the heat map of a small image would otherwise be hard to see."""
+    height, width = image.shape[:2]
+    factor = MIN_SIDE / min(height, width)
+    if factor <= 1:
+        return image
+    size = (round(width * factor), round(height * factor))
+    return np.asarray(PIL.Image.fromarray(image).resize(size, PIL.Image.BICUBIC))

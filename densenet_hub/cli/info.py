@@ -10,6 +10,7 @@ from densenet_hub.models.image_classifier import ImageClassifier
 
 
 def register(subparsers):
+    """Adds the `presets` and `info` commands to `subparsers`."""
     presets = subparsers.add_parser(
         "presets",
         help="list the built-in presets",

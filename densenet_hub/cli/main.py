@@ -7,8 +7,10 @@ interruption with 130.
 """
 
 import argparse
+import os
 import sys
 
+from densenet_hub.cli import convert
 from densenet_hub.cli import demo
 from densenet_hub.cli import embed
 from densenet_hub.cli import evaluate
@@ -27,7 +29,7 @@ EXIT_INTERRUPTED = 130
 # The library reports bad files, configs and presets with these; anything
 # else is a bug and keeps its traceback.
 USER_ERRORS = (CliError, ValueError, OSError, MissingHubClientError)
-COMMANDS = (info, predict, embed, train, evaluate, explain, demo)
+COMMANDS = (info, predict, embed, train, evaluate, explain, convert, demo)
 
 
 def build_parser():
@@ -82,4 +84,8 @@ def main(argv=None):
 
 def entry_point():
     """The console script: exits with `main`'s status."""
+    # Keras imports TensorFlow, when installed, even under other backends
+    # (to serialise configs), and its C++ start-up logs would bury the
+    # command's own messages on stderr. A value the user set is kept.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

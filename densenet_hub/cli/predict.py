@@ -16,6 +16,7 @@ from densenet_hub.imagenet import decode_predictions
 
 
 def register(subparsers):
+    """Adds the `predict` command to `subparsers`."""
     parser = subparsers.add_parser(
         "predict",
         help="classify images with a classifier preset",

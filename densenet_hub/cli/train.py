@@ -11,6 +11,7 @@ saved as a preset folder (KerasHub's files plus `class_names.json`) that
 """
 
 import argparse
+import collections
 import pathlib
 import sys
 
@@ -50,6 +51,7 @@ SETTINGS = (
 
 
 def register(subparsers):
+    """Adds the `train` command to `subparsers`."""
     parser = subparsers.add_parser(
         "train",
         help="fine-tune a classifier on an image folder",
@@ -281,42 +283,56 @@ def _train(args, classifier, preprocessor, checkpoint, paths, labels, train_rows
 
     train_data, val_data = batches(train_rows, True), batches(val_rows, False)
     checkpoint.restore_latest(classifier)
-    total = args.warmup_epochs + args.epochs
-    phases = (
-        ("warm-up with the backbone frozen", 0, args.warmup_epochs, False,
-         args.warmup_learning_rate),
-        ("fine-tuning the whole model", args.warmup_epochs, total, True, args.learning_rate),
-    )  # fmt: skip
-    for title, start, end, backbone_trainable, learning_rate in phases:
-        done = checkpoint.epochs_done
-        if done >= end or checkpoint.stopped_early:
+    for phase in _phases(args):
+        if checkpoint.epochs_done >= phase.end or checkpoint.stopped_early:
             continue
-        if not args.quiet:
-            print(f"{title}: epoch {done + 1} to {end} of {total}", flush=True)
-        classifier.backbone.trainable = backbone_trainable
-        # The rate decays along a cosine to zero at the phase's last epoch;
-        # the schedule follows the optimizer's step count, which a resumed
-        # run restores.
-        schedule = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=(end - start) * len(train_data)
-        )
-        classifier.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        )
-        if done > start:
-            checkpoint.restore_optimizer(classifier.optimizer, classifier.trainable_variables)
-        classifier.fit(
-            train_data,
-            validation_data=val_data,
-            initial_epoch=done,
-            epochs=end,
-            callbacks=[checkpoint],
-            verbose=_verbosity(args.quiet),
-        )
+        _run_phase(args, phase, classifier, checkpoint, train_data, val_data)
         if checkpoint.paused:
             return
     classifier.backbone.trainable = True
+
+
+_Phase = collections.namedtuple(
+    "_Phase", ["title", "start", "end", "backbone_trainable", "learning_rate"]
+)
+
+
+def _phases(args):
+    total = args.warmup_epochs + args.epochs
+    return (
+        _Phase("warm-up with the backbone frozen", 0, args.warmup_epochs, False,
+               args.warmup_learning_rate),
+        _Phase("fine-tuning the whole model", args.warmup_epochs, total, True,
+               args.learning_rate),
+    )  # fmt: skip
+
+
+def _run_phase(args, phase, classifier, checkpoint, train_data, val_data):
+    done = checkpoint.epochs_done
+    if not args.quiet:
+        total = args.warmup_epochs + args.epochs
+        print(f"{phase.title}: epoch {done + 1} to {phase.end} of {total}", flush=True)
+    classifier.backbone.trainable = phase.backbone_trainable
+    # The rate decays along a cosine to zero at the phase's last epoch; the
+    # schedule follows the optimizer's step count, which a resumed run
+    # restores.
+    schedule = keras.optimizers.schedules.CosineDecay(
+        phase.learning_rate, decay_steps=(phase.end - phase.start) * len(train_data)
+    )
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    if done > phase.start:
+        checkpoint.restore_optimizer(classifier.optimizer, classifier.trainable_variables)
+    classifier.fit(
+        train_data,
+        validation_data=val_data,
+        initial_epoch=done,
+        epochs=phase.end,
+        callbacks=[checkpoint],
+        verbose=_verbosity(args.quiet),
+    )
 
 
 def _verbosity(quiet):
@@ -328,15 +344,13 @@ def _verbosity(quiet):
 
 def _settings(args, data_dir, paths, class_names, train_rows, val_rows):
     """What a resumed run must share with the run that made the checkpoint."""
-    root = data_dir.resolve()
-
     def relative(rows):
-        return [str(paths[i].resolve().relative_to(root)) for i in rows]
+        return [paths[i].relative_to(data_dir).as_posix() for i in rows]
 
     options = {key: getattr(args, key) for key in SETTINGS}
     return {
         **options,
-        "data_dir": str(root),
+        "data_dir": str(data_dir.resolve()),
         "class_names": class_names,
         "train_files": relative(train_rows),
         "validation_files": relative(val_rows),

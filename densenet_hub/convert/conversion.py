@@ -2,7 +2,6 @@
 checkpoints into densenet_hub models and presets."""
 
 import hashlib
-import json
 import os
 import pathlib
 
@@ -46,7 +45,9 @@ def load_checkpoint(source, source_format=None, activation=None):
     class count) is read from the checkpoint's tensors, never from its name.
     Every tensor must be used and every variable set, or a `ValueError`
     lists the missing and unexpected keys. The backbone pads its stem
-    symmetrically, as the source frameworks do.
+    symmetrically, as the source frameworks do. A `UserWarning` says when
+    the source's eval transform crops part of the image (torchvision, timm),
+    which the preprocessor cannot express yet.
 
     Args:
         source: a `.pth`/`.pt`/`.bin`/`.ckpt` or `.safetensors` state dict
@@ -87,8 +88,9 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     """Convert a checkpoint (see `load_checkpoint`) into a preset folder.
 
     The preset is a classifier preset (backbone, head, preprocessor) when the
-    checkpoint has a head, else a backbone preset. Its `metadata.json` names
-    the source file, its sha256, its format and its eval transform.
+    checkpoint has a head, else a backbone preset (without a preprocessor).
+    Its `metadata.json` names the source file, its sha256, its format and its
+    eval transform under `converted_from`.
 
     Args:
         source: as for `load_checkpoint`.
@@ -100,6 +102,20 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     Returns:
         the preset folder as a `pathlib.Path`; load it with
         `densenet_hub.models.DenseNetImageClassifier.from_preset`.
+
+    Example:
+    ```python
+    import json, pathlib, tempfile
+    from densenet_hub.convert import convert
+    from densenet_hub.models import DenseNetBackbone
+
+    work = pathlib.Path(tempfile.mkdtemp())
+    source = DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))
+    source.save_weights(work / "tiny.weights.h5")
+    preset = convert(work / "tiny.weights.h5", work / "preset")
+    metadata = json.loads((preset / "metadata.json").read_text())
+    assert metadata["converted_from"]["format"] == "keras_applications"
+    ```
     """
     path = pathlib.Path(os.fspath(source))
     source_format = source_format or _detect_format(path)
@@ -107,16 +123,13 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     transform.warn_if_inexpressible(stacklevel=2)
     weights_file = path / TIMM_WEIGHTS_FILE if path.is_dir() else path
     out = pathlib.Path(os.fspath(out_preset_dir))
-    save_preset(model, out, overwrite=overwrite)
-    _record_source(
-        out,
-        {
-            "file": weights_file.name,
-            "sha256": _sha256(weights_file),
-            "format": source_format,
-            "eval_transform": transform.describe(),
-        },
-    )
+    converted_from = {
+        "file": weights_file.name,
+        "sha256": _sha256(weights_file),
+        "format": source_format,
+        "eval_transform": transform.describe(),
+    }
+    save_preset(model, out, overwrite=overwrite, metadata={"converted_from": converted_from})
     return out
 
 
@@ -207,14 +220,3 @@ def _sha256(path):
         for chunk in iter(lambda: file.read(HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _record_source(preset_dir, description):
-    """Adds `converted_from` to the saved `metadata.json`, replacing the file
-    atomically so the preset is complete at every moment."""
-    metadata_path = preset_dir / "metadata.json"
-    metadata = json.loads(metadata_path.read_text("utf-8"))
-    metadata["converted_from"] = description
-    staging = metadata_path.with_name(f".{metadata_path.name}.converting")
-    staging.write_text(json.dumps(metadata, indent=4), "utf-8")
-    os.replace(staging, metadata_path)

@@ -24,8 +24,8 @@ import re
 
 from densenet_hub.convert.mapping import MappingRow
 from densenet_hub.convert.mapping import as_is
-from densenet_hub.presets.weights import _datasets
-from densenet_hub.presets.weights import _open
+from densenet_hub.presets.weights import hard_linked_datasets
+from densenet_hub.presets.weights import open_weights_file
 
 # Largest tensor read, in elements: a 21k-class head on DenseNet-201 has
 # 42M; anything far beyond is a decompression or shape bomb.
@@ -52,9 +52,9 @@ def read_keras_weights(path):
         path in the file to a float32 array, so that datasets belonging to
         no layer are reported by the strict key check.
     """
-    h5_file = _open(path)
+    h5_file = open_weights_file(path)
     try:
-        datasets = _datasets(h5_file, path)
+        datasets = hard_linked_datasets(h5_file, path)
         if "model_weights" in h5_file:
             # A full-model file: the optimizer's state sits beside the weights.
             datasets = {

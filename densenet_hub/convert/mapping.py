@@ -11,7 +11,7 @@ import collections
 
 import numpy as np
 
-from densenet_hub.presets.weights import _listing
+from densenet_hub.presets.weights import short_listing
 
 
 class MappingRow(collections.namedtuple("MappingRow", ["source", "target", "transform"])):
@@ -82,7 +82,7 @@ def apply_mapping(rows, tensors, layers, source):
     if unset:
         raise ValueError(
             f"{source}: no source tensor sets these model variables: "
-            f"{_listing(unset)}. The checkpoint does not hold a complete DenseNet."
+            f"{short_listing(unset)}. The checkpoint does not hold a complete DenseNet."
         )
     _check_finite(rows, values, source)
     for target, value in values.items():
@@ -96,7 +96,7 @@ def _check_keys(rows, tensors, source):
     ]
     unexpected = set(tensors) - expected
     problems = [
-        f"{label} keys ({len(keys)}): {_listing(keys)}."
+        f"{label} keys ({len(keys)}): {short_listing(keys)}."
         for label, keys in (("Missing", missing), ("Unexpected", unexpected))
         if keys
     ]
@@ -140,7 +140,7 @@ def _check_finite(rows, values, source):
     ]
     if bad:
         raise ValueError(
-            f"{source}: NaN or Inf values in {_listing(bad)}. A usable "
+            f"{source}: NaN or Inf values in {short_listing(bad)}. A usable "
             f"checkpoint has finite weights; re-export it from a healthy model."
         )
 

@@ -1,4 +1,5 @@
-"""Turns raw images into model inputs: resize, then `x * scale + offset`."""
+"""Turns raw images into model inputs: resize (optionally resize the shorter
+side, then centre-crop), then `x * scale + offset`."""
 
 import math
 import numbers
@@ -34,7 +35,10 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
 
     Three steps, each skipped when its argument is `None`:
 
-    1. Resize to `image_size` with `keras.layers.Resizing`.
+    1. Resize to `image_size` with `keras.layers.Resizing`; or, with
+       `crop_pct` below 1, as torchvision's and timm's eval transforms do:
+       resize the shorter side to `floor(min(image_size) / crop_pct)`
+       keeping the aspect ratio, then centre-crop `image_size`.
     2. Multiply by `scale`.
     3. Add `offset`.
 
@@ -72,6 +76,13 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         interpolation: one of `"bilinear"`, `"nearest"`, `"bicubic"`,
             `"lanczos3"`, `"lanczos5"` (the torch backend has no lanczos).
         antialias: filter before downsampling.
+        crop_pct: `None` or a number in (0, 1]: the share of the resized
+            shorter side that the centre crop keeps (torchvision's 224 of
+            256 is 0.875). `None` and 1 resize as described by the
+            aspect-ratio options; below 1 it needs `crop_to_aspect_ratio=True`
+            and `pad_to_aspect_ratio=False`, acts only while `image_size` is
+            set, and images with bounding boxes are refused. Rounding follows
+            torchvision's `Resize(int)` and `CenterCrop`.
         bounding_box_format: format of boxes passed in a dict input.
         data_format: `"channels_last"` or `"channels_first"`; defaults to
             `keras.config.image_data_format()`.
@@ -101,12 +112,13 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         pad_to_aspect_ratio=False,
         interpolation="bilinear",
         antialias=False,
+        crop_pct=None,
         bounding_box_format="yxyx",
         data_format=None,
         **kwargs,
     ):
         owner = type(self).__name__
-        reject_unknown_kwargs(owner, kwargs, LAYER_KWARGS)
+        reject_unknown_kwargs(self, kwargs, LAYER_KWARGS)
         super().__init__(**kwargs)
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
             raise ValueError(
@@ -122,6 +134,9 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             owner, "interpolation", interpolation, INTERPOLATIONS
         )
         self.antialias = bool(antialias)
+        self.crop_pct = _crop_pct(
+            owner, crop_pct, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio
+        )
         self.bounding_box_format = check_choice(
             owner, "bounding_box_format", bounding_box_format, BOUNDING_BOX_FORMATS
         )
@@ -212,6 +227,8 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         """
         images = inputs["images"] if isinstance(inputs, dict) else inputs
         dtype = keras.backend.standardize_dtype(images.dtype)
+        if self._crops_shorter_side():
+            return self._resize_shorter_side_and_crop(images, dtype)
         if not dtype.startswith(("int", "uint")):
             return self.resizing(inputs)
         images = _float_pixels(images, self.compute_dtype)
@@ -221,12 +238,87 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         data["images"] = _integer_pixels(data["images"], dtype)
         return data
 
+    def _crops_shorter_side(self):
+        return self.crop_pct not in (None, 1.0)
+
+    def _resize_shorter_side_and_crop(self, images, dtype):
+        """torchvision's `Resize(shorter side)` then `CenterCrop(image_size)`.
+
+        The intermediate size depends on each input's shape, which inside
+        tf.data is known only when the graph runs, so there TensorFlow ops
+        compute it; Keras' Resizing takes a fixed size only.
+        """
+        height, width = self.image_size
+        shorter_side = math.floor(min(height, width) / self.crop_pct)
+        axis = -3 if self.data_format == "channels_last" else -2
+        tf = _tensorflow_graph()
+        if tf is not None:
+            return self._tf_resize_and_crop(tf, images, dtype, shorter_side, axis)
+        shape = _static_shape(images)
+        resized_size = _shorter_side_size(shape[axis], shape[axis + 1], shorter_side)
+        resized = keras.ops.image.resize(
+            _float_pixels(images, self.compute_dtype),
+            resized_size,
+            interpolation=self.interpolation,
+            antialias=self.antialias,
+            data_format=self.data_format,
+        )
+        if dtype.startswith(("int", "uint")):
+            resized = _integer_pixels(resized, dtype)
+        else:
+            resized = keras.ops.cast(resized, dtype)
+        top = _centre_crop_offset(resized_size[0], height)
+        left = _centre_crop_offset(resized_size[1], width)
+        return _crop(resized, axis, top, left, height, width)
+
+    def _tf_resize_and_crop(self, tf, images, dtype, shorter_side, axis):
+        shape = tf.shape(images)
+        resized_size = _shorter_side_size(
+            shape[axis], shape[axis + 1], shorter_side, minimum=tf.minimum
+        )
+        # tf.image.resize only knows channels_last.
+        channels_first = self.data_format == "channels_first"
+        if channels_first:
+            images = tf.transpose(images, _channels_permutation(images, to_last=True))
+        resized = tf.image.resize(
+            tf.cast(images, self.compute_dtype),
+            tf.stack(resized_size),
+            method=self.interpolation,
+            antialias=self.antialias,
+        )
+        if channels_first:
+            resized = tf.transpose(resized, _channels_permutation(resized, False))
+        if dtype.startswith(("int", "uint")):
+            resized = _integer_pixels(resized, dtype)
+        else:
+            resized = tf.cast(resized, dtype)
+        height, width = self.image_size
+
+        def round_half_even(value):
+            return tf.cast(tf.round(value), "int32")
+
+        top = _centre_crop_offset(resized_size[0], height, round_half_even)
+        left = _centre_crop_offset(resized_size[1], width, round_half_even)
+        cropped = _crop(resized, axis, top, left, height, width)
+        # Slicing at offsets known only at run time loses the static size.
+        static_shape = cropped.shape.as_list()
+        static_shape[axis], static_shape[axis + 1] = height, width
+        cropped.set_shape(static_shape)
+        return cropped
+
     def _convert_with_boxes(self, inputs):
+        owner = type(self).__name__
         if "images" not in inputs:
             raise ValueError(
-                f"{type(self).__name__}: a dict input needs an `images` key; "
+                f"{owner}: a dict input needs an `images` key; "
                 f"got keys {sorted(inputs)}. Pass {{'images': ..., "
                 "'bounding_boxes': ...}."
+            )
+        if self._crops_shorter_side() and self.image_size is not None:
+            raise ValueError(
+                f"{owner}: bounding boxes cannot be converted with "
+                f"`crop_pct`={self.crop_pct} (the crop would cut boxes). Pass "
+                "the images alone, or use a converter with crop_pct=None."
             )
         # Resizing writes into the dict it gets; the caller's stays untouched.
         data = dict(inputs)
@@ -322,6 +414,9 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
                 "data_format": self.data_format,
             }
         )
+        # Written only when set, so KerasHub can read every other config.
+        if self.crop_pct is not None:
+            config["crop_pct"] = self.crop_pct
         return config
 
     @classmethod
@@ -358,6 +453,63 @@ def _image_size(owner, value):
             f"positive integers, got {value!r}. Pass e.g. image_size=(224, 224)."
         )
     return int(value[0]), int(value[1])
+
+
+def _crop_pct(owner, value, crop_to_aspect_ratio, pad_to_aspect_ratio):
+    """`crop_pct` as a float in (0, 1], or `None`."""
+    if value is None:
+        return None
+    if not (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and 0 < value <= 1
+    ):
+        raise ValueError(
+            f"{owner}: `crop_pct` must be None or a number in (0, 1], got "
+            f"{value!r}. Pass e.g. crop_pct=0.875 (torchvision's 224 of 256), "
+            "or None to resize the whole image."
+        )
+    value = float(value)
+    if value < 1 and (pad_to_aspect_ratio or not crop_to_aspect_ratio):
+        raise ValueError(
+            f"{owner}: `crop_pct`={value} keeps the aspect ratio and crops, "
+            f"which contradicts crop_to_aspect_ratio={crop_to_aspect_ratio} "
+            f"and pad_to_aspect_ratio={pad_to_aspect_ratio}. Use "
+            "crop_to_aspect_ratio=True and pad_to_aspect_ratio=False, or "
+            "crop_pct=None."
+        )
+    return value
+
+
+def _shorter_side_size(height, width, shorter_side, minimum=min):
+    """`(height, width)` scaled so the shorter side is `shorter_side`, as
+    torchvision's `Resize(int)`: the longer side is truncated. Integer
+    arithmetic keeps it exact, and works on TensorFlow scalars too."""
+    current_shorter_side = minimum(height, width)
+    return (
+        shorter_side * height // current_shorter_side,
+        shorter_side * width // current_shorter_side,
+    )
+
+
+def _centre_crop_offset(size, crop, round_half_even=round):
+    """torchvision's `CenterCrop` offset `int(round((size - crop) / 2))`;
+    Python's `round` and `tf.round` both round halves to even."""
+    return round_half_even((size - crop) / 2)
+
+
+def _crop(images, height_axis, top, left, height, width):
+    index = [slice(None)] * len(images.shape)
+    index[height_axis] = slice(top, top + height)
+    index[height_axis + 1] = slice(left, left + width)
+    return images[tuple(index)]
+
+
+def _channels_permutation(images, to_last):
+    """Axes that move channels last (or back first) in a rank 3 or 4 tensor."""
+    batch = [0] if len(images.shape) == 4 else []
+    spatial = [axis + len(batch) for axis in ((1, 2, 0) if to_last else (2, 0, 1))]
+    return batch + spatial
 
 
 def _is_positive_int(value):

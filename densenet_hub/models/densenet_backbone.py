@@ -80,7 +80,7 @@ class DenseNetBackbone(Backbone):
         **kwargs,
     ):
         owner = type(self).__name__
-        reject_unknown_kwargs(owner, kwargs, MODEL_KWARGS)
+        reject_unknown_kwargs(self, kwargs, MODEL_KWARGS)
         stackwise_num_repeats = _check_repeats(owner, stackwise_num_repeats)
         check_positive_int(owner, "growth_rate", growth_rate)
         check_positive_int(owner, "stem_filters", stem_filters)

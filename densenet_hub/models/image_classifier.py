@@ -74,13 +74,13 @@ class ImageClassifier(Task):
         **kwargs,
     ):
         owner = type(self).__name__
-        reject_unknown_kwargs(owner, kwargs, TASK_KWARGS)
+        reject_unknown_kwargs(self, kwargs, TASK_KWARGS)
         _check_backbone(owner, backbone)
         check_positive_int(owner, "num_classes", num_classes)
         check_choice(owner, "pooling", pooling, tuple(POOLERS))
         _check_activation(owner, activation)
         _check_dropout(owner, dropout)
-        head_policy = head_dtype or backbone.dtype_policy
+        head_policy = _check_head_dtype(owner, head_dtype) or backbone.dtype_policy
 
         # === Head, created in KerasHub's order ===
         pooler = POOLERS[pooling](
@@ -190,6 +190,19 @@ def _check_activation(owner, activation):
         raise ValueError(
             f"{owner}: `activation` must be None, an activation name such as "
             f"'softmax' or a callable, got {activation!r} ({error})."
+        ) from None
+
+
+def _check_head_dtype(owner, head_dtype):
+    if head_dtype is None:
+        return None
+    try:
+        return keras.dtype_policies.get(head_dtype)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{owner}: `head_dtype` must be None, a dtype such as 'float32' or "
+            f"a keras.DTypePolicy such as 'mixed_bfloat16', got "
+            f"{head_dtype!r} ({error})."
         ) from None
 
 

@@ -56,7 +56,7 @@ class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
         **kwargs,
     ):
         owner = type(self).__name__
-        reject_unknown_kwargs(owner, kwargs, LAYER_KWARGS)
+        reject_unknown_kwargs(self, kwargs, LAYER_KWARGS)
         super().__init__(**kwargs)
         if image_converter is not None and not isinstance(
             image_converter, ImageConverter

@@ -65,7 +65,7 @@ class Task(PresetMixin, keras.Model):
 
     def __init__(self, inputs, outputs, backbone, preprocessor=None, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.backbone = backbone
+        self._backbone = backbone
         self.preprocessor = preprocessor
         # `compile` wraps the optimizer for loss scaling when this policy is
         # mixed, so the task takes the backbone's policy.
@@ -74,7 +74,7 @@ class Task(PresetMixin, keras.Model):
     def __setattr__(self, name, value):
         # With the torch backend, `torch.nn.Module.__setattr__` files a layer
         # value under `_modules` and skips a property's setter; calling the
-        # descriptor directly keeps `backbone` and `preprocessor` working.
+        # descriptor directly keeps `preprocessor` (and `dtype_policy`) working.
         if isinstance(getattr(type(self), name, None), property):
             object.__setattr__(self, name, value)
         else:
@@ -82,12 +82,8 @@ class Task(PresetMixin, keras.Model):
 
     @property
     def backbone(self):
-        """The backbone `keras.Model` inside the task's graph."""
-        return getattr(self, "_backbone", None)
-
-    @backbone.setter
-    def backbone(self, value):
-        self._backbone = value
+        """The backbone `keras.Model` inside the task's graph (read-only)."""
+        return self._backbone
 
     @property
     def preprocessor(self):
@@ -106,7 +102,7 @@ class Task(PresetMixin, keras.Model):
         self._preprocessor = value
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
-        """Runs the preprocessor on one batch; returns `(x, y, sample_weight)` packed."""
+        """Preprocesses one batch; returns `x`, `(x, y)` or `(x, y, sample_weight)`."""
         if self.preprocessor is None:
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         if "y" in inspect.signature(self.preprocessor.call).parameters:
@@ -127,6 +123,14 @@ class Task(PresetMixin, keras.Model):
         validation_batch_size=None,
         **kwargs,
     ):
+        """`keras.Model.fit` on preprocessed batches.
+
+        `x` (with `y` and `sample_weight`) and `validation_data` may be
+        arrays, backend tensors, a list of images, a `keras.utils.PyDataset`,
+        a Python generator or a `tf.data.Dataset`; `validation_split` needs
+        arrays. Array inputs are shuffled each epoch when `shuffle` is True.
+        The other arguments are those of `keras.Model.fit`.
+        """
         if self.preprocessor is None:
             return super().fit(
                 x,
@@ -162,6 +166,7 @@ class Task(PresetMixin, keras.Model):
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
+        """`keras.Model.evaluate` on preprocessed batches; inputs as for `fit`."""
         if self.preprocessor is None:
             return super().evaluate(
                 x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs
@@ -170,24 +175,28 @@ class Task(PresetMixin, keras.Model):
         return super().evaluate(data, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict` on preprocessed batches, in input order."""
         if self.preprocessor is None:
             return super().predict(x, batch_size=batch_size, **kwargs)
         data = self._preprocessed(x, None, None, batch_size, False, "predict")
         return super().predict(data, **kwargs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, **kwargs):
+        """`keras.Model.train_on_batch` on the preprocessed batch."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
             self.preprocess_samples(x, y, sample_weight)
         )
         return super().train_on_batch(x, y, sample_weight=sample_weight, **kwargs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, **kwargs):
+        """`keras.Model.test_on_batch` on the preprocessed batch."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
             self.preprocess_samples(x, y, sample_weight)
         )
         return super().test_on_batch(x, y, sample_weight=sample_weight, **kwargs)
 
     def predict_on_batch(self, x):
+        """`keras.Model.predict_on_batch` on the preprocessed batch."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(self.preprocess_samples(x))
         return super().predict_on_batch(x)
 
@@ -343,7 +352,11 @@ def _check_no_separate_labels(owner, x, y, sample_weight):
 def _check_batch_size(owner, batch_size):
     if batch_size is None:
         return DEFAULT_BATCH_SIZE
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
         raise ValueError(
             f"{owner}: `batch_size` must be a positive integer or None "
             f"(for {DEFAULT_BATCH_SIZE}), got {batch_size!r}."

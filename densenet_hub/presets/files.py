@@ -12,6 +12,8 @@ TASK_FILE = "task.json"
 TASK_WEIGHTS_FILE = "task.weights.h5"
 PREPROCESSOR_FILE = "preprocessor.json"
 IMAGE_CONVERTER_FILE = "image_converter.json"
+# A timm checkpoint folder (converted on load) holds `config.json` and this.
+TIMM_WEIGHTS_FILE = "model.safetensors"
 
 # Plain names only: no separators, no leading dot, so no `..`, no absolute
 # path, no hidden file.

@@ -6,6 +6,13 @@ over a folder of the same name, as in KerasHub. Every JSON file is checked by
 `safe_config` and every weight file by `weights` before anything is built or
 assigned; a failed load raises and returns no model.
 
+A folder or `hf://` repository holding a timm checkpoint (its `config.json`
+has an `"architecture"` key, e.g. `hf://timm/densenet121.tv_in1k`) is
+converted on the fly by `densenet_hub.convert` into a temporary preset (a
+classifier with the timm eval transform as its preprocessor), which then
+loads like any other; the architecture comes from the checkpoint's tensors,
+so even `load_weights=False` reads them.
+
 Config precedence, lowest first: KerasHub's behaviour for the keys KerasHub
 does not write (`stem_padding="same"`, `stem_filters=64`,
 `data_format="channels_last"`), the preset's JSON file, the registry's
@@ -14,8 +21,10 @@ keyword arguments. As in KerasHub, a backbone's saved dtype is not reused: the
 `dtype=` argument, else Keras' global policy, decides.
 """
 
+import contextlib
 import dataclasses
 import pathlib
+import tempfile
 
 from densenet_hub.presets import files
 from densenet_hub.presets import registry
@@ -65,6 +74,35 @@ def resolve(preset):
     return _Source(_local_folder(path, preset), None)
 
 
+@contextlib.contextmanager
+def _opened(preset):
+    """`resolve(preset)`, with a timm checkpoint converted into a temporary
+    preset folder that lasts until the `with` block ends."""
+    source = resolve(preset)
+    if not _is_timm_checkpoint(source.directory):
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="densenet_hub-timm-") as work:
+        converted = _convert_timm(source.directory, pathlib.Path(work) / "preset")
+        yield dataclasses.replace(source, directory=converted)
+
+
+def _is_timm_checkpoint(directory):
+    config = files.existing_file(directory, files.CONFIG_FILE)
+    if config is None:
+        return False
+    content = safe_config.read_json(config)
+    return isinstance(content, dict) and "architecture" in content
+
+
+def _convert_timm(directory, out):
+    from densenet_hub.convert import convert
+
+    # Checked first: the converter itself would follow a link out of the folder.
+    files.required_file(directory, files.TIMM_WEIGHTS_FILE, "the timm weights")
+    return convert(directory, out, source_format="timm")
+
+
 def _local_folder(path, preset):
     if not path.exists():
         raise ValueError(
@@ -81,7 +119,7 @@ def _local_folder(path, preset):
 
 
 def _download_builtin(builtin):
-    """Kaggle first, then the Hugging Face mirror when Kaggle is unreachable."""
+    """The registry's handles in order, moving on only when one is unreachable."""
     from densenet_hub.hub.download import download_first_available
 
     return pathlib.Path(download_first_available(list(builtin.handles)))
@@ -109,8 +147,8 @@ def _pick_class(cls, parsed, file):
 
 def load_backbone(cls, preset, load_weights=True, **kwargs):
     """Builds the backbone in `preset`, with its weights unless told not to."""
-    source = resolve(preset)
-    return _backbone(source, cls, load_weights, kwargs)
+    with _opened(preset) as source:
+        return _backbone(source, cls, load_weights, kwargs)
 
 
 def _backbone(source, cls, load_weights, kwargs):
@@ -137,8 +175,9 @@ def _check_builtin_config(source, parsed):
     """A built-in preset's download must describe the registry's model."""
     if source.builtin is None:
         return
+    config = {**safe_config.KERAS_HUB_BACKBONE_DEFAULTS, **parsed.config}
     for key, expected in source.builtin.config.items():
-        found = parsed.config.get(key)
+        found = config.get(key)
         if found != expected:
             raise ValueError(
                 f"{source.directory / files.CONFIG_FILE}: `{key}` is {found!r} "
@@ -196,7 +235,11 @@ def load_task(cls, preset, load_weights=True, **kwargs):
     Keyword arguments of the backbone (`image_shape`, `dtype`,
     `stem_padding`, ...) go to the backbone, the rest to the task.
     """
-    source = resolve(preset)
+    with _opened(preset) as source:
+        return _task(source, cls, load_weights, kwargs)
+
+
+def _task(source, cls, load_weights, kwargs):
     task_path = files.existing_file(source.directory, files.TASK_FILE)
     task_parsed = None if task_path is None else _parse(task_path, ("task",))
     backbone_kwargs = {k: kwargs.pop(k) for k in _BACKBONE_ARGUMENTS if k in kwargs}
@@ -270,7 +313,8 @@ def _task_preprocessor(source, task_parsed, task_cls):
 def load_preprocessor(cls, preset, **kwargs):
     """Builds the preprocessor in `preset`: from `preprocessor.json`, else
     `cls` around the converter in `image_converter.json`."""
-    return _preprocessor(resolve(preset), cls, kwargs, required=True)
+    with _opened(preset) as source:
+        return _preprocessor(source, cls, kwargs, required=True)
 
 
 def _preprocessor(source, cls, kwargs, required):
@@ -309,7 +353,8 @@ def _image_converter_base():
 
 def load_image_converter(cls, preset, **kwargs):
     """Builds the image converter in `preset`'s `image_converter.json`."""
-    return _converter(resolve(preset), cls, kwargs)
+    with _opened(preset) as source:
+        return _converter(source, cls, kwargs)
 
 
 def _converter(source, cls, kwargs):

@@ -95,7 +95,7 @@ class PresetMixin:
         load = _LOADERS[safe_config.preset_kind(cls)]
         return load(cls, preset, load_weights=load_weights, **kwargs)
 
-    def save_to_preset(self, preset_dir, overwrite=False):
+    def save_to_preset(self, preset_dir, overwrite=False, metadata=None):
         """Saves this object as a preset folder in KerasHub's layout.
 
         The folder is written beside the target and renamed into place, so
@@ -104,5 +104,7 @@ class PresetMixin:
         Args:
             preset_dir: the folder to write (`str` or `os.PathLike`).
             overwrite: replace an existing non-empty folder.
+            metadata: extra JSON keys for `metadata.json`, e.g. where the
+                weights come from (backbones and tasks only).
         """
-        saver.save_preset(self, preset_dir, overwrite=overwrite)
+        saver.save_preset(self, preset_dir, overwrite=overwrite, metadata=metadata)

@@ -8,6 +8,10 @@ presets' weights are torchvision's, trained with symmetric padding, so their
 entries below override `stem_padding` to `"symmetric"` and reproduce the
 original torch model. A `stem_padding=` keyword argument to `from_preset`
 overrides both, e.g. `stem_padding="same"` to match KerasHub bit for bit.
+
+DenseNet-161 (stem 96, growth 48) is beyond KerasHub, so it has no KerasHub
+preset: its only handle is timm's Hugging Face repository, whose checkpoint
+the loader converts when it is loaded.
 """
 
 import copy
@@ -24,8 +28,10 @@ class BuiltinPreset:
     Args:
         name: the canonical name, KerasHub's.
         aliases: other accepted spellings.
-        handles: where the files live, tried in order: the pinned Kaggle
-            handle first, then the Hugging Face mirror.
+        handles: where the files live, tried in order (the next only when
+            one cannot be reached): a pinned Kaggle handle and its Hugging
+            Face mirror, or a single Hugging Face handle. The last one is
+            on Hugging Face.
         config: the backbone architecture the preset's `config.json` must
             describe; a download that disagrees is refused.
         overrides: config values applied on top of `config.json` (and below
@@ -54,7 +60,9 @@ class BuiltinPreset:
     weights_origin: str
 
     def listing(self):
-        """The entry `cls.presets` shows for this preset, in KerasHub's shape."""
+        """The entry `cls.presets` shows for this preset, in KerasHub's shape:
+        `kaggle_handle` is KerasHub's key for the first handle, whatever its
+        scheme; `hf_handle` is the Hugging Face one; `handles` lists all."""
         return {
             "metadata": {
                 "description": self.description,
@@ -66,7 +74,8 @@ class BuiltinPreset:
                 "overrides": dict(self.overrides),
             },
             "kaggle_handle": self.handles[0],
-            "hf_handle": self.handles[1],
+            "hf_handle": self.handles[-1],
+            "handles": list(self.handles),
         }
 
 
@@ -97,8 +106,33 @@ def _densenet(depth, stackwise_num_repeats, parameter_count):
     )
 
 
+def _densenet_161():
+    return BuiltinPreset(
+        name="densenet_161_imagenet",
+        aliases=("densenet161_imagenet",),
+        handles=("hf://timm/densenet161.tv_in1k",),
+        config={
+            "stackwise_num_repeats": [6, 12, 36, 24],
+            "compression_ratio": 0.5,
+            "growth_rate": 48,
+            "stem_filters": 96,
+        },
+        overrides={"stem_padding": "symmetric"},
+        parameter_count=26_691_936,
+        description=(
+            "161-layer DenseNet (stem 96, growth rate 48) pre-trained on "
+            "ImageNet-1k at 224x224, with a 1000-class head; not in KerasHub."
+        ),
+        weights_origin=(
+            "torchvision densenet161 ImageNet-1k weights (timm "
+            "densenet161.tv_in1k), converted from timm's checkpoint on load."
+        ),
+    )
+
+
 BUILTIN_PRESETS = (
     _densenet(121, [6, 12, 24, 16], 7_037_504),
+    _densenet_161(),
     _densenet(169, [6, 12, 32, 32], 12_642_880),
     _densenet(201, [6, 12, 48, 32], 18_321_984),
 )

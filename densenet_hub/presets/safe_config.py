@@ -48,7 +48,8 @@ INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
 REFERENCE_KEYS = ("module", "class_name", "config", "registered_name")
 # Keras' serialiser adds these; KerasHub strips them. They are never read.
 IGNORED_REFERENCE_KEYS = ("build_config", "compile_config")
-_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+# Keras forbids "/" in names; control characters have no business there.
+_NAME_PATTERN = re.compile(r"[^/\x00-\x1f\x7f]{1,256}")
 _IDENTIFIER_PATTERN = re.compile(r"[a-z_]{1,32}")
 
 
@@ -302,7 +303,7 @@ def _choice(*choices, optional=False):
 def _check_name(file, where, value):
     if not isinstance(value, str) or not _NAME_PATTERN.fullmatch(value):
         raise _error(
-            file, where, "a name of 1 to 128 letters, digits, '_', '.' or '-'", value
+            file, where, "a name of 1 to 256 characters without '/'", value
         )
     return value
 

@@ -36,13 +36,16 @@ from densenet_hub.version import __version__
 MAX_PUBLISH_ATTEMPTS = 100
 
 
-def save_preset(obj, preset_dir, overwrite=False):
+def save_preset(obj, preset_dir, overwrite=False, metadata=None):
     """Saves a backbone, task, preprocessor or image converter to `preset_dir`.
 
     Args:
         obj: the object to save.
         preset_dir: the target folder (`str` or `os.PathLike`).
         overwrite: replace an existing non-empty folder.
+        metadata: extra JSON-serialisable keys for `metadata.json` (backbones
+            and tasks only), written in the same atomic save; they may not
+            replace the keys the saver writes itself.
 
     Raises:
         FileExistsError: `preset_dir` is a non-empty folder and `overwrite`
@@ -50,7 +53,22 @@ def save_preset(obj, preset_dir, overwrite=False):
         NotADirectoryError: `preset_dir` is a file.
         OSError: writing failed (read-only folder, full disk); nothing is left
             behind.
-        ValueError: `obj` holds something a preset cannot describe.
+        TypeError: `metadata` is not a dict of JSON-serialisable values.
+        ValueError: `obj` holds something a preset cannot describe, or
+            `metadata` names a key the saver writes or has nowhere to go.
+
+    Example:
+    ```python
+    import json, pathlib, tempfile
+    from densenet_hub.models import DenseNetBackbone
+    from densenet_hub.presets.saver import save_preset
+
+    backbone = DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))
+    folder = pathlib.Path(tempfile.mkdtemp()) / "tiny"
+    save_preset(backbone, folder, metadata={"trained_on": "my photos"})
+    saved = json.loads((folder / "metadata.json").read_text())
+    assert saved["trained_on"] == "my photos"
+    ```
     """
     if not isinstance(preset_dir, (str, os.PathLike)):
         raise TypeError(
@@ -60,6 +78,8 @@ def save_preset(obj, preset_dir, overwrite=False):
     target = pathlib.Path(preset_dir)
     _check_target(target, overwrite)
     documents, weight_files = _preset_contents(obj)
+    if metadata is not None:
+        _merge_metadata(documents, metadata, obj)
     _publish(target, overwrite, documents, weight_files)
 
 
@@ -74,6 +94,39 @@ def _check_target(target, overwrite):
             f"Cannot save a preset to {target}: the folder is not empty. Pass "
             f"overwrite=True to replace it, or choose a new folder."
         )
+
+
+def _merge_metadata(documents, extra, obj):
+    """Adds the caller's `extra` keys to the `metadata.json` being written."""
+    if not isinstance(extra, dict) or not all(isinstance(key, str) for key in extra):
+        raise TypeError(
+            f"`metadata` must be a dict with str keys, got "
+            f"{type(extra).__name__} {extra!r}. Pass e.g. "
+            f"{{\"trained_on\": \"my data\"}}."
+        )
+    written = documents.get(files.METADATA_FILE)
+    if written is None:
+        raise ValueError(
+            f"`metadata` was given, but a {type(obj).__name__} preset has no "
+            f"{files.METADATA_FILE} (only backbone and task presets do). Save "
+            f"the task or backbone instead, or leave `metadata` out."
+        )
+    clashes = sorted(set(extra) & set(written))
+    if clashes:
+        raise ValueError(
+            f"`metadata` keys {clashes} are written by the saver itself "
+            f"({sorted(written)}); rename them, e.g. with a prefix."
+        )
+    try:
+        # The loader refuses NaN and Infinity, which JSON does not have.
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"`metadata` must hold only JSON values (str, numbers, bool, None, "
+            f"lists, dicts with str keys; no NaN or infinity): {error}. Convert "
+            f"the values first, e.g. paths with str()."
+        ) from None
+    written.update(extra)
 
 
 # === What to write ===

@@ -108,13 +108,17 @@ def _describe(path, variable):
     return f"`{path}` ({variable.path})"
 
 
-def _listing(items):
+def short_listing(items):
+    """`items` sorted and comma-separated for an error message, cut after
+    `MAX_LISTED` with a count of the rest."""
     items = sorted(items)
     more = f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
     return ", ".join(items[:MAX_LISTED]) + more
 
 
-def _open(path):
+def open_weights_file(path):
+    """Opens an HDF5 weight file for reading; a file that is empty, cut
+    short or not HDF5 is a `ValueError` naming it."""
     with open(path, "rb") as file:
         head = file.read(len(HDF5_SIGNATURE))
     if head != HDF5_SIGNATURE:
@@ -133,8 +137,10 @@ def _open(path):
         ) from None
 
 
-def _datasets(h5_file, path):
-    """`{dataset path: dataset}`, walking hard links only."""
+def hard_linked_datasets(h5_file, path):
+    """`{dataset path: dataset}` of an open HDF5 file, walking hard links
+    only; links and external or virtual storage are a `ValueError` naming
+    `path`, the file's name for messages."""
     found = {}
     pending = [("", h5_file, 0)]
     while pending:
@@ -248,9 +254,9 @@ def read_weights(paths, layout, allow_extra=False):
     try:
         found = {}
         for path in paths:
-            opened.append(_open(path))
+            opened.append(open_weights_file(path))
             with _damage_reported(path):
-                datasets = _datasets(opened[-1], path)
+                datasets = hard_linked_datasets(opened[-1], path)
             for key, dataset in datasets.items():
                 if key in found:
                     raise ValueError(
@@ -273,7 +279,7 @@ def read_weights(paths, layout, allow_extra=False):
     if bad:
         raise ValueError(
             f"{_names(paths)}: NaN or infinite values (after conversion to the "
-            f"model's dtype) in {len(bad)} variable(s): {_listing(bad)}. The "
+            f"model's dtype) in {len(bad)} variable(s): {short_listing(bad)}. The "
             "weights are broken; re-download or re-train them."
         )
     return values
@@ -289,8 +295,8 @@ def _check_names(paths, layout, found, allow_extra):
     if missing or unexpected:
         raise ValueError(
             f"{_names(paths)} do(es) not match the model: {len(missing)} "
-            f"missing variable(s) [{_listing(missing)}] and {len(unexpected)} "
-            f"unexpected variable(s) [{_listing(unexpected)}]. The weights "
+            f"missing variable(s) [{short_listing(missing)}] and {len(unexpected)} "
+            f"unexpected variable(s) [{short_listing(unexpected)}]. The weights "
             "belong to another architecture: load them with the config they "
             "were saved with."
         )

@@ -1,0 +1,61 @@
+"""`densenet-hub convert SOURCE OUT_PRESET`: a torchvision, timm or
+keras.applications DenseNet checkpoint turned into a preset folder."""
+
+import warnings
+
+from densenet_hub.cli.console import warn
+from densenet_hub.convert.conversion import SOURCE_FORMATS
+from densenet_hub.convert.conversion import convert
+from densenet_hub.models.backbone import Backbone
+from densenet_hub.models.image_classifier import ImageClassifier
+
+
+def register(subparsers):
+    """Adds the `convert` command to `subparsers`."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a torchvision, timm or Keras checkpoint into a preset",
+        description="Converts a DenseNet checkpoint (a torchvision or timm "
+        ".pth/.safetensors state dict, a timm Hugging Face folder, or a "
+        "keras.applications .h5 file) into a preset folder. The architecture "
+        "is read from the tensors; pickled .pth files are loaded with "
+        "torch's weights-only loader.",
+    )
+    parser.add_argument("source", help="checkpoint file or timm folder")
+    parser.add_argument("out_preset", help="the preset folder to write")
+    parser.add_argument(
+        "--format",
+        dest="source_format",
+        choices=SOURCE_FORMATS,
+        default=None,
+        help="the checkpoint's origin (default: detected from the file)",
+    )
+    parser.add_argument(
+        "--activation",
+        default=None,
+        help="the head's activation, e.g. sigmoid for a multi-label head "
+        "(default: the source's own)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing preset")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = convert(
+            args.source,
+            args.out_preset,
+            source_format=args.source_format,
+            activation=args.activation,
+            overwrite=args.overwrite,
+        )
+    for warning in caught:
+        warn(warning.message)
+    if (out / "task.json").is_file():
+        classifier = ImageClassifier.from_preset(str(out))
+        kind = f"{type(classifier).__name__} with {classifier.num_classes} classes"
+    else:
+        kind = type(Backbone.from_preset(str(out))).__name__
+    print(f"wrote {out}: {kind}")
+    return 0
