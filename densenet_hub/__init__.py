@@ -5,5 +5,6 @@
 from densenet_hub import models
 from densenet_hub import layers
 from densenet_hub import convert
+from densenet_hub import imagenet
 from densenet_hub.hub.upload import upload_preset
 from densenet_hub.version import __version__

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import pathlib
 import pickle
+import warnings
 
 import keras
 import ml_dtypes
@@ -42,8 +43,6 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 requires_torch = pytest.mark.skipif(
     not HAS_TORCH, reason="reading .pth needs torch (pip install torch)"
 )
-# The crop warning is tested once below; elsewhere it is expected noise.
-pytestmark = pytest.mark.filterwarnings("ignore:The source's eval transform")
 
 # (fixture, file or folder, source_format, activation)
 GOLDEN_CASES = [
@@ -382,8 +381,7 @@ def test_pickled_non_state_dict_is_refused(tmp_path):
 
 def test_convert_writes_a_preset_with_the_source_and_its_sha256(tmp_path):
     source = GOLDEN / "torchvision_densenet.safetensors"
-    with pytest.warns(UserWarning, match="shorter side to 256 and centre-crops"):
-        out = convert(source, tmp_path / "preset")
+    out = convert(source, tmp_path / "preset")
     metadata = json.loads((out / "metadata.json").read_text())
     converted_from = metadata["converted_from"]
     assert converted_from["file"] == source.name
@@ -420,6 +418,49 @@ def test_preprocessor_normalises_as_torchvision_and_timm():
         converter = DenseNetImageConverter(**dict(kwargs, image_size=None))
         ours = keras.ops.convert_to_numpy(converter(pixels))
         assert np.max(np.abs(ours - reference)) < 1e-5, name
+
+
+@pytest.mark.parametrize(
+    "source, transform_name",
+    [("torchvision_densenet.safetensors", "torchvision"), ("timm_densenet121", "timm")],
+)
+def test_converted_preset_preprocesses_as_the_source_framework(
+    tmp_path, source, transform_name
+):
+    """Full pipeline: convert, save, reload, then preprocess the raw image
+    of the recorded transforms. The fixture's transforms work at 28x28, so
+    the reloaded converter is pointed at 28x28 keeping the converted
+    crop_pct 0.875 (Resize(32), CenterCrop(28), as recorded).
+
+    PIL rounds its resized pixels to uint8, as the converter does, so the
+    only differences are values on either side of a rounding boundary:
+    measured at most exactly one grey level (0.0175 after normalisation), on
+    18% (torchvision, bilinear) and 20% (timm, bicubic) of the values.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = convert(GOLDEN / source, tmp_path / "preset")
+    # The crop is reproduced, so nothing warns about it any more.
+    assert not [w for w in caught if "crop" in str(w.message)]
+    saved = json.loads((out / "preprocessor.json").read_text())
+    assert saved["config"]["image_converter"]["config"]["crop_pct"] == 0.875
+
+    reloaded = DenseNetImageClassifier.from_preset(str(out))
+    converter = reloaded.preprocessor.image_converter
+    assert converter.crop_pct == 0.875 and converter.image_size == (224, 224)
+    converter.image_size = (28, 28)
+    fixture = np.load(GOLDEN / "eval_transforms.npz")
+    reference = np.transpose(fixture[transform_name], (1, 2, 0))
+    ours = keras.ops.convert_to_numpy(converter(fixture["image"]))
+    difference = np.abs(ours - reference)
+    grey_levels = difference * 255 * np.asarray(EvalTransform.torchvision().std)
+    assert grey_levels.max() < 1.001, difference.max()
+    assert np.mean(grey_levels > 0.5) < 0.25
+
+
+def test_keras_applications_transform_takes_no_crop():
+    kwargs = EvalTransform.keras_applications().image_converter_kwargs()
+    assert kwargs["crop_pct"] is None  # so the saved config stays KerasHub's
 
 
 def test_timm_transform_comes_from_the_pretrained_config():

@@ -430,6 +430,19 @@ BAD_ARGUMENTS = [
     (dict(scale=[1.0, 2.0], offset=[1.0, 2.0, 3.0]), ["2 values", "has 3"]),
     (dict(interpolation="cubic"), ["interpolation", "'cubic'", "'bicubic'"]),
     (dict(bounding_box_format="ltrb"), ["bounding_box_format", "'ltrb'"]),
+    (dict(crop_pct=0), ["crop_pct", "0", "(0, 1]", "0.875"]),
+    (dict(crop_pct=1.5), ["crop_pct", "1.5", "(0, 1]"]),
+    (dict(crop_pct="0.9"), ["crop_pct", "'0.9'"]),
+    (dict(crop_pct=True), ["crop_pct", "True"]),
+    (dict(crop_pct=float("nan")), ["crop_pct", "nan"]),
+    (
+        dict(crop_pct=0.9, crop_to_aspect_ratio=False),
+        ["crop_pct", "crop_to_aspect_ratio=False", "crop_pct=None"],
+    ),
+    (
+        dict(crop_pct=0.9, crop_to_aspect_ratio=False, pad_to_aspect_ratio=True),
+        ["crop_pct", "pad_to_aspect_ratio=True"],
+    ),
     (dict(data_format="NHWC"), ["data_format", "'NHWC'"]),
     (dict(imag_size=(4, 4)), ["imag_size", "unknown"]),
 ]
@@ -448,3 +461,138 @@ def test_docstring_examples_run(capsys):
         example = cls.__doc__.split("```python")[1].split("```")[0]
         exec(textwrap.dedent(example), {})
     assert capsys.readouterr().out.splitlines() == ["(2, 32, 32, 3)", "(64, 64, 3)"]
+
+
+# crop_pct: torchvision's and timm's "resize the shorter side, centre-crop" --
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "fixtures", "golden")
+# One grey level in the normalised output of an ImageNet converter: the
+# largest value of 1 / (255 * std) over the channels.
+GREY_LEVEL = 1 / (255 * min(STD))
+
+
+def test_crop_pct_reproduces_torchvision_and_timm_eval_transforms():
+    """The fixture holds the real transforms' outputs (Resize(32) of a 45x38
+    PIL image, CenterCrop(28), normalise): the same crop with crop_pct 0.875.
+
+    PIL resizes uint8 images in fixed point and rounds to uint8, and so does
+    the converter (in floats), so pixels may differ by one grey level where
+    the two land on either side of a rounding boundary; measured: at most
+    exactly one level (0.0175 normalised), on 18% (bilinear) and 20%
+    (bicubic) of the values, identical on all three backends. A crop one
+    pixel off, or no crop, is many levels away (checked below).
+    """
+    fixture = np.load(os.path.join(GOLDEN, "eval_transforms.npz"))
+    image = fixture["image"]
+    for name, interpolation in (("torchvision", "bilinear"), ("timm", "bicubic")):
+        reference = np.transpose(fixture[name], (1, 2, 0))
+        options = dict(interpolation=interpolation, antialias=True, **IMAGENET)
+        converter = ImageConverter(image_size=(28, 28), crop_pct=0.875, **options)
+        levels = np.abs(to_numpy(converter(image)) - reference) * 255 * STD
+        assert levels.max() < 1.001, name
+        assert np.mean(levels > 0.5) < 0.25, name
+        uncropped = ImageConverter(image_size=(28, 28), **options)
+        assert np.abs(to_numpy(uncropped(image)) - reference).max() > 10 * GREY_LEVEL
+        shifted = to_numpy(converter(image[1:]))  # the crop one row lower
+        assert np.abs(shifted - reference).max() > 5 * GREY_LEVEL
+
+
+def test_crop_pct_crops_where_torchvision_does():
+    """37x32 with a 28x28 crop at 0.875 resizes to 37x32 itself (an exact
+    copy), then crops rows round(4.5) = 4 (halves round to even, as
+    torchvision's `int(round(...))`) and columns 2."""
+    image = np.arange(37 * 32 * 3, dtype="float32").reshape(37, 32, 3)
+    converter = ImageConverter(image_size=(28, 28), crop_pct=0.875)
+    out = to_numpy(converter(image))
+    np.testing.assert_allclose(out, image[4:32, 2:30], rtol=0, atol=1e-3)
+    # Wide: 32x37 -> columns round(4.5) = 4, rows 2.
+    out = to_numpy(converter(np.swapaxes(image, 0, 1)))
+    np.testing.assert_allclose(out, np.swapaxes(image, 0, 1)[2:30, 4:32], atol=1e-3)
+
+
+def test_crop_pct_resizes_the_shorter_side_with_torchvision_rounding(rng):
+    """A 45x38 image at 0.875 of 28: shorter side floor(28 / 0.875) = 32,
+    longer side int(32 * 45 / 38) = 37 (truncated, not rounded from 37.9);
+    the crop is then rows 4..32 and columns 2..30 of that 37x32 resize."""
+    image = uint8_images(rng, (45, 38, 3))
+    options = dict(interpolation="bilinear", antialias=True)
+    converter = ImageConverter(image_size=(28, 28), crop_pct=0.875, **options)
+    resized = keras.ops.image.resize(image.astype("float32"), (37, 32), **options)
+    expected = np.clip(np.round(to_numpy(resized)), 0, 255)[4:32, 2:30]
+    out = to_numpy(converter(image))
+    assert keras.backend.standardize_dtype(out.dtype) == "uint8"
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_crop_pct_none_or_one_keeps_the_whole_image_resize(rng):
+    images = uint8_images(rng)
+    plain = to_numpy(ImageConverter(image_size=(12, 16), **IMAGENET)(images))
+    for crop_pct in (None, 1.0, 1):
+        converter = ImageConverter(image_size=(12, 16), crop_pct=crop_pct, **IMAGENET)
+        assert np.abs(to_numpy(converter(images)) - plain).max() == 0.0, crop_pct
+
+
+def test_crop_pct_on_batches_lists_channels_first_and_tf_data(rng):
+    tf = pytest.importorskip("tensorflow")
+    images = uint8_images(rng, (2, 30, 41, 3))
+    options = dict(image_size=(16, 16), crop_pct=0.8, **IMAGENET)
+    converter = ImageConverter(**options)
+    batched = to_numpy(converter(images))
+    assert batched.shape == (2, 16, 16, 3)
+    assert np.abs(to_numpy(converter(images[1])) - batched[1]).max() == 0.0
+    assert np.abs(to_numpy(converter(list(images))) - batched).max() == 0.0
+    first = ImageConverter(data_format="channels_first", **options)
+    out_first = to_numpy(first(np.transpose(images, (0, 3, 1, 2))))
+    assert np.abs(np.transpose(out_first, (0, 2, 3, 1)) - batched).max() < 1e-5
+
+    for dtype in ("uint8", "float32"):
+        mapped = run_in_tf_data(converter, images.astype(dtype))
+        eager = to_numpy(converter(images.astype(dtype)))
+        assert np.abs(mapped - eager).max() < 1e-5, dtype
+    # Images of unknown size, one by one, as from decoded files. Float
+    # pixels: on uint8 ones TensorFlow's kernels and another backend's can
+    # round a value near .5 to neighbouring grey levels.
+    sizes = [(30, 41, 3), (50, 23, 3)]
+    ragged = [uint8_images(rng, size).astype("float32") for size in sizes]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(ragged),
+        output_signature=tf.TensorSpec((None, None, 3), tf.float32),
+    ).map(converter)
+    assert dataset.element_spec.shape == (16, 16, 3)
+    for mapped, image in zip(dataset, ragged):
+        assert np.abs(mapped.numpy() - to_numpy(converter(image))).max() < 1e-5
+
+
+def test_crop_pct_config_is_written_only_when_set(rng):
+    plain = ImageConverter(image_size=(8, 8), **IMAGENET).get_config()
+    assert "crop_pct" not in plain
+    converter = DenseNetImageConverter(image_size=(8, 8), crop_pct=0.875, **IMAGENET)
+    serialized = json.loads(
+        json.dumps(keras.saving.serialize_keras_object(converter))
+    )
+    assert serialized["config"]["crop_pct"] == 0.875
+    restored = keras.saving.deserialize_keras_object(serialized)
+    assert restored.crop_pct == 0.875
+    images = uint8_images(rng)
+    assert np.abs(to_numpy(restored(images)) - to_numpy(converter(images))).max() == 0
+
+
+def test_crop_pct_refuses_what_it_cannot_crop(rng):
+    converter = ImageConverter(image_size=(8, 8), crop_pct=0.5)
+    boxes = {"boxes": np.zeros((1, 4), "float32"), "labels": np.zeros(1, "int32")}
+    data = {"images": uint8_images(rng, (20, 20, 3)), "bounding_boxes": boxes}
+    with pytest.raises(ValueError, match="bounding boxes.*crop_pct.*0.5"):
+        converter(data)
+    # A 4x32 crop of a square image resized to a shorter side of 4 / 0.5 = 8.
+    elongated = ImageConverter(image_size=(4, 32), crop_pct=0.5)
+    square = uint8_images(rng, (1, 20, 20, 3))
+    with pytest.raises(ValueError, match=r"\(8, 8\).*\(4, 32\)"):
+        elongated(square)
+    tf = pytest.importorskip("tensorflow")
+    with pytest.raises(ValueError, match=r"\(8, 8\).*\(4, 32\)"):
+        tf.data.Dataset.from_tensor_slices(square).map(elongated)
+    unknown_size = tf.data.Dataset.from_generator(
+        lambda: iter(square), output_signature=tf.TensorSpec((None, None, 3), tf.uint8)
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="crop does not fit"):
+        next(iter(unknown_size.map(elongated)))

@@ -20,6 +20,8 @@ from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.models import ImageClassifier
 from densenet_hub.models import ImageClassifierPreprocessor
 from densenet_hub.presets import loader
+from densenet_hub.presets import registry
+from densenet_hub.presets import safe_config
 from densenet_hub.presets import weights
 
 TINY = {"stackwise_num_repeats": [2, 2], "growth_rate": 4, "image_shape": (32, 32, 3)}
@@ -106,6 +108,44 @@ def test_backbone_keras_hub_cannot_express_keeps_our_keys(tmp_path):
     assert metadata["keras_hub_incompatibilities"] == [
         "stem_padding='symmetric' (KerasHub's DenseNetBackbone only does 'same')"
     ]
+
+
+def test_extra_metadata_is_written_in_the_same_save(tmp_path, images):
+    classifier = tiny_classifier()
+    extra = {"trained_on": "flowers", "epochs": 3, "source": {"sha256": "ab" * 32}}
+
+    classifier.save_to_preset(tmp_path / "preset", metadata=extra)
+
+    assert [p.name for p in tmp_path.iterdir()] == ["preset"]  # nothing staged is left
+    metadata = json.loads((tmp_path / "preset" / "metadata.json").read_text())
+    assert {key: metadata[key] for key in extra} == extra
+    assert metadata["parameter_count"] == classifier.backbone.count_params()
+    reloaded = DenseNetImageClassifier.from_preset(tmp_path / "preset")
+    assert max_diff(classifier(images), reloaded(images)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "metadata, error, match",
+    [
+        ({"parameter_count": 1}, ValueError, r"keys \['parameter_count'\] are written by the saver"),
+        ({"loss": float("nan")}, TypeError, "only JSON values"),
+        ({"data": pathlib.Path("photos")}, TypeError, "only JSON values"),
+        (["trained_on"], TypeError, "must be a dict with str keys, got list"),
+        ({1: "one"}, TypeError, "must be a dict with str keys"),
+    ],
+)
+def test_bad_metadata_is_refused_and_nothing_is_written(tmp_path, metadata, error, match):
+    with pytest.raises(error, match=match):
+        tiny_backbone().save_to_preset(tmp_path / "preset", metadata=metadata)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_metadata_needs_a_preset_with_a_metadata_file(tmp_path):
+    preprocessor = tiny_classifier().preprocessor
+
+    with pytest.raises(ValueError, match="DenseNetImageClassifierPreprocessor preset has no"):
+        preprocessor.save_to_preset(tmp_path / "preset", metadata={"note": "x"})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_weight_files_match_keras_save_weights(tmp_path):
@@ -261,6 +301,7 @@ def test_presets_property_lists_the_registry_on_every_class():
         presets = cls.presets
         assert sorted(presets) == [
             "densenet_121_imagenet",
+            "densenet_161_imagenet",
             "densenet_169_imagenet",
             "densenet_201_imagenet",
         ]
@@ -271,6 +312,22 @@ def test_presets_property_lists_the_registry_on_every_class():
     assert entry["kaggle_handle"] == "kaggle://keras/densenet/keras/densenet_121_imagenet/3"
     assert entry["hf_handle"] == "hf://keras/densenet_121_imagenet"
     assert Backbone.presets["densenet_201_imagenet"]["metadata"]["params"] == 18_321_984
+    # DenseNet-161 has one handle, timm's repository, converted on load.
+    entry = Backbone.presets["densenet_161_imagenet"]
+    assert entry["metadata"]["aliases"] == ["densenet161_imagenet"]
+    assert entry["handles"] == ["hf://timm/densenet161.tv_in1k"]
+    assert entry["kaggle_handle"] == entry["hf_handle"] == "hf://timm/densenet161.tv_in1k"
+
+
+@pytest.mark.parametrize("preset", registry.BUILTIN_PRESETS, ids=lambda preset: preset.name)
+def test_each_builtin_states_the_parameter_count_of_its_model(preset):
+    config = {**preset.config, **preset.overrides, "image_shape": (224, 224, 3)}
+    # Shapes only: allocating DenseNet-201's values would take seconds.
+    with keras.StatelessScope(initialize_variables=False):
+        backbone = DenseNetBackbone(**config)
+        count = sum(int(np.prod(variable.shape)) for variable in backbone.weights)
+    assert count == preset.parameter_count
+    assert safe_config.backbone_size(config)[0] == preset.parameter_count
 
 
 def _cache_builtin_121(cache, config):

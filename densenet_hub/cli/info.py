@@ -83,7 +83,7 @@ def _builtin_details(preset, listing):
         "folder": None,
         "cached": False,
         "note": "not in the local cache; the first use downloads it from "
-        f"{listing['kaggle_handle']} (or {listing['hf_handle']}).",
+        f"{' or else '.join(listing['handles'])}.",
         "description": metadata["description"],
         "backbone_parameters": metadata["params"],
         "config": {**metadata["config"], **metadata["overrides"]},

@@ -63,7 +63,7 @@ def preset_folder(preset):
     user, or a download in the hub caches), else `None`. No network."""
     listing = builtin_listing(preset)
     if listing is not None:
-        for handle in (listing["kaggle_handle"], listing["hf_handle"]):
+        for handle in listing["handles"]:
             folder = cached_folder(handle)
             if folder is not None:
                 return folder

@@ -45,9 +45,9 @@ def load_checkpoint(source, source_format=None, activation=None):
     class count) is read from the checkpoint's tensors, never from its name.
     Every tensor must be used and every variable set, or a `ValueError`
     lists the missing and unexpected keys. The backbone pads its stem
-    symmetrically, as the source frameworks do. A `UserWarning` says when
-    the source's eval transform crops part of the image (torchvision, timm),
-    which the preprocessor cannot express yet.
+    symmetrically, as the source frameworks do. The preprocessor reproduces
+    the source's eval transform, including the centre crop of torchvision
+    and timm (resize the shorter side, then crop `crop_pct` of it).
 
     Args:
         source: a `.pth`/`.pt`/`.bin`/`.ckpt` or `.safetensors` state dict
@@ -79,8 +79,7 @@ def load_checkpoint(source, source_format=None, activation=None):
     assert converted.stackwise_num_repeats == [2, 2]
     ```
     """
-    model, transform = _load(pathlib.Path(os.fspath(source)), source_format, activation)
-    transform.warn_if_inexpressible(stacklevel=2)
+    model, _ = _load(pathlib.Path(os.fspath(source)), source_format, activation)
     return model
 
 
@@ -120,7 +119,6 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     path = pathlib.Path(os.fspath(source))
     source_format = source_format or _detect_format(path)
     model, transform = _load(path, source_format, activation)
-    transform.warn_if_inexpressible(stacklevel=2)
     weights_file = path / TIMM_WEIGHTS_FILE if path.is_dir() else path
     out = pathlib.Path(os.fspath(out_preset_dir))
     converted_from = {

@@ -3,7 +3,6 @@ image converter that reproduces it in a converted preset."""
 
 import dataclasses
 import math
-import warnings
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -141,8 +140,9 @@ class EvalTransform:
 
         `(x / 255 - mean) / std` is folded into `scale = 1 / (255 * std)` and
         `offset = -mean / std`. torchvision and timm resize PIL images, which
-        always filter before downsampling, hence `antialias=True`. The crop
-        is not among them: see `warn_if_inexpressible`.
+        always filter before downsampling, hence `antialias=True`. A
+        `crop_pct` of 1 is left out (`None`), so that such a converter's
+        config stays readable by KerasHub.
         """
         return {
             "image_size": self.image_size,
@@ -151,25 +151,8 @@ class EvalTransform:
             "crop_to_aspect_ratio": True,
             "interpolation": self.interpolation,
             "antialias": True,
+            "crop_pct": None if self.crop_pct == 1 else self.crop_pct,
         }
-
-    def warn_if_inexpressible(self, stacklevel):
-        """Warn when the converter cannot reproduce the crop.
-
-        ImageConverter resizes the largest centred window with the target
-        aspect ratio, i.e. `crop_pct` 1 only.
-        """
-        if self.crop_pct == 1.0:
-            return
-        warnings.warn(
-            f"The source's eval transform resizes the shorter side to "
-            f"{self.resize_size} and centre-crops {self.image_size} "
-            f"(crop_pct {self.crop_pct:g}), which DenseNetImageConverter "
-            f"cannot express yet: the converted preprocessor resizes the whole "
-            f"centred square window instead. Crop images yourself to "
-            f"reproduce the source's published accuracy exactly.",
-            stacklevel=stacklevel + 1,
-        )
 
     def describe(self):
         """A JSON-ready summary for a preset's metadata."""

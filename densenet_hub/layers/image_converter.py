@@ -255,7 +255,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         if tf is not None:
             return self._tf_resize_and_crop(tf, images, dtype, shorter_side, axis)
         shape = _static_shape(images)
-        resized_size = _shorter_side_size(shape[axis], shape[axis + 1], shorter_side)
+        resized_size = self._checked_resized_size(shape, axis, shorter_side)
         resized = keras.ops.image.resize(
             _float_pixels(images, self.compute_dtype),
             resized_size,
@@ -272,10 +272,15 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         return _crop(resized, axis, top, left, height, width)
 
     def _tf_resize_and_crop(self, tf, images, dtype, shorter_side, axis):
-        shape = tf.shape(images)
-        resized_size = _shorter_side_size(
-            shape[axis], shape[axis + 1], shorter_side, minimum=tf.minimum
-        )
+        static_shape = _static_shape(images)
+        if None in (static_shape[axis], static_shape[axis + 1]):
+            shape = tf.shape(images)
+            resized_size = _shorter_side_size(
+                shape[axis], shape[axis + 1], shorter_side, minimum=tf.minimum
+            )
+        else:
+            # Known sizes: fail while tracing, with this layer's message.
+            resized_size = self._checked_resized_size(static_shape, axis, shorter_side)
         # tf.image.resize only knows channels_last.
         channels_first = self.data_format == "channels_first"
         if channels_first:
@@ -293,6 +298,13 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         else:
             resized = tf.cast(resized, dtype)
         height, width = self.image_size
+        if not tf.is_tensor(resized_size[0]):
+            top = _centre_crop_offset(resized_size[0], height)
+            left = _centre_crop_offset(resized_size[1], width)
+            return _crop(resized, axis, top, left, height, width)
+        fits = tf.logical_and(resized_size[0] >= height, resized_size[1] >= width)
+        message = self._crop_too_large_message(static_shape, "smaller")
+        tf.debugging.Assert(fits, [message])
 
         def round_half_even(value):
             return tf.cast(tf.round(value), "int32")
@@ -301,10 +313,26 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         left = _centre_crop_offset(resized_size[1], width, round_half_even)
         cropped = _crop(resized, axis, top, left, height, width)
         # Slicing at offsets known only at run time loses the static size.
-        static_shape = cropped.shape.as_list()
-        static_shape[axis], static_shape[axis + 1] = height, width
-        cropped.set_shape(static_shape)
+        cropped_shape = cropped.shape.as_list()
+        cropped_shape[axis], cropped_shape[axis + 1] = height, width
+        cropped.set_shape(cropped_shape)
         return cropped
+
+    def _checked_resized_size(self, shape, axis, shorter_side):
+        height, width = self.image_size
+        resized_size = _shorter_side_size(shape[axis], shape[axis + 1], shorter_side)
+        if resized_size[0] < height or resized_size[1] < width:
+            raise ValueError(self._crop_too_large_message(shape, resized_size))
+        return resized_size
+
+    def _crop_too_large_message(self, shape, resized_size):
+        return (
+            f"{type(self).__name__}: images of shape {shape} resized to a "
+            f"shorter side of floor(min(image_size) / crop_pct) are "
+            f"{resized_size}, smaller than `image_size`={self.image_size} on "
+            "one side, so the centre crop does not fit. Use a less elongated "
+            "`image_size` or crop_pct=None."
+        )
 
     def _convert_with_boxes(self, inputs):
         owner = type(self).__name__

@@ -41,6 +41,8 @@ _BACKBONE_ARGUMENTS = tuple(
 class _Source:
     directory: pathlib.Path
     builtin: registry.BuiltinPreset | None
+    # The timm checkpoint folder that `directory` was converted from.
+    converted_from: pathlib.Path | None = None
 
 
 def resolve(preset):
@@ -84,7 +86,9 @@ def _opened(preset):
         return
     with tempfile.TemporaryDirectory(prefix="densenet_hub-timm-") as work:
         converted = _convert_timm(source.directory, pathlib.Path(work) / "preset")
-        yield dataclasses.replace(source, directory=converted)
+        yield dataclasses.replace(
+            source, directory=converted, converted_from=source.directory
+        )
 
 
 def _is_timm_checkpoint(directory):
@@ -96,6 +100,7 @@ def _is_timm_checkpoint(directory):
 
 
 def _convert_timm(directory, out):
+    # Imported here: the converters import the models, which import this module.
     from densenet_hub.convert import convert
 
     # Checked first: the converter itself would follow a link out of the folder.
@@ -176,11 +181,12 @@ def _check_builtin_config(source, parsed):
     if source.builtin is None:
         return
     config = {**safe_config.KERAS_HUB_BACKBONE_DEFAULTS, **parsed.config}
+    where = source.converted_from or source.directory / files.CONFIG_FILE
     for key, expected in source.builtin.config.items():
         found = config.get(key)
         if found != expected:
             raise ValueError(
-                f"{source.directory / files.CONFIG_FILE}: `{key}` is {found!r} "
+                f"{where}: `{key}` is {found!r} "
                 f"but the built-in preset {source.builtin.name!r} has "
                 f"{expected!r}; the download is not that preset. Delete it "
                 f"from the cache and load again."

@@ -477,6 +477,7 @@ _VALIDATORS = {
     "pad_to_aspect_ratio": _check_bool,
     "interpolation": _choice(*INTERPOLATIONS),
     "antialias": _check_bool,
+    "crop_pct": _check_compression,  # also a number in (0, 1]
     "bounding_box_format": _check_identifier,
     "height": _check_side,
     "width": _check_side,
@@ -523,6 +524,7 @@ CONVERTER_KEYS = LAYER_KEYS + (
     "pad_to_aspect_ratio",
     "interpolation",
     "antialias",
+    "crop_pct",
     "bounding_box_format",
     "data_format",
     "height",
