@@ -22,6 +22,7 @@ from densenet_hub.models.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.image_classifier import ImageClassifier
+from cli_util import error_line
 
 CLASSES = ["cat", "dog", "fox"]
 IMAGE_SIZE = 32
@@ -77,14 +78,6 @@ def expected_probabilities(preset, paths):
     pixels = [np.asarray(PIL.Image.open(path).convert("RGB")) for path in paths]
     logits = classifier.predict_on_batch(pixels)
     return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-
-
-def error_line(capsys):
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("densenet-hub: error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # === Parsing and errors ===

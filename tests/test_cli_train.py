@@ -22,6 +22,7 @@ from densenet_hub.models.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.image_classifier import ImageClassifier
+from cli_util import error_line
 
 CLASSES = ["a", "b", "c"]
 IMAGES_PER_CLASS = 4
@@ -66,14 +67,6 @@ def train_args(data, base, out, *extra):
 
 def state(out):
     return json.loads((out.parent / f"{out.name}.checkpoints" / "state.json").read_text())
-
-
-def error_line(capsys):
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("densenet-hub: error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_train_pauses_restarts_resumes_and_saves_a_preset(data, base, tmp_path, capsys):
