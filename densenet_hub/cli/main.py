@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from densenet_hub.cli import bench
 from densenet_hub.cli import convert
 from densenet_hub.cli import demo
 from densenet_hub.cli import embed
@@ -29,7 +30,7 @@ EXIT_INTERRUPTED = 130
 # The library reports bad files, configs and presets with these; anything
 # else is a bug and keeps its traceback.
 USER_ERRORS = (CliError, ValueError, OSError, MissingHubClientError)
-COMMANDS = (info, predict, embed, train, evaluate, explain, convert, demo)
+COMMANDS = (info, predict, embed, train, evaluate, explain, convert, bench, demo)
 
 
 def build_parser():

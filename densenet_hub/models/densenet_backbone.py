@@ -4,8 +4,11 @@ import math
 
 import keras
 
+from densenet_hub.models import memory_efficient as memory_efficient_pass
 from densenet_hub.models.backbone import MODEL_KWARGS
 from densenet_hub.models.backbone import Backbone
+from densenet_hub.models.host_initializers import HostConstant
+from densenet_hub.models.host_initializers import HostGlorotUniform
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import check_positive_int
 from densenet_hub.validation import reject_unknown_kwargs
@@ -35,6 +38,19 @@ class DenseNetBackbone(Backbone):
     (2, 3) and (0, 1) at 224); it reproduces KerasHub's outputs bit for bit.
     On odd input sizes both choices give identical outputs.
 
+    Memory-efficient training (Pleiss et al., "Memory-Efficient
+    Implementation of DenseNets", 2017): with `memory_efficient=True`, a
+    training call (`training=True`, e.g. in `fit`) keeps each dense layer's
+    inputs as separate pieces and recomputes concatenation -> BatchNorm ->
+    ReLU -> 1x1 convolution in the backward pass instead of storing them, so
+    training activation memory grows linearly rather than quadratically with
+    depth, for roughly one extra bottleneck forward pass per step. Outputs,
+    gradients and BatchNorm moving statistics equal the normal pass'; the
+    layers, weights and saved graph are the same, and inference runs the
+    normal graph. It applies to calls of this model, not to new models built
+    from its layers such as `keras.Model(backbone.inputs,
+    backbone.pyramid_outputs)`. Off by default.
+
     Args:
         stackwise_num_repeats: list of ints, the number of conv blocks in each
             dense block, e.g. `[6, 12, 24, 16]` for DenseNet-121. Any number
@@ -50,6 +66,8 @@ class DenseNetBackbone(Backbone):
         stem_padding: `"symmetric"` or `"same"`, see above.
         data_format: `"channels_last"`, `"channels_first"` or `None` for
             `keras.config.image_data_format()`.
+        memory_efficient: bool, recompute the dense layers' bottlenecks in
+            the backward pass to save training memory, see above.
         dtype: a dtype or dtype policy for every layer, e.g. `"bfloat16"` or
             `"mixed_bfloat16"`.
         **kwargs: `name` and `trainable`.
@@ -76,6 +94,7 @@ class DenseNetBackbone(Backbone):
         stem_filters=64,
         stem_padding="symmetric",
         data_format=None,
+        memory_efficient=False,
         dtype=None,
         **kwargs,
     ):
@@ -88,6 +107,7 @@ class DenseNetBackbone(Backbone):
         check_choice(owner, "stem_padding", stem_padding, STEM_PADDINGS)
         data_format = data_format or keras.config.image_data_format()
         check_choice(owner, "data_format", data_format, DATA_FORMATS)
+        _check_memory_efficient(owner, memory_efficient)
         image_shape = _check_image_shape(
             owner, image_shape, data_format, len(stackwise_num_repeats)
         )
@@ -95,8 +115,21 @@ class DenseNetBackbone(Backbone):
 
         # === Layers, created in KerasHub's order ===
         image_input = keras.layers.Input(shape=image_shape)
-        conv_kwargs = {"use_bias": False, "data_format": data_format, "dtype": dtype}
-        bn_kwargs = {"axis": channel_axis, "epsilon": BN_EPSILON, "dtype": dtype}
+        conv_kwargs = {
+            "use_bias": False,
+            "data_format": data_format,
+            "dtype": dtype,
+            "kernel_initializer": HostGlorotUniform(),
+        }
+        bn_kwargs = {
+            "axis": channel_axis,
+            "epsilon": BN_EPSILON,
+            "dtype": dtype,
+            "beta_initializer": HostConstant(0.0),
+            "gamma_initializer": HostConstant(1.0),
+            "moving_mean_initializer": HostConstant(0.0),
+            "moving_variance_initializer": HostConstant(1.0),
+        }
 
         x = image_input
         if stem_padding == "symmetric":
@@ -161,7 +194,14 @@ class DenseNetBackbone(Backbone):
         self.stem_filters = stem_filters
         self.stem_padding = stem_padding
         self.data_format = data_format
+        self.memory_efficient = memory_efficient
         self._pyramid_outputs = pyramid_outputs
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        if self.memory_efficient and training:
+            (image,) = self._standardize_inputs(inputs)
+            return memory_efficient_pass.forward(self, image, training)[0]
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     @property
     def pyramid_outputs(self):
@@ -183,6 +223,7 @@ class DenseNetBackbone(Backbone):
                 "stem_filters": self.stem_filters,
                 "stem_padding": self.stem_padding,
                 "data_format": self.data_format,
+                "memory_efficient": self.memory_efficient,
             }
         )
         return config
@@ -236,6 +277,14 @@ def _check_repeats(owner, stackwise_num_repeats):
             f"positive integers such as [6, 12, 24, 16], got {stackwise_num_repeats!r}."
         )
     return repeats
+
+
+def _check_memory_efficient(owner, memory_efficient):
+    if not isinstance(memory_efficient, bool):
+        raise ValueError(
+            f"{owner}: `memory_efficient` must be True or False, got "
+            f"{memory_efficient!r}."
+        )
 
 
 def _check_compression(owner, compression_ratio):

@@ -1,0 +1,112 @@
+"""The inference candidates a benchmark compares, each built for one depth and
+image size with random weights.
+
+Every builder returns a function `batch -> numpy outputs` that takes a
+float32 NHWC numpy batch. Peers that are not installed raise `Unavailable`,
+and the benchmark says so instead of quietly leaving them out.
+"""
+
+import importlib
+
+import keras
+import numpy as np
+
+from densenet_hub.bench.configs import repeats
+
+
+class Unavailable(Exception):
+    """A peer that cannot run here, with the reason."""
+
+
+def _require(module):
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise Unavailable(f"{module} is not installed ({error})") from None
+
+
+def ours_keras(depth, size):
+    """densenet_hub's backbone, Keras `predict_on_batch` on the current backend."""
+    from densenet_hub.models import DenseNetBackbone
+
+    model = DenseNetBackbone(repeats(depth), image_shape=(size, size, 3))
+    return model, model.predict_on_batch
+
+
+def ours_accelerated(model, runtime, precision):
+    """`densenet_hub.runtime.accelerate` on the same backbone."""
+    from densenet_hub.runtime import accelerate
+
+    return accelerate(model, runtime=runtime, precision=precision).predict_on_batch
+
+
+def keras_hub(depth, size):
+    """keras_hub.models.DenseNetBackbone, `predict_on_batch`, same backend."""
+    keras_hub = _require("keras_hub")
+    model = keras_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=repeats(depth), image_shape=(size, size, 3)
+    )
+    return model.predict_on_batch
+
+
+def keras_applications(depth, size):
+    """keras.applications.DenseNet{depth}, no top, `predict_on_batch`."""
+    builder = getattr(keras.applications, f"DenseNet{depth}", None)
+    if builder is None:
+        raise Unavailable(f"keras.applications has no DenseNet{depth}")
+    model = builder(weights=None, include_top=False, input_shape=(size, size, 3))
+    return model.predict_on_batch
+
+
+def onnxruntime_default(model):
+    """ONNX Runtime with default session options on our ONNX export."""
+    ort = _require("onnxruntime")
+    from densenet_hub.export.onnx_graph import to_onnx
+
+    session = ort.InferenceSession(
+        to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {name: batch})[0]
+
+
+def openvino_default(model):
+    """OpenVINO with default settings on our ONNX export (bfloat16 on CPUs
+    that have it, as OpenVINO chooses by itself)."""
+    ov = _require("openvino")
+    from densenet_hub.export.onnx_graph import to_onnx
+
+    core = ov.Core()
+    compiled = {}
+    source = core.read_model(to_onnx(model).SerializeToString(), b"")
+
+    def run(batch):
+        if batch.shape not in compiled:
+            source.reshape({source.inputs[0].get_any_name(): list(batch.shape)})
+            compiled[batch.shape] = core.compile_model(source, "CPU")
+        return compiled[batch.shape](batch)[0]
+
+    return run
+
+
+def torchvision_eager(depth, size):
+    """torchvision's densenet `features` (ends at norm5, before the final
+    ReLU), eager, channels_last, no grad."""
+    torch = _require("torch")
+    models = _require("torchvision.models")
+    builder = getattr(models, f"densenet{depth}", None)
+    if builder is None:
+        raise Unavailable(f"torchvision has no densenet{depth}")
+    network = builder(weights=None).features.eval().to(memory_format=torch.channels_last)
+
+    def run(batch):
+        with torch.inference_mode():
+            images = torch.from_numpy(batch).permute(0, 3, 1, 2)
+            return network(images.contiguous(memory_format=torch.channels_last)).numpy()
+
+    return run
+
+
+def random_batch(batch, size, seed=0):
+    """A float32 NHWC batch of uniform noise in [0, 1)."""
+    return np.random.default_rng(seed).uniform(size=(batch, size, size, 3)).astype("float32")
