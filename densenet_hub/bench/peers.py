@@ -73,8 +73,13 @@ def onnxruntime_default(model):
 def openvino_default(model):
     """OpenVINO with default settings on our ONNX export (bfloat16 on CPUs
     that have it, as OpenVINO chooses by itself)."""
-    ov = _require("openvino")
     from densenet_hub.export.onnx_graph import to_onnx
+    from densenet_hub.export.packages import import_openvino
+
+    try:
+        ov = import_openvino("the openvino-default peer")
+    except ImportError as error:
+        raise Unavailable(str(error)) from None
 
     core = ov.Core()
     compiled = {}

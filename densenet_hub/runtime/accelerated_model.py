@@ -30,6 +30,8 @@ class AcceleratedModel:
         self.engine = engine
         self.runtime = runtime
         self.precision = precision
+        backbone = getattr(model, "backbone", model)
+        self.channels_first = getattr(backbone, "data_format", None) == "channels_first"
 
     def predict(self, x, batch_size=None):
         """Runs the model on `x` and returns a numpy array.
@@ -60,9 +62,11 @@ class AcceleratedModel:
         if preprocessor is not None:
             x = preprocessor(x)
         batch = np.ascontiguousarray(keras.ops.convert_to_numpy(x), dtype="float32")
-        if getattr(self.model, "data_format", "channels_last") == "channels_first":
-            batch = np.ascontiguousarray(np.moveaxis(batch, 1, -1))
-        return self.engine.run(batch)
+        if not self.channels_first:
+            return self.engine.run(batch)
+        # The exported graph is channels-last at both ends.
+        outputs = self.engine.run(np.ascontiguousarray(np.moveaxis(batch, 1, -1)))
+        return np.moveaxis(outputs, -1, 1) if outputs.ndim == 4 else outputs
 
     __call__ = predict_on_batch
 

@@ -5,23 +5,12 @@ and offers `run(batch) -> numpy array`. Neither falls back to another engine
 or precision: a request it cannot honour is an error that says what to do.
 """
 
-import importlib
-
 import numpy as np
 
+from densenet_hub.export.packages import import_openvino
+from densenet_hub.export.packages import import_package
+
 PRECISIONS = ("float32", "bfloat16")
-
-
-def import_runtime(module, extra):
-    """Imports an optional runtime package, or says which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise ImportError(
-            f"densenet_hub.runtime needs the `{module}` package for this engine, "
-            f"which is not installed ({error}). Install it with "
-            f"`pip install \"densenet-hub[{extra}]\"`."
-        ) from None
 
 
 class OnnxRuntimeEngine:
@@ -44,7 +33,7 @@ class OnnxRuntimeEngine:
                 f"precision={precision!r}: its CPU kernels have no bfloat16 "
                 f"convolutions. Use runtime='openvino' for bfloat16."
             )
-        ort = import_runtime("onnxruntime", "onnx")
+        ort = import_package("onnxruntime", "onnx", "runtime='onnxruntime'")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -75,7 +64,7 @@ class OpenVinoEngine:
     name = "openvino"
 
     def __init__(self, onnx_model, precision="float32", threads=None):
-        ov = import_runtime("openvino", "openvino")
+        ov = import_openvino("runtime='openvino'")
         self.core = ov.Core()
         if precision == "bfloat16":
             capabilities = self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
