@@ -189,6 +189,24 @@ def test_predict_json_matches_the_model(preset, images, capsys):
     assert "5/5 images" in captured.err
 
 
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_predict_on_an_engine_matches_keras(preset, images, capsys, runtime):
+    status = main(["predict", str(preset), *map(str, images), "--json", "--top-k", "3",
+                   "--runtime", runtime, "--quiet"])  # fmt: skip
+    assert status == 0
+    results = json.loads(capsys.readouterr().out)
+    expected = expected_probabilities(preset, images)
+    for result, row in zip(results, expected):
+        got = {p["index"]: p["probability"] for p in result["predictions"]}
+        assert max(abs(got[i] - row[i]) for i in range(len(CLASSES))) < 1e-4
+
+
+def test_predict_bfloat16_needs_an_engine(preset, images, capsys):
+    status = main(["predict", str(preset), str(images[0]), "--precision", "bfloat16"])
+    assert status == 1
+    assert "--precision bfloat16 needs --runtime openvino" in error_line(capsys)
+
+
 def test_predict_table_reads_folders_and_globs(preset, images, capsys):
     folder = images[0].parent
     assert main(["predict", str(preset), str(folder), "--top-k", "1", "--quiet"]) == 0

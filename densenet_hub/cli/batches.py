@@ -1,8 +1,6 @@
 """Batches of labelled image files for `fit` and `evaluate`, read from disk
 as they are needed."""
 
-import math
-
 import keras
 import numpy as np
 
@@ -30,6 +28,13 @@ class LabelledBatches(keras.utils.PyDataset):
         seed: seed of the shuffling.
         on_error: `"skip"` drops an image that fails to decode from its
             batch (with a warning); `"fail"` stops.
+        replicas: the data-parallel replicas of a multi-device run. Every
+            replica needs the same number of rows, so a batch is cut to a
+            multiple of `replicas` (only the last batch can lose rows: fewer
+            than `replicas`, different ones each shuffled epoch).
+        local_rows: `None`, or a function from a global batch size to the
+            slice of it this process reads in a multi-process run, such as
+            `densenet_hub.distribution.local_batch_rows`.
 
     Example:
     ```python
@@ -62,6 +67,8 @@ class LabelledBatches(keras.utils.PyDataset):
         shuffle=False,
         seed=0,
         on_error="fail",
+        replicas=1,
+        local_rows=None,
     ):
         super().__init__()
         self.paths = list(paths)
@@ -71,17 +78,29 @@ class LabelledBatches(keras.utils.PyDataset):
         self.augment = augment
         self.shuffle = shuffle
         self.on_error = on_error
+        self.replicas = replicas
+        self.local_rows = local_rows
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.paths))
         self._reshuffle()
 
     def __len__(self):
-        return math.ceil(len(self.paths) / self.batch_size)
+        full, rest = divmod(len(self.paths), self.batch_size)
+        return full + (rest >= self.replicas)
 
     def __getitem__(self, index):
         indices = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        indices = indices[: len(indices) - len(indices) % self.replicas]
+        if self.local_rows is not None:
+            indices = indices[self.local_rows(len(indices))]
         batch_paths = [self.paths[i] for i in indices]
         images, kept = read_images(batch_paths, self.on_error)
+        if self.replicas > 1 and len(images) < len(batch_paths):
+            raise CliError(
+                f"{len(batch_paths) - len(images)} image(s) of a batch could not "
+                "be decoded; a multi-device run needs every batch whole, so "
+                "remove the files named above and rerun (the checkpoint resumes)."
+            )
         if not images:
             raise CliError(
                 f"no image of a training batch could be decoded "

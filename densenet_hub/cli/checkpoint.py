@@ -13,6 +13,7 @@ import warnings
 import keras
 import numpy as np
 
+from densenet_hub import distribution
 from densenet_hub.cli.errors import CliError
 
 STATE_FILE = "state.json"
@@ -42,6 +43,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         patience_from_epoch: epochs done before patience starts counting.
         stop_after_epochs: `None`, or stop (resumably) after this many epochs
             of this run.
+        writer: whether this process writes the files. In a multi-process
+            run only process 0 does; every process keeps the same state
+            (the logs it sees are global), so all stop at the same epoch.
 
     Example:
     ```python
@@ -62,7 +66,13 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, directory, settings, patience, patience_from_epoch=0, stop_after_epochs=None
+        self,
+        directory,
+        settings,
+        patience,
+        patience_from_epoch=0,
+        stop_after_epochs=None,
+        writer=True,
     ):
         super().__init__()
         self.directory = pathlib.Path(directory)
@@ -70,6 +80,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.patience = patience
         self.patience_from_epoch = patience_from_epoch
         self.stop_after_epochs = stop_after_epochs
+        self.writer = writer
         self.epochs_this_run = 0
         self.paused = False
         self.state = self._load_or_start()
@@ -115,14 +126,20 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         stem = f"epoch_{epochs_done:04d}"
         weights = f"{stem}.weights.h5"
         optimizer = f"{stem}.optimizer.npz"
-        self.model.save_weights(self.directory / weights)
-        store = {}
-        self.model.optimizer.save_own_variables(store)
-        np.savez(self.directory / optimizer, **store)
+        if self.writer:
+            # Saving makes throwaway Keras variables; under a multi-process
+            # distribution creating one would wait for the other processes.
+            with distribution.unsharded():
+                self.model.save_weights(self.directory / weights)
+                store = {}
+                self.model.optimizer.save_own_variables(store)
+                np.savez(self.directory / optimizer, **store)
 
         state = dict(self.state, epochs_done=epochs_done, weights=weights, optimizer=optimizer)
         self._track_best(state, epochs_done, logs, weights)
         self._write_state(state)
+        # The other processes may read these files next (restore_best).
+        distribution.barrier(f"densenet-hub checkpoint {self.directory} {epochs_done}")
         self.epochs_this_run += 1
         if state["stopped_early"]:
             self.model.stop_training = True
@@ -135,7 +152,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         best = state["best"]
         if best is None or val_loss < best["val_loss"]:
             best_weights = f"best_{epochs_done:04d}.weights.h5"
-            _link_or_copy(self.directory / weights, self.directory / best_weights)
+            if self.writer:
+                _link_or_copy(self.directory / weights, self.directory / best_weights)
             state["best"] = {
                 "epoch": epochs_done,
                 "val_loss": val_loss,
@@ -148,10 +166,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             state["stopped_early"] = state["wait"] >= self.patience
 
     def _write_state(self, state):
+        self.state = state
+        if not self.writer:
+            return
         partial = self.directory / f".{STATE_FILE}.partial"
         partial.write_text(json.dumps(state, indent=2), encoding="utf-8")
         os.replace(partial, self.directory / STATE_FILE)
-        self.state = state
         self._remove_unnamed_files()
 
     def _remove_unnamed_files(self):
@@ -170,7 +190,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                     f"the checkpoint folder {str(self.directory)!r} exists but "
                     f"holds no {STATE_FILE}; choose another --checkpoint-dir."
                 )
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.writer:
+                self.directory.mkdir(parents=True, exist_ok=True)
             return {
                 "format": STATE_FORMAT,
                 "settings": self.settings,

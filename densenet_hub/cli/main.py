@@ -16,6 +16,7 @@ from densenet_hub.cli import demo
 from densenet_hub.cli import embed
 from densenet_hub.cli import evaluate
 from densenet_hub.cli import explain
+from densenet_hub.cli import export
 from densenet_hub.cli import info
 from densenet_hub.cli import predict
 from densenet_hub.cli import train
@@ -30,7 +31,7 @@ EXIT_INTERRUPTED = 130
 # The library reports bad files, configs and presets with these; anything
 # else is a bug and keeps its traceback.
 USER_ERRORS = (CliError, ValueError, OSError, MissingHubClientError)
-COMMANDS = (info, predict, embed, train, evaluate, explain, convert, bench, demo)
+COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, bench, demo)
 
 
 def build_parser():

@@ -13,6 +13,9 @@ from densenet_hub.cli.loading import load_classifier
 from densenet_hub.cli.loading import to_probabilities
 from densenet_hub.cli.progress import ProgressBar
 from densenet_hub.imagenet import decode_predictions
+from densenet_hub.runtime import PRECISIONS
+from densenet_hub.runtime import RUNTIMES
+from densenet_hub.runtime import accelerate
 
 
 def register(subparsers):
@@ -30,6 +33,21 @@ def register(subparsers):
         "--top-k", type=arguments.positive_int, default=5, help="classes per image (default 5)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--runtime",
+        choices=("keras", *RUNTIMES),
+        default="keras",
+        help="run the network in Keras (default) or export it once and run it "
+        "on ONNX Runtime or OpenVINO (about twice as fast on a CPU; same "
+        "results within 1e-4 in float32)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="bfloat16 needs --runtime openvino and a CPU with bfloat16 "
+        "instructions (default float32)",
+    )
     arguments.add_batch_options(parser)
     parser.set_defaults(run=run)
 
@@ -37,8 +55,17 @@ def register(subparsers):
 def run(args):
     paths = find_images(args.images, args.on_error)
     classifier, class_names = load_classifier(args.preset, args.image_size)
+    if args.runtime != "keras":
+        predictor = accelerate(classifier, runtime=args.runtime, precision=args.precision)
+    elif args.precision != "float32":
+        raise CliError(
+            f"--precision {args.precision} needs --runtime openvino; Keras runs "
+            "the preset in its saved precision."
+        )
+    else:
+        predictor = classifier
     probabilities, kept = classify_files(
-        classifier, paths, args.batch_size, args.on_error, not args.quiet
+        classifier, paths, args.batch_size, args.on_error, not args.quiet, predictor
     )
     top = decode_predictions(probabilities, top=args.top_k, class_names=class_names)
     if args.json:
@@ -48,19 +75,25 @@ def run(args):
     return 0
 
 
-def classify_files(classifier, paths, batch_size, on_error="skip", progress=True):
+def classify_files(
+    classifier, paths, batch_size, on_error="skip", progress=True, predictor=None
+):
     """Class probabilities of the images at `paths`, read batch by batch.
+
+    `predictor` (default: the classifier itself) runs each batch, e.g. an
+    `AcceleratedModel` of the classifier.
 
     Returns:
         `(probabilities, kept_paths)`: a `(len(kept_paths), num_classes)`
         array and the paths that could be read, in order.
     """
+    predictor = predictor or classifier
     bar = ProgressBar(len(paths), "images", enabled=progress)
     batches, kept = [], []
     for start in range(0, len(paths), batch_size):
         images, batch_paths = read_images(paths[start : start + batch_size], on_error)
         if images:
-            scores = classifier.predict_on_batch(images)
+            scores = predictor.predict_on_batch(images)
             batches.append(to_probabilities(classifier, scores))
             kept.extend(batch_paths)
         bar.advance(len(batch_paths))

@@ -8,16 +8,23 @@ stopping on the validation loss. Running the same command again after an
 interruption resumes from the last checkpoint. The best epoch's model is
 saved as a preset folder (KerasHub's files plus `class_names.json`) that
 `predict`, `evaluate` and `from_preset` load.
+
+With `--devices`, `--distribution` or a multi-process setting (JAX backend),
+training runs through `densenet_hub.distribution` (Keras' distribution API):
+`--batch-size` is the global batch, and only process 0 prints, writes the
+checkpoints and saves the preset.
 """
 
 import argparse
 import collections
+import os
 import pathlib
 import sys
 
 import keras
 import numpy as np
 
+from densenet_hub import distribution
 from densenet_hub.cli import arguments
 from densenet_hub.cli.batches import LabelledBatches
 from densenet_hub.cli.checkpoint import TrainingCheckpoint
@@ -34,6 +41,13 @@ from densenet_hub.cli.loading import save_classifier
 EXIT_PAUSED = 75
 EXIT_INTERRUPTED = 130
 AUGMENTATIONS = ("flip", "rotate", "zoom", "translate")
+DISTRIBUTIONS = ("data_parallel", "model_parallel")
+PROCESS_ENVS = (
+    distribution.KERAS_ADDRESSES_ENV,
+    distribution.COORDINATOR_ENV,
+    distribution.KERAS_NUM_PROCESSES_ENV,
+    distribution.KERAS_PROCESS_ID_ENV,
+)
 # Options a resumed run must share with the run that made its checkpoint;
 # the others (--epochs, --patience, --stop-after-epochs, ...) may change.
 SETTINGS = (
@@ -148,11 +162,72 @@ def register(subparsers):
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     arguments.add_batch_options(parser)
+    _add_distribution_options(parser)
     parser.set_defaults(run=run)
+
+
+def _add_distribution_options(parser):
+    group = parser.add_argument_group(
+        "several devices and machines (JAX backend; --batch-size is the global batch)"
+    )
+    group.add_argument(
+        "--devices",
+        type=arguments.positive_int,
+        default=None,
+        help="devices to train on (default: one; with several processes, all "
+        "of every process). Simulate N CPU devices with "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N",
+    )
+    group.add_argument(
+        "--distribution",
+        choices=DISTRIBUTIONS,
+        default=None,
+        help="data_parallel (default when training on several devices): a "
+        "model copy per device, the batch split among them; model_parallel: "
+        "the dense layers' bottlenecks split over --model-devices devices",
+    )
+    group.add_argument(
+        "--model-devices",
+        type=arguments.positive_int,
+        default=2,
+        help="with model_parallel: devices sharing one model copy; must divide "
+        "4 x the growth rate and the devices of each process (default 2)",
+    )
+    group.add_argument(
+        "--coordinator-address",
+        default=None,
+        help="multi-process runs: HOST:PORT of process 0, the same for every "
+        f"process (default: ${distribution.KERAS_ADDRESSES_ENV} or "
+        f"${distribution.COORDINATOR_ENV})",
+    )
+    group.add_argument(
+        "--num-processes",
+        type=arguments.positive_int,
+        default=None,
+        help=f"multi-process runs: the number of processes (default: "
+        f"${distribution.KERAS_NUM_PROCESSES_ENV})",
+    )
+    group.add_argument(
+        "--process-id",
+        type=arguments.non_negative_int,
+        default=None,
+        help=f"multi-process runs: this process's index, 0 on the coordinator's "
+        f"host (default: ${distribution.KERAS_PROCESS_ID_ENV})",
+    )
 
 
 def run(args):
     """Trains as `args` says; returns the exit status."""
+    previous = keras.distribution.distribution()
+    try:
+        return _run(args)
+    finally:
+        # The command's distribution must not outlive it when `main` runs
+        # in-process.
+        keras.distribution.set_distribution(previous)
+
+
+def _run(args):
     total_epochs = args.warmup_epochs + args.epochs
     if total_epochs == 0:
         raise CliError("--warmup-epochs and --epochs are both 0; train for at least one epoch.")
@@ -160,6 +235,8 @@ def run(args):
     data_dir = pathlib.Path(args.data_dir)
     paths, labels, class_names = _labelled_images(data_dir, args.on_error)
     train_rows, val_rows = stratified_split(labels, args.val_split, args.seed)
+    _start_distribution(args)
+    _check_split_for_replicas(train_rows, val_rows)
     checkpoint = _open_checkpoint(
         args, _settings(args, data_dir, paths, class_names, train_rows, val_rows)
     )
@@ -193,6 +270,60 @@ def run(args):
     return 0
 
 
+def _start_distribution(args):
+    """Joins the other processes and sets the distribution, before any model
+    is built (Keras places variables on the devices as it creates them)."""
+    process_options = (args.coordinator_address, args.num_processes, args.process_id)
+    if any(option is not None for option in process_options) or any(
+        os.environ.get(name) for name in PROCESS_ENVS
+    ):
+        distribution.initialize(*process_options)
+    several_processes = distribution.process_count() > 1
+    if args.devices is None and args.distribution is None and not several_processes:
+        return
+    devices = args.devices
+    if several_processes:
+        present = len(keras.distribution.list_devices())
+        if devices not in (None, present):
+            raise CliError(
+                f"--devices {devices} with {distribution.process_count()} processes: "
+                f"a multi-process run trains on every device of every process "
+                f"({present}); leave --devices out."
+            )
+        devices = None
+    if args.distribution == "model_parallel":
+        layout = distribution.model_parallel(
+            args.model_devices, devices, auto_shard_dataset=False
+        )
+    else:
+        layout = distribution.data_parallel(devices, auto_shard_dataset=False)
+    distribution.check_global_batch(args.batch_size)
+    if several_processes:
+        distribution.local_batch_rows(args.batch_size)
+    if not distribution.is_chief():
+        args.quiet = True
+    if not args.quiet:
+        print(
+            f"training on {layout.device_mesh.devices.size} devices "
+            f"({args.distribution or 'data_parallel'}, "
+            f"{distribution.process_count()} process(es)); global batch "
+            f"{args.batch_size}, {args.batch_size // distribution.replica_count()} "
+            "per model copy"
+        )
+
+
+def _check_split_for_replicas(train_rows, val_rows):
+    """Every device needs rows of every batch: at least one row per replica
+    on each side of the split."""
+    replicas = distribution.replica_count()
+    for name, rows in (("training", train_rows), ("validation", val_rows)):
+        if len(rows) < replicas:
+            raise CliError(
+                f"{len(rows)} {name} image(s) cannot fill a batch for {replicas} "
+                f"model copies; add images, raise --val-split, or use fewer --devices."
+            )
+
+
 def _labelled_images(data_dir, on_error):
     paths, labels, class_names = find_labelled_images(data_dir, on_error, min_per_class=2)
     if len(class_names) < 2:
@@ -206,13 +337,17 @@ def _labelled_images(data_dir, on_error):
 def _open_checkpoint(args, settings):
     directory = pathlib.Path(args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoints")
     if args.restart:
-        remove_checkpoint(directory)
+        if distribution.is_chief():
+            remove_checkpoint(directory)
+        # No process may read the old checkpoint once the chief removes it.
+        distribution.barrier(f"densenet-hub restart {directory}")
     return TrainingCheckpoint(
         directory,
         settings,
         patience=args.patience,
         patience_from_epoch=args.warmup_epochs,
         stop_after_epochs=args.stop_after_epochs,
+        writer=distribution.is_chief(),
     )
 
 
@@ -229,7 +364,10 @@ def _report_interruption(checkpoint):
 
 def _save_best(args, classifier, checkpoint, class_names):
     checkpoint.restore_best(classifier)
-    save_classifier(classifier, class_names, args.out, args.overwrite)
+    if not distribution.is_chief():
+        return
+    with distribution.unsharded():
+        save_classifier(classifier, class_names, args.out, args.overwrite)
     best = checkpoint.best
     print(
         f"saved {args.out}: best epoch {best['epoch']} of {checkpoint.epochs_done}, "
@@ -269,16 +407,25 @@ def augmentation_layers(names, seed):
 
 
 def _train(args, classifier, preprocessor, checkpoint, paths, labels, train_rows, val_rows):
+    replicas = distribution.replica_count()
+    local_rows = distribution.local_batch_rows if distribution.process_count() > 1 else None
+    # Each process augments its own rows on its own, with its own random
+    # stream, so its layers stay out of the distribution.
+    with distribution.unsharded():
+        augment = augmentation_layers(args.augment, args.seed + distribution.process_index())
+
     def batches(rows, training):
         return LabelledBatches(
             [paths[i] for i in rows],
             labels[rows],
             args.batch_size,
             preprocessor,
-            augment=augmentation_layers(args.augment, args.seed) if training else None,
+            augment=augment if training else None,
             shuffle=training,
             seed=(args.seed, checkpoint.epochs_done),
             on_error=args.on_error,
+            replicas=replicas,
+            local_rows=local_rows,
         )
 
     train_data, val_data = batches(train_rows, True), batches(val_rows, False)
@@ -365,6 +512,16 @@ def _report_start(args, checkpoint, class_names, train_rows, val_rows, total_epo
         f"{len(val_rows)} validation images; {args.warmup_epochs} warm-up and "
         f"{args.epochs} fine-tuning epoch(s)"
     )
+    replicas = distribution.replica_count()
+    val_left_out = (len(val_rows) % args.batch_size) % replicas
+    train_left_out = (len(train_rows) % args.batch_size) % replicas
+    if val_left_out or train_left_out:
+        print(
+            f"each batch is cut to a multiple of the {replicas} model copies: "
+            f"training leaves out {train_left_out} image(s) per epoch (different "
+            f"ones each epoch), validation uses {len(val_rows) - val_left_out} "
+            f"of {len(val_rows)} images"
+        )
     if checkpoint.epochs_done:
         print(
             f"resuming from epoch {checkpoint.epochs_done} of {total_epochs} "

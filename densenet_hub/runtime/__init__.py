@@ -8,3 +8,4 @@ returns the same numbers (float32: within 1e-4).
 from densenet_hub.runtime.accelerated_model import RUNTIMES
 from densenet_hub.runtime.accelerated_model import AcceleratedModel
 from densenet_hub.runtime.accelerated_model import accelerate
+from densenet_hub.runtime.engines import PRECISIONS
