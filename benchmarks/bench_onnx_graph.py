@@ -110,7 +110,8 @@ def main():
                 f"batch {batch:2d} {name:14s} {medians[name]:5.1f} img/s "
                 f"(min {min(values):.1f}, max {max(values):.1f})"
             )
-        print(f"batch {batch:2d} exported / bn_as_mul_add: {medians['exported'] / medians['bn_as_mul_add']:.2f}")
+        ratio = medians["exported"] / medians["bn_as_mul_add"]
+        print(f"batch {batch:2d} exported / bn_as_mul_add: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from densenet_hub.cli import loading
 from densenet_hub.cli.main import main
 from densenet_hub.export import export_model
 from densenet_hub.export import to_onnx
+from densenet_hub.export.packages import import_openvino
 from cli_util import error_line
 from weights_util import forward
 from weights_util import max_abs_diff
@@ -246,6 +247,9 @@ def test_onnx_with_preprocessing_matches_predict_on_raw_pixels(raw_classifier):
     # The converter's image_size fixes the input size.
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 32, 32, 3]
     assert op_count(proto, "Mul") == 1 and op_count(proto, "Add") == 1
+    contract = {prop.key: prop.value for prop in proto.metadata_props}
+    assert contract["preprocessing_included"] == "true"
+    assert contract["input_layout"] == "NHWC"
     assert max_abs_diff(run_onnx(proto, images.astype("float32")), expected) < TOLERANCE
 
 
@@ -294,10 +298,10 @@ def test_export_onnx_file_matches_predict(tmp_path, raw_classifier):
 
 
 def test_export_openvino_matches_predict_in_float32(tmp_path, raw_classifier):
-    import openvino
-
     classifier, images, expected = raw_classifier
     folder = export_model(classifier, tmp_path / "ov", format="openvino")
+    # A plain import would send OpenVINO's usage telemetry from a fork.
+    openvino = import_openvino("the test")
     assert sorted(p.name for p in folder.iterdir()) == ["model.bin", "model.xml"]
     core = openvino.Core()
     # CPUs with bfloat16 units otherwise run the graph in bfloat16.
@@ -392,8 +396,9 @@ def test_cli_exports_a_classifier_preset(tmp_path, raw_classifier, capsys):
 
     backbone_preset = tmp_path / "backbone"
     classifier.backbone.save_to_preset(str(backbone_preset))
-    assert main(["export", str(backbone_preset), str(tmp_path / "b.onnx")]) == 1
+    backbone_out = tmp_path / "b.onnx"
+    assert main(["export", str(backbone_preset), str(backbone_out)]) == 1
     assert "--no-preprocessing" in error_line(capsys)
-    assert main(["export", str(backbone_preset), str(tmp_path / "b.onnx"), "--no-preprocessing"]) == 0
+    assert main(["export", str(backbone_preset), str(backbone_out), "--no-preprocessing"]) == 0
     assert main(["export", str(preset), str(out)]) == 1
     assert "overwrite" in error_line(capsys)

@@ -107,7 +107,7 @@ def to_onnx(model, include_preprocessing=False, opset=None):
     input_shape = writer.write_input(converter)
     writer.write_layers()
     output_name = writer.write_output()
-    proto = writer.model_proto(input_shape, output_name, opset)
+    proto = writer.model_proto(input_shape, output_name, opset, converter is not None)
     onnx.checker.check_model(proto)
     return proto
 
@@ -186,7 +186,7 @@ class _GraphWriter:
         producer.output[:] = [PREDICTIONS_NAME]
         return PREDICTIONS_NAME
 
-    def model_proto(self, input_shape, output_name, opset):
+    def model_proto(self, input_shape, output_name, opset, preprocessing):
         helper = self.onnx.helper
         float32 = self.onnx.TensorProto.FLOAT
         output_shape = list(self.graph.output_shape)
@@ -209,7 +209,12 @@ class _GraphWriter:
             # The oldest IR that holds this opset, for older runtimes.
             ir_version=helper.find_min_ir_version_for(opset_ids),
         )
-        helper.set_model_props(proto, {"input_layout": "NHWC", "input_dtype": "float32"})
+        contract = {
+            "input_layout": "NHWC",
+            "input_dtype": "float32",
+            "preprocessing_included": str(preprocessing).lower(),
+        }
+        helper.set_model_props(proto, contract)
         return proto
 
     # === Layers ===
@@ -298,9 +303,9 @@ class _GraphWriter:
         return follower
 
     def batch_norm(self, index, call):
-        # One BatchNormalization node ran faster in ONNX Runtime than the
-        # equivalent Mul and Add (DenseNet-121: 18.0 vs 16.1 images/s, one
-        # thread, best of 7).
+        # One BatchNormalization node runs faster in ONNX Runtime than the
+        # equivalent Mul and Add: 1.1-1.3x for DenseNet-121, measured by
+        # benchmarks/bench_onnx_graph.py.
         layer = call.layer
         rank = len(call.input_shapes[0])
         if self.axis(layer.axis, rank) != 1:
