@@ -161,6 +161,12 @@ def register(subparsers):
         f"{EXIT_PAUSED}; rerun the same command to continue (for time-limited jobs)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument(
+        "--memory-efficient",
+        action="store_true",
+        help="recompute the dense layers' bottlenecks in the backward pass: "
+        "less training memory for some extra time (same results)",
+    )
     arguments.add_batch_options(parser)
     _add_distribution_options(parser)
     parser.set_defaults(run=run)
@@ -250,6 +256,8 @@ def _run(args):
     preprocessor = classifier.preprocessor
     # The batches arrive preprocessed (and augmented), as `fit` then needs.
     classifier.preprocessor = None
+    # A setting of this run only: the saved preset stays KerasHub's.
+    classifier.backbone.memory_efficient = args.memory_efficient
     try:
         _train(args, classifier, preprocessor, checkpoint, paths, labels, train_rows, val_rows)
     except KeyboardInterrupt:
@@ -257,6 +265,7 @@ def _run(args):
         return EXIT_INTERRUPTED
     finally:
         classifier.preprocessor = preprocessor
+        classifier.backbone.memory_efficient = False
     unfinished = checkpoint.epochs_done < total_epochs and not checkpoint.stopped_early
     if checkpoint.paused and unfinished:
         print(

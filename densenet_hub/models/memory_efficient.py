@@ -89,11 +89,47 @@ def _bottleneck(layers, name, pieces, training):
         ops.cast(conv.kernel, conv.compute_dtype),
     ]
     if training and bn.trainable:
-        y, mean, variance = keras.remat(parts.with_batch_statistics)(*pieces, *weights)
+        y, mean, variance = _recomputed(parts.with_batch_statistics)(*pieces, *weights)
         _update_moving_statistics(bn, mean, variance)
         return y
     moving = [_read(bn.moving_mean), _read(bn.moving_variance)]
-    return keras.remat(parts.with_moving_statistics)(*pieces, *weights, *moving)
+    return _recomputed(parts.with_moving_statistics)(*pieces, *weights, *moving)
+
+
+def _recomputed(function):
+    """`function`, recomputed in the backward pass instead of keeping its
+    intermediates."""
+    if keras.backend.backend() == "jax":
+        return _jax_recomputed(function)
+    return keras.remat(function)
+
+
+def _jax_recomputed(function):
+    """`jax.checkpoint` alone saves nothing on XLA:CPU: its recomputation
+    depends only on the saved inputs, so the compiler merges it with the
+    forward computation and keeps the intermediates after all (same buffer
+    sizes with and without it). Here the backward pass recomputes from inputs
+    plus a zero read from the incoming cotangent, which it cannot do before
+    that cotangent exists. (A non-finite cotangent makes the zero NaN; such a
+    gradient is non-finite throughout anyway, as BatchNorm mixes every
+    position of a channel.)"""
+    import jax
+
+    @jax.custom_vjp
+    def recomputed(*args):
+        return function(*args)
+
+    def forward_pass(*args):
+        return function(*args), args
+
+    def backward_pass(args, cotangents):
+        first = jax.tree_util.tree_leaves(cotangents)[0]
+        zero = ops.ravel(first)[0] * 0
+        args = [arg + ops.cast(zero, arg.dtype) for arg in args]
+        return jax.vjp(function, *args)[1](cotangents)
+
+    recomputed.defvjp(forward_pass, backward_pass)
+    return recomputed
 
 
 def _read(variable):

@@ -42,6 +42,7 @@ KERAS_HUB_BACKBONE_DEFAULTS = {
     "stem_filters": 64,
     "stem_padding": "same",
     "data_format": "channels_last",
+    "memory_efficient": False,
 }
 ACTIVATIONS = ("linear", "softmax", "sigmoid", "log_softmax")
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
@@ -458,6 +459,7 @@ _VALIDATORS = {
     "stem_filters": _int_in(1, MAX_WIDTH),
     "stem_padding": _choice("symmetric", "same"),
     "data_format": _choice("channels_last", "channels_first", optional=True),
+    "memory_efficient": _check_bool,
     "image_shape": _check_image_shape,
     # ImageClassifier
     "backbone": _nested("backbone"),
@@ -503,6 +505,7 @@ BACKBONE_KEYS = LAYER_KEYS + (
     "stem_filters",
     "stem_padding",
     "data_format",
+    "memory_efficient",
 )
 TASK_KEYS = (
     "name",
