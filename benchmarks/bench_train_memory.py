@@ -72,6 +72,26 @@ def _keras_step_function(depth, memory_efficient, batch, size):
     return step
 
 
+def _keras_hub_step_function(depth, memory_efficient, batch, size):
+    import keras
+    import keras_hub
+    import numpy as np
+
+    backbone = keras_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=DEPTHS[depth], image_shape=(size, size, 3)
+    )
+    model = keras_hub.models.ImageClassifier(backbone=backbone, num_classes=1000)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    labels = rng.integers(0, 1000, size=(batch,))
+
+    def step():
+        model.train_on_batch(images, labels)
+
+    return step
+
+
 def _torchvision_step_function(depth, memory_efficient, batch, size):
     import torch
     import torchvision
@@ -101,14 +121,12 @@ def measure(spec):
     if importlib.util.find_spec("torch") is not None:
         # torch before TensorFlow in one process: the other order crashes here.
         import torch  # noqa: F401
-    if spec["framework"] == "torchvision":
-        step = _torchvision_step_function(
-            spec["depth"], spec["memory_efficient"], spec["batch"], spec["size"]
-        )
-    else:
-        step = _keras_step_function(
-            spec["depth"], spec["memory_efficient"], spec["batch"], spec["size"]
-        )
+    builder = {
+        "densenet_hub": _keras_step_function,
+        "keras_hub": _keras_hub_step_function,
+        "torchvision": _torchvision_step_function,
+    }[spec["framework"]]
+    step = builder(spec["depth"], spec["memory_efficient"], spec["batch"], spec["size"])
     step()  # warm-up: compilation, allocator growth
     settled_mb = _status_mb("VmRSS")
     reset = _reset_peak()
@@ -142,7 +160,7 @@ def _label(row):
     if row["framework"] == "torchvision":
         name = "torchvision"
     else:
-        name = f"densenet_hub ({row['backend']})"
+        name = f"{row['framework']} ({row['backend']})"
     return name + (" memory_efficient" if row["memory_efficient"] else "")
 
 
@@ -210,15 +228,28 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up")
-    parser.add_argument("--no-torchvision", action="store_true")
+    parser.add_argument(
+        "--frameworks",
+        nargs="+",
+        default=["densenet_hub", "keras_hub", "torchvision"],
+        choices=("densenet_hub", "keras_hub", "torchvision"),
+        help="what to measure (torchvision is left out when not installed)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["normal", "memory_efficient"],
+        choices=("normal", "memory_efficient"),
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(json.loads(args.child))))
         return
-    frameworks = ["densenet_hub"]
-    if not args.no_torchvision and _torchvision_available():
-        frameworks.append("torchvision")
+    frameworks = list(args.frameworks)
+    if "torchvision" in frameworks and not _torchvision_available():
+        print("torchvision is not installed: its rows are left out", file=sys.stderr)
+        frameworks.remove("torchvision")
     print(
         f"one SGD step, batch {args.batch}, {args.size}x{args.size}, float32, "
         f"{args.steps} timed steps after 1 warm-up; Keras backend {args.backend}; "
@@ -227,10 +258,13 @@ def main():
     rows = []
     for depth in args.depths:
         for framework in frameworks:
-            for memory_efficient in (False, True):
+            for mode in args.modes:
+                memory_efficient = mode == "memory_efficient"
+                if memory_efficient and framework == "keras_hub":
+                    continue  # KerasHub has no such mode
                 spec = {
                     "framework": framework,
-                    "backend": args.backend if framework == "densenet_hub" else "torch",
+                    "backend": "torch" if framework == "torchvision" else args.backend,
                     "depth": depth,
                     "memory_efficient": memory_efficient,
                     "batch": args.batch,

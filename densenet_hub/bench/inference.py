@@ -1,14 +1,14 @@
 """Inference throughput of densenet_hub and its peers on one machine, in one
-process: every candidate is warmed up, then all are timed in alternating
-rounds, and each row's median images/s is compared with KerasHub and with
-ONNX Runtime on the same export."""
+run: each candidate is built once in its own worker process and warmed up,
+then all are timed in alternating rounds, and each row's median images/s is
+compared with KerasHub and with ONNX Runtime and OpenVINO on the same export."""
 
 import keras
 import numpy as np
 
 from densenet_hub.bench import peers
-from densenet_hub.bench.timing import alternate
 from densenet_hub.bench.timing import summary
+from densenet_hub.bench.workers import Worker
 
 CANDIDATES = (
     "densenet_hub",
@@ -21,32 +21,41 @@ CANDIDATES = (
     "openvino-default",
     "torchvision",
 )
+# Candidates that keras.utils.set_random_seed(SEED) gives our weights.
+SAME_WEIGHTS = tuple(
+    name for name in CANDIDATES if name.startswith("densenet_hub") or name.endswith("-default")
+)
 # Rows the others are divided by, when they ran.
 BASELINES = ("keras_hub", "onnxruntime-default", "openvino-default")
 WARMUP_CALLS = 2
+SEED = 0
 
 
-def build(names, depth, size):
-    """Builds the named candidates; returns (runners, unavailable reasons)."""
+def build_one(name, depth, size):
+    """Builds one candidate: a function from a float32 NHWC batch to outputs.
+
+    densenet_hub's candidates and the ONNX peers all use a backbone built
+    after `keras.utils.set_random_seed(SEED)`, so in every worker process
+    they hold the same weights and their outputs can be compared.
+    """
+    if name not in SAME_WEIGHTS:
+        builder = {
+            "keras_hub": peers.keras_hub,
+            "keras.applications": peers.keras_applications,
+            "torchvision": peers.torchvision_eager,
+        }[name]
+        return builder(depth, size)
+    keras.utils.set_random_seed(SEED)
     model, keras_run = peers.ours_keras(depth, size)
-    builders = {
-        "densenet_hub": lambda: keras_run,
-        "densenet_hub+onnxruntime": lambda: peers.ours_accelerated(model, "onnxruntime", "float32"),
-        "densenet_hub+openvino": lambda: peers.ours_accelerated(model, "openvino", "float32"),
-        "densenet_hub+openvino-bf16": lambda: peers.ours_accelerated(model, "openvino", "bfloat16"),
-        "keras_hub": lambda: peers.keras_hub(depth, size),
-        "keras.applications": lambda: peers.keras_applications(depth, size),
-        "onnxruntime-default": lambda: peers.onnxruntime_default(model),
-        "openvino-default": lambda: peers.openvino_default(model),
-        "torchvision": lambda: peers.torchvision_eager(depth, size),
-    }
-    runners, missing = {}, {}
-    for name in names:
-        try:
-            runners[name] = builders[name]()
-        except peers.Unavailable as reason:
-            missing[name] = str(reason)
-    return runners, missing, keras_run
+    if name == "densenet_hub":
+        return keras_run
+    if name == "onnxruntime-default":
+        return peers.onnxruntime_default(model)
+    if name == "openvino-default":
+        return peers.openvino_default(model)
+    runtime = name.split("+", 1)[1]
+    precision = "bfloat16" if runtime.endswith("-bf16") else "float32"
+    return peers.ours_accelerated(model, runtime.removesuffix("-bf16"), precision)
 
 
 def run(depths, sizes, batches, names, rounds, min_seconds, print_fn=print):
@@ -55,32 +64,44 @@ def run(depths, sizes, batches, names, rounds, min_seconds, print_fn=print):
     Returns:
         list of dicts, one per candidate and configuration: depth, size,
         batch, candidate, images_per_second (median), spread, max_abs_diff
-        (vs densenet_hub's Keras outputs, for our accelerated rows).
+        (vs densenet_hub's Keras outputs, for the rows built from our model).
     """
     print_fn(f"Keras {keras.__version__}, backend {keras.backend.backend()}")
     results = []
     for depth in depths:
         for size in sizes:
-            runners, missing, keras_run = build(names, depth, size)
-            for name, reason in missing.items():
-                print_fn(f"  skipped {name}: {reason}")
-            for batch in batches:
-                images = peers.random_batch(batch, size)
-                reference = np.asarray(keras_run(images))
-                diffs = {}
-                for name, runner in runners.items():
-                    for _ in range(WARMUP_CALLS):
-                        outputs = runner(images)
-                    if name.startswith("densenet_hub"):
-                        diffs[name] = float(np.abs(np.asarray(outputs) - reference).max())
-                seconds = alternate(
-                    {name: (lambda r=r: r(images)) for name, r in runners.items()},
-                    rounds,
-                    min_seconds,
+            workers = {name: Worker(name, depth, size) for name in names}
+            try:
+                results.extend(
+                    _run_workers(workers, depth, size, batches, rounds, min_seconds, print_fn)
                 )
-                rows = _rows(depth, size, batch, seconds, diffs)
-                _print_table(print_fn, depth, size, batch, rows, rounds)
-                results.extend(rows)
+            finally:
+                for worker in workers.values():
+                    worker.stop()
+    return results
+
+
+def _run_workers(workers, depth, size, batches, rounds, min_seconds, print_fn):
+    for name, worker in workers.items():
+        if not worker.available:
+            print_fn(f"  skipped {name}: {worker.reason}")
+    workers = {name: worker for name, worker in workers.items() if worker.available}
+    results = []
+    for batch in batches:
+        outputs = {name: worker.outputs(batch) for name, worker in workers.items()}
+        diffs = {}
+        if "densenet_hub" in outputs:
+            reference = outputs["densenet_hub"]
+            for name, output in outputs.items():
+                if name != "densenet_hub" and name in SAME_WEIGHTS:
+                    diffs[name] = float(np.abs(output - reference).max())
+        seconds = {name: [] for name in workers}
+        for _ in range(rounds):
+            for name, worker in workers.items():
+                seconds[name].append(worker.seconds_per_call(batch, min_seconds))
+        rows = _rows(depth, size, batch, seconds, diffs)
+        _print_table(print_fn, depth, size, batch, rows, rounds)
+        results.extend(rows)
     return results
 
 
