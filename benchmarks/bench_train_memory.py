@@ -26,13 +26,10 @@ import subprocess
 import sys
 import time
 
-# DenseNet-264 (Huang et al.) is [6, 12, 64, 48].
-DEPTHS = {
-    121: [6, 12, 24, 16],
-    169: [6, 12, 32, 32],
-    201: [6, 12, 48, 32],
-    264: [6, 12, 64, 48],
-}
+# Imports torch and torchvision (when installed) before anything can import
+# TensorFlow: the other order crashes in one process.
+import densenet_hub.bench  # noqa: F401, I001
+from densenet_hub.bench.configs import DEPTHS
 
 
 def _status_mb(field):
@@ -51,36 +48,30 @@ def _reset_peak():
 
 
 def _keras_step_function(depth, memory_efficient, batch, size):
-    import keras
-    import numpy as np
-
     from densenet_hub.models import DenseNetBackbone
     from densenet_hub.models import DenseNetImageClassifier
 
     backbone = DenseNetBackbone(
         DEPTHS[depth], image_shape=(size, size, 3), memory_efficient=memory_efficient
     )
-    model = DenseNetImageClassifier(backbone, num_classes=1000)
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
-    rng = np.random.default_rng(0)
-    images = rng.normal(size=(batch, size, size, 3)).astype("float32")
-    labels = rng.integers(0, 1000, size=(batch,))
-
-    def step():
-        model.train_on_batch(images, labels)
-
-    return step
+    return _keras_sgd_step(DenseNetImageClassifier(backbone, num_classes=1000), batch, size)
 
 
 def _keras_hub_step_function(depth, memory_efficient, batch, size):
-    import keras
     import keras_hub
-    import numpy as np
 
     backbone = keras_hub.models.DenseNetBackbone(
         stackwise_num_repeats=DEPTHS[depth], image_shape=(size, size, 3)
     )
-    model = keras_hub.models.ImageClassifier(backbone=backbone, num_classes=1000)
+    classifier = keras_hub.models.ImageClassifier(backbone=backbone, num_classes=1000)
+    return _keras_sgd_step(classifier, batch, size)
+
+
+def _keras_sgd_step(model, batch, size):
+    """One `train_on_batch` of SGD on a fixed random batch, as a function."""
+    import keras
+    import numpy as np
+
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     images = rng.normal(size=(batch, size, size, 3)).astype("float32")

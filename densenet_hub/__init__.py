@@ -8,5 +8,6 @@ from densenet_hub import convert
 from densenet_hub import export
 from densenet_hub import distribution
 from densenet_hub import imagenet
+from densenet_hub import runtime
 from densenet_hub.hub.upload import upload_preset
 from densenet_hub.version import __version__

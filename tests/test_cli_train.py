@@ -15,14 +15,10 @@ import pytest
 from densenet_hub.cli import loading
 from densenet_hub.cli.demo import write_digit_folders
 from densenet_hub.cli.main import main
-from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
-    DenseNetImageClassifierPreprocessor,
-)
 from densenet_hub.models.image_classifier import ImageClassifier
 from cli_util import error_line
+from cli_util import save_tiny_classifier_preset
+from cli_util import write_graded_noise_images
 
 CLASSES = ["a", "b", "c"]
 IMAGES_PER_CLASS = 4
@@ -36,27 +32,13 @@ def write_png(path, pixels):
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A tiny classifier preset to fine-tune (its head gets replaced)."""
-    keras.utils.set_random_seed(11)
-    backbone = DenseNetBackbone(stackwise_num_repeats=[2, 2], growth_rate=4)
-    converter = DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
-    classifier = DenseNetImageClassifier(
-        backbone, num_classes=5, preprocessor=DenseNetImageClassifierPreprocessor(converter)
-    )
-    folder = tmp_path_factory.mktemp("base") / "preset"
-    classifier.save_to_preset(str(folder))
-    return folder
+    return save_tiny_classifier_preset(tmp_path_factory.mktemp("base") / "preset")
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Three classes of four 32x32 images: dark, mid-grey and bright noise."""
-    rng = np.random.default_rng(5)
-    root = tmp_path_factory.mktemp("data")
-    for level, name in enumerate(CLASSES):
-        for i in range(IMAGES_PER_CLASS):
-            pixels = rng.integers(0, 80, size=(32, 32, 3)) + 80 * level
-            write_png(root / name / f"{i}.png", pixels.astype("uint8"))
-    return root
+    return write_graded_noise_images(tmp_path_factory.mktemp("data"), CLASSES, IMAGES_PER_CLASS)
 
 
 def train_args(data, base, out, *extra):

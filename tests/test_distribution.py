@@ -23,14 +23,10 @@ import pytest
 
 from densenet_hub import distribution
 from densenet_hub.cli.main import main
-from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
-    DenseNetImageClassifierPreprocessor,
-)
 from densenet_hub.models.image_classifier import ImageClassifier
 from cli_util import error_line
+from cli_util import save_tiny_classifier_preset
+from cli_util import write_graded_noise_images
 
 ROOT = pathlib.Path(__file__).parents[1]
 WORKER = pathlib.Path(__file__).parent / "distributed_worker.py"
@@ -192,27 +188,12 @@ def test_two_processes_match_one_device(runs, process_id):
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    keras.utils.set_random_seed(11)
-    backbone = DenseNetBackbone(stackwise_num_repeats=[2, 2], growth_rate=4)
-    converter = DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
-    classifier = DenseNetImageClassifier(
-        backbone, num_classes=5, preprocessor=DenseNetImageClassifierPreprocessor(converter)
-    )
-    folder = tmp_path_factory.mktemp("base") / "preset"
-    classifier.save_to_preset(str(folder))
-    return folder
+    return save_tiny_classifier_preset(tmp_path_factory.mktemp("base") / "preset")
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    rng = np.random.default_rng(5)
-    root = tmp_path_factory.mktemp("data")
-    for level, name in enumerate(["a", "b", "c"]):
-        (root / name).mkdir()
-        for i in range(4):
-            pixels = rng.integers(0, 80, size=(32, 32, 3)) + 80 * level
-            PIL.Image.fromarray(pixels.astype("uint8")).save(root / name / f"{i}.png")
-    return root
+    return write_graded_noise_images(tmp_path_factory.mktemp("data"), ["a", "b", "c"], 4)
 
 
 def train_command(data, base, out, *extra):
