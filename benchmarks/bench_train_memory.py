@@ -26,10 +26,14 @@ import subprocess
 import sys
 import time
 
-# Imports torch and torchvision (when installed) before anything can import
-# TensorFlow: the other order crashes in one process.
-import densenet_hub.bench  # noqa: F401, I001
-from densenet_hub.bench.configs import DEPTHS
+# torch and torchvision (when installed) before densenet_hub, whose Keras
+# imports TensorFlow under that backend: the other order crashes.
+if importlib.util.find_spec("torch") is not None:
+    import torch  # noqa: F401
+if importlib.util.find_spec("torchvision") is not None:
+    import torchvision  # noqa: F401
+
+from densenet_hub.bench.configs import DEPTHS  # noqa: E402
 
 
 def _status_mb(field):
