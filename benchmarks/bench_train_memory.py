@@ -10,8 +10,9 @@ optimizer state, as a user would see it.
     python benchmarks/bench_train_memory.py --backend jax            # 32 x 224
     python benchmarks/bench_train_memory.py --backend torch --batch 2 --size 64 --depths 121 169
 
-The table gives, per row, median step seconds (and the spread over steps)
-and peak RSS; below it, the growth of peak RSS per added depth between
+The table gives, per row, median step seconds (and the spread over steps),
+peak RSS of the timed steps, RSS after the warm-up and the process peak up
+to the end of the warm-up (compilation included); below it, the growth of peak RSS per added depth between
 consecutive depths. Linear growth in depth means a roughly constant
 MB-per-layer figure; the normal DenseNet's grows with depth instead.
 """
@@ -123,6 +124,7 @@ def measure(spec):
     }[spec["framework"]]
     step = builder(spec["depth"], spec["memory_efficient"], spec["batch"], spec["size"])
     step()  # warm-up: compilation, allocator growth
+    first_step_peak_mb = _status_mb("VmHWM")
     settled_mb = _status_mb("VmRSS")
     reset = _reset_peak()
     times = []
@@ -134,6 +136,8 @@ def measure(spec):
         **spec,
         "seconds": times,
         "peak_rss_mb": _status_mb("VmHWM"),
+        # Process peak up to the end of the first step, compilation included.
+        "first_step_peak_rss_mb": first_step_peak_mb,
         # What the steps themselves add on top of the program, weights and
         # compiled code (on JAX, XLA keeps GBs after compiling).
         "rss_after_warmup_mb": settled_mb,
@@ -162,7 +166,7 @@ def _label(row):
 def _print_table(rows, depths):
     print(
         f"{'model':<40} {'depth':>5} {'s/step (median)':>16} {'spread':>8} "
-        f"{'peak RSS MB':>12} {'RSS after warm-up':>18}"
+        f"{'peak RSS MB':>12} {'RSS after warm-up':>18} {'peak incl. warm-up':>19}"
     )
     for row in rows:
         if "error" in row:
@@ -172,7 +176,8 @@ def _print_table(rows, depths):
         spread = max(times) - min(times)
         print(
             f"{_label(row):<40} {row['depth']:>5} {statistics.median(times):>16.3f} "
-            f"{spread:>8.3f} {row['peak_rss_mb']:>12.0f} {row['rss_after_warmup_mb']:>18.0f}"
+            f"{spread:>8.3f} {row['peak_rss_mb']:>12.0f} {row['rss_after_warmup_mb']:>18.0f} "
+            f"{row['first_step_peak_rss_mb']:>19.0f}"
         )
     print()
     print("peak RSS growth per added depth (MB per layer of depth) between consecutive depths:")

@@ -7,8 +7,11 @@ idle (blocked on its pipe) while the others are timed; the parent still
 alternates them round by round, so a slow period hits all alike.
 """
 
-import multiprocessing
+import socket
+import subprocess
+import sys
 import time
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -45,15 +48,35 @@ def _serve(connection, name, depth, size):
         connection.send(elapsed / calls)
 
 
+# A fresh interpreter rather than multiprocessing's "spawn", which re-imports
+# the parent's main module (and with it Keras, hence TensorFlow on that
+# backend) before any code of ours could import torch first: torch after
+# TensorFlow crashes.
+_BOOT = """
+import importlib.util
+import sys
+
+if importlib.util.find_spec("torch") is not None:
+    import torch
+from multiprocessing.connection import Connection
+from densenet_hub.bench.workers import _serve
+
+_serve(Connection(int(sys.argv[1])), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+"""
+
+
 class Worker:
-    """A candidate in its own process (multiprocessing "spawn": no state
-    shared with the parent)."""
+    """A candidate in its own process (a fresh interpreter: no state shared
+    with the parent), talking over a socket pair."""
 
     def __init__(self, name, depth, size):
-        context = multiprocessing.get_context("spawn")
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, name, depth, size), daemon=True)
-        self.process.start()
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(theirs.fileno()), name, str(depth), str(size)],
+                pass_fds=[theirs.fileno()],
+            )
+        self.connection = Connection(ours.detach())
         status, self.reason = self._receive()
         self.available = status == "ready"
 
@@ -67,12 +90,14 @@ class Worker:
         return self._receive()
 
     def stop(self):
-        if self.process.is_alive():
-            if self.available:
-                self.connection.send(("stop", 0, 0))
-            self.process.join(timeout=30)
-        if self.process.is_alive():
+        if self.process.poll() is None and self.available:
+            self.connection.send(("stop", 0, 0))
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
+        self.connection.close()
 
     def _receive(self):
         if not self.connection.poll(1800):
@@ -81,6 +106,6 @@ class Worker:
             return self.connection.recv()
         except EOFError:
             raise RuntimeError(
-                f"bench worker died (exit code {self.process.exitcode}); run the "
+                f"bench worker died (exit code {self.process.wait(timeout=30)}); run the "
                 "candidate alone to see its error"
             ) from None

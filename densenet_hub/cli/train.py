@@ -164,7 +164,7 @@ def register(subparsers):
     parser.add_argument(
         "--memory-efficient",
         action="store_true",
-        help="recompute the dense layers' bottlenecks in the backward pass: "
+        help="keep only each dense block's feature maps and recompute the rest in the backward pass: "
         "less training memory for some extra time (same results)",
     )
     arguments.add_batch_options(parser)

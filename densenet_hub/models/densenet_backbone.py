@@ -5,6 +5,7 @@ import math
 import keras
 
 from densenet_hub.models import memory_efficient as memory_efficient_pass
+from densenet_hub.models.compiler_memory import release_after_long_compiles
 from densenet_hub.models.backbone import MODEL_KWARGS
 from densenet_hub.models.backbone import Backbone
 from densenet_hub.models.host_initializers import HostConstant
@@ -40,16 +41,21 @@ class DenseNetBackbone(Backbone):
 
     Memory-efficient training (Pleiss et al., "Memory-Efficient
     Implementation of DenseNets", 2017): with `memory_efficient=True`, a
-    training call (`training=True`, e.g. in `fit`) keeps each dense layer's
-    inputs as separate pieces and recomputes concatenation -> BatchNorm ->
-    ReLU -> 1x1 convolution in the backward pass instead of storing them, so
-    training activation memory grows linearly rather than quadratically with
-    depth, for roughly one extra bottleneck forward pass per step. Outputs,
+    training call (`training=True`, e.g. in `fit`) keeps only each dense
+    block's feature pieces and recomputes the rest in the backward pass
+    (each dense layer's concatenation -> BatchNorm -> ReLU -> 1x1 convolution
+    -> BatchNorm -> ReLU, the stem and the transitions), so training
+    activation memory grows linearly rather than quadratically with depth,
+    for roughly one extra forward pass of those parts per step. Outputs,
     gradients and BatchNorm moving statistics equal the normal pass'; the
     layers, weights and saved graph are the same, and inference runs the
     normal graph. It applies to calls of this model, not to new models built
     from its layers such as `keras.Model(backbone.inputs,
     backbone.pyramid_outputs)`. Off by default.
+
+    On JAX, building a DenseNetBackbone also makes the process hand the
+    memory XLA's compiler frees back to the system after each long compile
+    (`densenet_hub.models.compiler_memory`).
 
     Args:
         stackwise_num_repeats: list of ints, the number of conv blocks in each
@@ -66,8 +72,8 @@ class DenseNetBackbone(Backbone):
         stem_padding: `"symmetric"` or `"same"`, see above.
         data_format: `"channels_last"`, `"channels_first"` or `None` for
             `keras.config.image_data_format()`.
-        memory_efficient: bool, recompute the dense layers' bottlenecks in
-            the backward pass to save training memory, see above.
+        memory_efficient: bool, recompute activations in the backward pass
+            to save training memory, see above.
         dtype: a dtype or dtype policy for every layer, e.g. `"bfloat16"` or
             `"mixed_bfloat16"`.
         **kwargs: `name` and `trainable`.
@@ -196,6 +202,7 @@ class DenseNetBackbone(Backbone):
         self.data_format = data_format
         self.memory_efficient = memory_efficient
         self._pyramid_outputs = pyramid_outputs
+        release_after_long_compiles()
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         if self.memory_efficient and training:
