@@ -1,15 +1,8 @@
-"""Benchmarks of densenet_hub against its peers, run alternately in one process.
+"""Benchmarks of densenet_hub against its peers, each candidate in its own
+worker process, timed alternately.
 
 Used by `densenet-hub bench` and the scripts in `benchmarks/`. Nothing here is
-imported by the library itself.
+imported by the library itself. torch is never imported in the driving
+process: on the TensorFlow backend Keras has imported TensorFlow by then, and
+torch after TensorFlow crashes; the workers import it first.
 """
-
-import importlib.util
-
-# torchvision is a peer and KerasHub imports TensorFlow: in one process torch
-# and torchvision must come first (importing them after TensorFlow has
-# crashed with a segfault).
-if importlib.util.find_spec("torch") is not None:
-    import torch  # noqa: F401
-if importlib.util.find_spec("torchvision") is not None:
-    import torchvision  # noqa: F401

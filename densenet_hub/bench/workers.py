@@ -58,6 +58,8 @@ import sys
 
 if importlib.util.find_spec("torch") is not None:
     import torch
+if sys.argv[2] == "torchvision" and importlib.util.find_spec("torchvision") is not None:
+    import torchvision
 from multiprocessing.connection import Connection
 from densenet_hub.bench.workers import _serve
 
