@@ -12,6 +12,7 @@ allocators return memory by their own rules.
 
 import ctypes
 import ctypes.util
+import functools
 
 import keras
 
@@ -34,8 +35,10 @@ def release_after_long_compiles():
     global _registered
     if _registered:
         return True
+    if keras.backend.backend() != "jax":
+        return False
     trim = _malloc_trim()
-    if keras.backend.backend() != "jax" or trim is None:
+    if trim is None:
         return False
     import jax.monitoring
 
@@ -48,6 +51,7 @@ def release_after_long_compiles():
     return True
 
 
+@functools.cache  # find_library may run ldconfig: once per process
 def _malloc_trim():
     name = ctypes.util.find_library("c")
     if name is None:
