@@ -54,14 +54,15 @@ def add_batch_options(parser):
         default=DEFAULT_BATCH_SIZE,
         help=f"images per batch (default {DEFAULT_BATCH_SIZE})",
     )
-    parser.add_argument(
-        "--image-size",
-        type=image_size,
-        default=None,
-        help="resize to SIZE or HEIGHTxWIDTH instead of the preset's size",
-    )
+    add_image_size_option(parser)
     add_on_error_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_image_size_option(
+    parser, help_text="resize to SIZE or HEIGHTxWIDTH instead of the preset's size"
+):
+    parser.add_argument("--image-size", type=image_size, default=None, help=help_text)
 
 
 def add_on_error_option(parser):

@@ -46,12 +46,7 @@ def register(subparsers):
         default=0.5,
         help="opacity of the heat map over the image, 0 to 1 (default 0.5)",
     )
-    parser.add_argument(
-        "--image-size",
-        type=arguments.image_size,
-        default=None,
-        help="resize to SIZE or HEIGHTxWIDTH instead of the preset's size",
-    )
+    arguments.add_image_size_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -38,11 +38,8 @@ def register(subparsers):
         action="store_false",
         help="leave the normalisation out: the export takes normalised images",
     )
-    parser.add_argument(
-        "--image-size",
-        type=arguments.image_size,
-        default=None,
-        help="the input size, SIZE or HEIGHTxWIDTH, instead of the preset's",
+    arguments.add_image_size_option(
+        parser, help_text="the input size, SIZE or HEIGHTxWIDTH, instead of the preset's"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.set_defaults(run=run)

@@ -164,8 +164,8 @@ def register(subparsers):
     parser.add_argument(
         "--memory-efficient",
         action="store_true",
-        help="keep only each dense block's feature maps and recompute the rest in the backward pass: "
-        "less training memory for some extra time (same results)",
+        help="keep only each dense block's feature maps and recompute the rest "
+        "in the backward pass: less training memory for some extra time (same results)",
     )
     arguments.add_batch_options(parser)
     _add_distribution_options(parser)
@@ -308,6 +308,8 @@ def _start_distribution(args):
         layout = distribution.data_parallel(devices, auto_shard_dataset=False)
     distribution.check_global_batch(args.batch_size)
     if several_processes:
+        # Raises now, before any model is built, if a process would hold
+        # part of a model copy.
         distribution.local_batch_rows(args.batch_size)
     if not distribution.is_chief():
         args.quiet = True

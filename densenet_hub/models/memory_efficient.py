@@ -154,13 +154,10 @@ def _jax_dense_block(dense_layers, x0, axis, training):
     growth = dense_layers[0][-1].filters
     widths = [x0.shape[channel_axis] + growth * index for index in range(len(segments))]
 
-    def concatenate(pieces):
-        return pieces[0] if len(pieces) == 1 else ops.concatenate(pieces, axis=axis)
-
     def run(x0, weights):
         pieces, statistics = [x0], []
         for segment, segment_weights in zip(segments, weights):
-            y, *layer_statistics = segment(concatenate(pieces), *segment_weights)
+            y, *layer_statistics = segment(_concatenate(pieces, axis), *segment_weights)
             pieces.append(y)
             statistics.append(layer_statistics)
         return pieces, statistics
@@ -185,7 +182,8 @@ def _jax_dense_block(dense_layers, x0, axis, training):
             output_gradient = lax.slice_in_dim(gradient, width, width + growth, axis=channel_axis)
             after = weight_gradients[index + 1] if index + 1 < len(segments) else []
             zero = _zero_from([output_gradient, *after])
-            inputs = concatenate([p + ops.cast(zero, p.dtype) for p in pieces[: index + 1]])
+            shifted = [p + ops.cast(zero, p.dtype) for p in pieces[: index + 1]]
+            inputs = _concatenate(shifted, axis)
             _, pullback = jax.vjp(segments[index], inputs, *weights[index])
             input_gradient, *weight_gradients[index] = pullback(
                 (output_gradient, *statistic_gradients[index])
@@ -201,6 +199,10 @@ def _jax_dense_block(dense_layers, x0, axis, training):
     for segment, layer_statistics in zip(segments, statistics):
         segment.update_moving_statistics(layer_statistics)
     return pieces
+
+
+def _concatenate(pieces, axis):
+    return pieces[0] if len(pieces) == 1 else ops.concatenate(list(pieces), axis=axis)
 
 
 def _read(variable):
@@ -241,7 +243,7 @@ class _Segment:
 
     def __call__(self, *tensors):
         pieces, weights = tensors[: self.num_pieces], list(tensors[self.num_pieces :])
-        x = pieces[0] if len(pieces) == 1 else ops.concatenate(list(pieces), axis=self.axis)
+        x = _concatenate(pieces, self.axis)
         statistics = []
         for layer in self.layers:
             if isinstance(layer, keras.layers.Conv2D):
