@@ -1,9 +1,9 @@
 """Hands the memory XLA's compiler frees back to the operating system.
 
 Compiling a DenseNet-121 training step on XLA:CPU raised the process' RSS by
-1.7 GB, 1.1 GB of it compiler memory already freed that glibc kept in its
+1.9 GB, 1.2 GB of it compiler memory already freed that glibc kept in its
 arenas, resident for the rest of training (BENCHMARKS.md, "Training
-memory"). After every JAX compilation that takes at least
+memory", `benchmarks/bench_xla_memory.py`). After every JAX compilation that takes at least
 `LONG_COMPILE_SECONDS` (a model's step, not Keras' small eager ops),
 `malloc_trim(0)` returns the free pages to the system. Where the C
 library has no `malloc_trim` (musl, macOS), nothing is registered: their
