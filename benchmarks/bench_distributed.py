@@ -50,8 +50,8 @@ def measure(args):
     import numpy as np
 
     from densenet_hub import distribution
-    from densenet_hub.models.densenet_backbone import DenseNetBackbone
-    from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
+    from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+    from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
 
     layout = distribution.data_parallel(devices=args.child, auto_shard_dataset=False)
     distribution.check_global_batch(args.batch_size)

@@ -1,7 +1,6 @@
 """DenseNet image models for Keras 3, interchangeable with KerasHub's DenseNet."""
 
-# models first: its preprocessors import the layers package, whose DenseNet
-# converter names the DenseNet backbone.
+from densenet_hub import preprocessing
 from densenet_hub import models
 from densenet_hub import layers
 from densenet_hub import convert

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import PIL.Image
 
-from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
+from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 

@@ -22,8 +22,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from densenet_hub import distribution  # noqa: E402
-from densenet_hub.models.densenet_backbone import DenseNetBackbone  # noqa: E402
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier  # noqa: E402
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone  # noqa: E402
+from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier  # noqa: E402
 
 SEED = 7
 NUM_CLASSES = 3

@@ -15,10 +15,10 @@ import pytest
 from densenet_hub.cli import loading
 from densenet_hub.cli.explain import grad_cam
 from densenet_hub.cli.main import main
-from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
+from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.image_classifier import ImageClassifier

@@ -99,7 +99,7 @@ def test_backbone_keras_hub_cannot_express_keeps_our_keys(tmp_path):
     tiny_backbone(stem_padding="symmetric").save_to_preset(tmp_path)
 
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["module"] == "densenet_hub.models.densenet_backbone"
+    assert config["module"] == "densenet_hub.models.densenet.densenet_backbone"
     assert config["registered_name"] == "densenet_hub>DenseNetBackbone"
     assert config["config"]["stem_padding"] == "symmetric"
     assert "stem_filters" not in config["config"]  # 64, as KerasHub

@@ -4,7 +4,7 @@ import json
 
 from densenet_hub.cli import loading
 from densenet_hub.cli.console import format_table
-from densenet_hub.layers.image_converter import ImageConverter
+from densenet_hub.preprocessing.image_converter import ImageConverter
 from densenet_hub.models.backbone import Backbone
 from densenet_hub.models.image_classifier import ImageClassifier
 

@@ -14,17 +14,17 @@ import tempfile
 
 import keras
 
-from densenet_hub.cli.cache import cached_folder
+from densenet_hub.hub.cache import cached_folder
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
 from densenet_hub.hub.handles import is_remote_handle
 from densenet_hub.imagenet import IMAGENET_CLASSES
-from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.layers.image_converter import ImageConverter
+from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
+from densenet_hub.preprocessing.image_converter import ImageConverter
 from densenet_hub.models.backbone import Backbone
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.image_classifier import ImageClassifier

@@ -8,5 +8,5 @@ conversion tables.
 
 from densenet_hub.convert.conversion import convert
 from densenet_hub.convert.conversion import load_checkpoint
-from densenet_hub.convert.eval_transform import EvalTransform
+from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.convert.torch_state_dict import load_torch_state_dict

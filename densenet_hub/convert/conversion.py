@@ -5,7 +5,7 @@ import hashlib
 import os
 import pathlib
 
-from densenet_hub.convert.eval_transform import EvalTransform
+from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.convert.keras_applications import infer_keras_architecture
 from densenet_hub.convert.keras_applications import keras_mapping_table
 from densenet_hub.convert.keras_applications import read_keras_weights
@@ -17,10 +17,10 @@ from densenet_hub.convert.torch_state_dict import CHECKPOINT_SUFFIXES
 from densenet_hub.convert.torch_state_dict import PICKLE_SUFFIXES
 from densenet_hub.convert.torch_state_dict import SAFETENSORS_SUFFIXES
 from densenet_hub.convert.torch_state_dict import load_torch_state_dict
-from densenet_hub.layers.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
+from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.presets.safe_config import read_json

@@ -14,8 +14,8 @@ from densenet_hub.convert.mapping import MappingRow
 from densenet_hub.convert.mapping import as_is
 from densenet_hub.convert.mapping import oihw_to_hwio
 from densenet_hub.convert.mapping import out_in_to_in_out
-from densenet_hub.models.densenet_backbone import BN_EPSILON
-from densenet_hub.models.densenet_backbone import BOTTLENECK_FACTOR
+from densenet_hub.models.densenet.densenet_backbone import BN_EPSILON
+from densenet_hub.models.densenet.densenet_backbone import BOTTLENECK_FACTOR
 
 TORCH_BN_EPSILON = 1e-5
 STEM_KEY = "features.conv0.weight"

@@ -3,7 +3,7 @@ labels and sample weights passed through."""
 
 import keras
 
-from densenet_hub.layers.image_converter import ImageConverter
+from densenet_hub.preprocessing.image_converter import ImageConverter
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.validation import reject_unknown_kwargs
 

@@ -352,7 +352,7 @@ def _build_preprocessor(preprocessor_cls, parsed, kwargs):
 
 
 def _image_converter_base():
-    from densenet_hub.layers.image_converter import ImageConverter
+    from densenet_hub.preprocessing.image_converter import ImageConverter
 
     return ImageConverter
 

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from densenet_hub.models import memory_efficient as memory_efficient_pass
+from densenet_hub.models.densenet import memory_efficient as memory_efficient_pass
 from densenet_hub.models.compiler_memory import release_after_long_compiles
 from densenet_hub.models.backbone import MODEL_KWARGS
 from densenet_hub.models.backbone import Backbone

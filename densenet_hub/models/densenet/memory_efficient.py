@@ -58,7 +58,7 @@ def forward(backbone, image, training):
     ```python
     import numpy as np
     from densenet_hub.models import DenseNetBackbone
-    from densenet_hub.models.memory_efficient import forward
+    from densenet_hub.models.densenet.memory_efficient import forward
 
     backbone = DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))
     features, pyramid = forward(backbone, np.ones((2, 32, 32, 3), "float32"), True)

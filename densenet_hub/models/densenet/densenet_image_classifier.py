@@ -2,8 +2,8 @@
 
 import keras
 
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet_image_classifier_preprocessor import (
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.image_classifier import ImageClassifier

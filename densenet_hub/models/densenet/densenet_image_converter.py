@@ -2,8 +2,8 @@
 
 import keras
 
-from densenet_hub.layers.image_converter import ImageConverter
-from densenet_hub.models.densenet_backbone import DenseNetBackbone
+from densenet_hub.preprocessing.image_converter import ImageConverter
+from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
