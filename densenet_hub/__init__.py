@@ -10,3 +10,8 @@ from densenet_hub import imagenet
 from densenet_hub import runtime
 from densenet_hub.hub.upload import upload_preset
 from densenet_hub.version import __version__
+
+from densenet_hub.presets import classes as _preset_classes
+
+# Every class a preset may name is registered by now.
+_preset_classes.seal()

@@ -24,6 +24,8 @@ import re
 
 import keras
 
+from densenet_hub.models.densenet import densenet_layout as layout
+
 COORDINATOR_ENV = "JAX_COORDINATOR_ADDRESS"
 KERAS_ADDRESSES_ENV = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
 KERAS_NUM_PROCESSES_ENV = "KERAS_DISTRIBUTION_NUM_PROCESSES"
@@ -43,11 +45,12 @@ _ADDRESS = re.compile(r"\[?[A-Za-z0-9_.:-]+\]?:[0-9]{1,5}")
 # The width is a multiple of 4 for every growth rate, and these kernels hold
 # most of DenseNet's weights. Stem, transitions and head stay replicated:
 # their widths need not divide the model axis.
-_BOTTLENECK = r"(.*/)?stack[0-9]+_block[0-9]+"
+_BOTTLENECK = layout.DENSE_LAYER_PATTERN
+_, _, _CONV1, _BN2, _, _CONV2 = layout.DENSE_LAYER_SUFFIXES
 DENSENET_LAYOUT = {
-    _BOTTLENECK + r"_1_conv/kernel": (None, None, None, MODEL_AXIS),
-    _BOTTLENECK + r"_2_bn/(gamma|beta|moving_mean|moving_variance)": (MODEL_AXIS,),
-    _BOTTLENECK + r"_2_conv/kernel": (None, None, MODEL_AXIS, None),
+    _BOTTLENECK + _CONV1 + r"/kernel": (None, None, None, MODEL_AXIS),
+    _BOTTLENECK + _BN2 + r"/(gamma|beta|moving_mean|moving_variance)": (MODEL_AXIS,),
+    _BOTTLENECK + _CONV2 + r"/kernel": (None, None, MODEL_AXIS, None),
 }
 
 

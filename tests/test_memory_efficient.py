@@ -12,7 +12,7 @@ from keras import ops
 import densenet_hub
 from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifier
-from densenet_hub.models import memory_efficient
+from densenet_hub.models.densenet import memory_efficient
 
 BACKEND = keras.backend.backend()
 TINY = {"stackwise_num_repeats": [2, 2], "growth_rate": 4, "image_shape": (32, 32, 3)}
@@ -293,7 +293,8 @@ def test_config_round_trip_and_bad_value():
         DenseNetBackbone(**TINY, memory_efficient="yes")
 
 
-def test_presets_keep_the_flag_and_default_presets_stay_keras_hub(tmp_path):
+def test_presets_never_save_the_flag_and_stay_keras_hub(tmp_path):
+    # A training-time choice: the graph and weights are the same either way.
     # "same" stem padding: a backbone KerasHub can express.
     backbone = DenseNetBackbone(**TINY, stem_padding="same")
     backbone.save_to_preset(tmp_path / "plain")
@@ -323,15 +324,19 @@ def test_presets_keep_the_flag_and_default_presets_stay_keras_hub(tmp_path):
     )
     saved = json.loads((tmp_path / "efficient" / "config.json").read_text())
     metadata = json.loads((tmp_path / "efficient" / "metadata.json").read_text())
-    assert saved["config"]["memory_efficient"] is True
-    assert metadata["keras_hub_compatible"] is False
-    assert DenseNetBackbone.from_preset(tmp_path / "efficient").memory_efficient is True
+    assert "memory_efficient" not in saved["config"]
+    assert metadata["keras_hub_compatible"] is True
+    assert DenseNetBackbone.from_preset(tmp_path / "efficient").memory_efficient is False
 
 
-def test_a_preset_with_a_non_bool_flag_is_refused(tmp_path):
+def test_an_older_preset_with_the_flag_loads_it_and_a_non_bool_is_refused(tmp_path):
     DenseNetBackbone(**TINY, memory_efficient=True).save_to_preset(tmp_path / "p")
     path = tmp_path / "p" / "config.json"
     saved = json.loads(path.read_text())
+    # Older densenet_hub versions saved the flag (with their own class names).
+    saved["config"]["memory_efficient"] = True
+    path.write_text(json.dumps(saved))
+    assert DenseNetBackbone.from_preset(tmp_path / "p").memory_efficient is True
     saved["config"]["memory_efficient"] = "yes"
     path.write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="memory_efficient.*true or false"):

@@ -19,9 +19,9 @@ from densenet_hub.models import DenseNetImageClassifier
 from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.models import ImageClassifier
 from densenet_hub.models import ImageClassifierPreprocessor
-from densenet_hub.presets import loader
-from densenet_hub.presets import registry
-from densenet_hub.presets import safe_config
+from densenet_hub.models.densenet.densenet_config import backbone_size
+from densenet_hub.models.densenet.densenet_presets import DENSENET_PRESETS
+from densenet_hub.presets import resolver
 from densenet_hub.presets import weights
 
 TINY = {"stackwise_num_repeats": [2, 2], "growth_rate": 4, "image_shape": (32, 32, 3)}
@@ -319,7 +319,7 @@ def test_presets_property_lists_the_registry_on_every_class():
     assert entry["kaggle_handle"] == entry["hf_handle"] == "hf://timm/densenet161.tv_in1k"
 
 
-@pytest.mark.parametrize("preset", registry.BUILTIN_PRESETS, ids=lambda preset: preset.name)
+@pytest.mark.parametrize("preset", DENSENET_PRESETS, ids=lambda preset: preset.name)
 def test_each_builtin_states_the_parameter_count_of_its_model(preset):
     config = {**preset.config, **preset.overrides, "image_shape": (224, 224, 3)}
     # Shapes only: allocating DenseNet-201's values would take seconds.
@@ -327,7 +327,7 @@ def test_each_builtin_states_the_parameter_count_of_its_model(preset):
         backbone = DenseNetBackbone(**config)
         count = sum(int(np.prod(variable.shape)) for variable in backbone.weights)
     assert count == preset.parameter_count
-    assert safe_config.backbone_size(config)[0] == preset.parameter_count
+    assert backbone_size(config)[0] == preset.parameter_count
 
 
 def _cache_builtin_121(cache, config):
@@ -365,8 +365,8 @@ def test_builtin_names_and_alias_load_from_cache_without_network(tmp_path, monke
         same = Backbone.from_preset("densenet_121_imagenet", stem_padding="same", **tiny)
 
     assert network.connections == [] and network.lookups == []
-    source = loader.resolve("densenet121_imagenet")
-    assert source == loader.resolve("densenet_121_imagenet")
+    source = resolver.resolve("densenet121_imagenet")
+    assert source == resolver.resolve("densenet_121_imagenet")
     assert source.directory == tmp_path / "cache" / KAGGLE_121
     assert alias.stem_padding == canonical.stem_padding == "symmetric"
     assert alias.growth_rate == 4

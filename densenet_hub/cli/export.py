@@ -3,13 +3,13 @@ OpenVINO IR, TensorFlow SavedModel or LiteRT for inference runtimes."""
 
 from densenet_hub.cli import arguments
 from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.loading import TASK_FILE
 from densenet_hub.cli.loading import load_classifier
-from densenet_hub.cli.loading import preset_folder
 from densenet_hub.export.export import FORMATS
 from densenet_hub.export.export import export_model
 from densenet_hub.export.packages import MissingExportPackageError
-from densenet_hub.models.backbone import Backbone
+from densenet_hub.models import Backbone
+from densenet_hub.presets.files import TASK_FILE
+from densenet_hub.presets.resolver import local_folder
 
 
 def register(subparsers):
@@ -62,7 +62,7 @@ def run(args):
 
 
 def _load_model(args):
-    folder = preset_folder(args.preset)
+    folder = local_folder(args.preset)
     if folder is not None and not (folder / TASK_FILE).is_file():
         if args.preprocessing:
             raise CliError(

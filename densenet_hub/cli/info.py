@@ -4,9 +4,12 @@ import json
 
 from densenet_hub.cli import loading
 from densenet_hub.cli.console import format_table
-from densenet_hub.preprocessing.image_converter import ImageConverter
-from densenet_hub.models.backbone import Backbone
-from densenet_hub.models.image_classifier import ImageClassifier
+from densenet_hub.models import Backbone
+from densenet_hub.models import ImageClassifier
+from densenet_hub.preprocessing import ImageConverter
+from densenet_hub.presets import files
+from densenet_hub.presets.builtin import find_builtin
+from densenet_hub.presets.resolver import local_folder
 
 
 def register(subparsers):
@@ -35,7 +38,7 @@ def register(subparsers):
 def run_presets(args):
     rows = []
     for name, listing in ImageClassifier.presets.items():
-        folder = loading.preset_folder(name)
+        folder = local_folder(name)
         rows.append(
             {
                 "name": name,
@@ -63,10 +66,10 @@ def run_presets(args):
 
 
 def run_info(args):
-    folder = loading.preset_folder(args.preset)
-    listing = loading.builtin_listing(args.preset)
-    if folder is None and listing is not None:
-        details = _builtin_details(args.preset, listing)
+    folder = local_folder(args.preset)
+    builtin = find_builtin(args.preset)
+    if folder is None and builtin is not None:
+        details = _builtin_details(args.preset, builtin)
     else:
         details = _loaded_details(args.preset)
     if args.json:
@@ -76,24 +79,23 @@ def run_info(args):
     return 0
 
 
-def _builtin_details(preset, listing):
-    metadata = listing["metadata"]
+def _builtin_details(preset, builtin):
     return {
         "preset": preset,
         "folder": None,
         "cached": False,
         "note": "not in the local cache; the first use downloads it from "
-        f"{' or else '.join(listing['handles'])}.",
-        "description": metadata["description"],
-        "backbone_parameters": metadata["params"],
-        "config": {**metadata["config"], **metadata["overrides"]},
+        f"{' or else '.join(builtin.handles)}.",
+        "description": builtin.description,
+        "backbone_parameters": builtin.parameter_count,
+        "config": {**builtin.config, **builtin.overrides},
     }
 
 
 def _loaded_details(preset):
     # Loading first: it downloads a handle that is not cached yet.
     backbone = Backbone.from_preset(preset)
-    folder = loading.preset_folder(preset)
+    folder = local_folder(preset)
     details = {
         "preset": preset,
         "folder": None if folder is None else str(folder.resolve()),
@@ -102,13 +104,13 @@ def _loaded_details(preset):
         "config": _public_config(backbone.get_config()),
         "backbone_parameters": backbone.count_params(),
     }
-    if folder is not None and (folder / loading.TASK_FILE).is_file():
+    if folder is not None and (folder / files.TASK_FILE).is_file():
         classifier = ImageClassifier.from_preset(preset)
         details["task"] = type(classifier).__name__
         details["num_classes"] = classifier.num_classes
         details["parameters"] = classifier.count_params()
         details["class_names"] = loading.class_names_of(preset, classifier.num_classes)
-    if folder is not None and (folder / loading.IMAGE_CONVERTER_FILE).is_file():
+    if folder is not None and (folder / files.IMAGE_CONVERTER_FILE).is_file():
         converter = ImageConverter.from_preset(preset)
         details["input_size"] = converter.image_size
         details["scale"] = converter.scale

@@ -7,71 +7,29 @@ ignores the extra file. Presets without it show ImageNet names for a
 """
 
 import json
-import os
 import pathlib
-import shutil
-import tempfile
 
 import keras
 
-from densenet_hub.hub.cache import cached_folder
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
-from densenet_hub.hub.handles import is_remote_handle
 from densenet_hub.imagenet import IMAGENET_CLASSES
-from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.preprocessing.image_converter import ImageConverter
-from densenet_hub.models.backbone import Backbone
-from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
-    DenseNetImageClassifierPreprocessor,
-)
-from densenet_hub.models.image_classifier import ImageClassifier
+from densenet_hub.layers import DenseNetImageConverter
+from densenet_hub.models import Backbone
+from densenet_hub.models import DenseNetBackbone
+from densenet_hub.models import DenseNetImageClassifier
+from densenet_hub.models import DenseNetImageClassifierPreprocessor
+from densenet_hub.models import ImageClassifier
+from densenet_hub.preprocessing import EvalTransform
+from densenet_hub.preprocessing import ImageConverter
+from densenet_hub.presets import files
+from densenet_hub.presets.builtin import find_builtin
+from densenet_hub.presets.resolver import local_folder
+from densenet_hub.presets.saver import save_preset
 
 CLASS_NAMES_FILE = "class_names.json"
-TASK_FILE = "task.json"
-IMAGE_CONVERTER_FILE = "image_converter.json"
 MAX_CLASS_NAMES_BYTES = 16 << 20
 DEFAULT_IMAGE_SIZE = 224
-# ImageNet statistics, which the DenseNet presets normalise with.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-# === Finding presets ===
-
-
-def builtin_presets():
-    """`{name or alias: canonical name}` of the built-in presets."""
-    names = {}
-    for name, listing in ImageClassifier.presets.items():
-        names[name] = name
-        for alias in listing["metadata"].get("aliases", ()):
-            names[alias] = name
-    return names
-
-
-def builtin_listing(preset):
-    """The `presets` table entry of a built-in name or alias, else `None`."""
-    name = builtin_presets().get(preset)
-    return None if name is None else ImageClassifier.presets[name]
-
-
-def preset_folder(preset):
-    """The local folder of `preset` if it has one now (a folder given by the
-    user, or a download in the hub caches), else `None`. No network."""
-    listing = builtin_listing(preset)
-    if listing is not None:
-        for handle in listing["handles"]:
-            folder = cached_folder(handle)
-            if folder is not None:
-                return folder
-        return None
-    if is_remote_handle(preset):
-        return cached_folder(preset)
-    path = pathlib.Path(preset)
-    return path if path.is_dir() else None
 
 
 # === Classifiers ===
@@ -84,11 +42,11 @@ def load_classifier(preset, image_size=None):
         preset: a built-in name, a handle or a folder holding `task.json`.
         image_size: `(height, width)` to resize to instead of the preset's.
     """
-    folder = preset_folder(preset)
-    if folder is not None and not (folder / TASK_FILE).is_file():
+    folder = local_folder(preset)
+    if folder is not None and not (folder / files.TASK_FILE).is_file():
         raise CliError(
             f"the preset {preset!r} has no classification head ({folder} "
-            f"holds no {TASK_FILE}); pass a classifier preset, such as one "
+            f"holds no {files.TASK_FILE}); pass a classifier preset, such as one "
             "written by `densenet-hub train`, or use `densenet-hub embed` for "
             "features."
         )
@@ -99,7 +57,7 @@ def load_classifier(preset, image_size=None):
 
 def class_names_of(preset, num_classes):
     """The class names of a classifier preset with `num_classes` classes."""
-    folder = preset_folder(preset)
+    folder = local_folder(preset)
     path = None if folder is None else folder / CLASS_NAMES_FILE
     if path is not None and path.is_file():
         names = _read_class_names(path, num_classes)
@@ -133,13 +91,10 @@ def _read_class_names(path, num_classes):
 
 def default_preprocessor(image_size):
     """DenseNet's ImageNet preprocessing at `(height, width)`."""
-    converter = DenseNetImageConverter(
-        image_size=tuple(image_size),
-        scale=[1 / (255 * std) for std in IMAGENET_STD],
-        offset=[-mean / std for mean, std in zip(IMAGENET_MEAN, IMAGENET_STD)],
-        crop_to_aspect_ratio=True,
+    transform = EvalTransform.keras_applications(image_size)
+    return DenseNetImageClassifierPreprocessor(
+        DenseNetImageConverter(**transform.image_converter_kwargs())
     )
-    return DenseNetImageClassifierPreprocessor(converter)
 
 
 def _ensure_preprocessor(classifier, image_size):
@@ -160,10 +115,9 @@ def classifier_for_training(preset, num_classes, pretrained=True, image_size=Non
     With `pretrained=False` the weights are fresh; a built-in name is then
     built from the `presets` table, with no download.
     """
-    listing = builtin_listing(preset)
-    if listing is not None and not pretrained:
-        metadata = listing["metadata"]
-        backbone = DenseNetBackbone(**metadata["config"], **metadata["overrides"])
+    builtin = find_builtin(preset)
+    if builtin is not None and not pretrained:
+        backbone = DenseNetBackbone(**builtin.config, **builtin.overrides)
         classifier = DenseNetImageClassifier(backbone, num_classes=num_classes)
     else:
         classifier = ImageClassifier.from_preset(
@@ -179,11 +133,11 @@ def classifier_for_training(preset, num_classes, pretrained=True, image_size=Non
 def load_backbone(preset, image_size=None):
     """`(backbone, image_converter)` of a backbone or classifier preset."""
     backbone = Backbone.from_preset(preset)
-    folder = preset_folder(preset)
-    if folder is not None and not (folder / IMAGE_CONVERTER_FILE).is_file():
+    folder = local_folder(preset)
+    if folder is not None and not (folder / files.IMAGE_CONVERTER_FILE).is_file():
         size = image_size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
         warn(
-            f"the preset has no {IMAGE_CONVERTER_FILE}; using ImageNet "
+            f"the preset has no {files.IMAGE_CONVERTER_FILE}; using ImageNet "
             f"normalisation at {size[0]}x{size[1]} (set another size with "
             "--image-size)."
         )
@@ -210,31 +164,11 @@ def check_output_folder(out, overwrite):
 
 
 def save_classifier(classifier, class_names, out, overwrite=False):
-    """Saves `classifier` as a preset folder with its `class_names.json`.
-
-    The folder is assembled beside `out` and renamed into place, so `out`
-    ends up complete or unchanged.
-    """
-    target = pathlib.Path(out)
-    check_output_folder(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    replaced = staging / "replaced"
-    try:
-        preset = staging / "preset"
-        classifier.save_to_preset(str(preset))
-        (preset / CLASS_NAMES_FILE).write_text(
-            json.dumps(list(class_names), indent=4), encoding="utf-8"
-        )
-        if target.exists():
-            os.rename(target, replaced)
-        os.rename(preset, target)
-    except BaseException:
-        if replaced.exists() and not target.exists():
-            os.rename(replaced, target)
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Saves `classifier` as a preset folder with its `class_names.json`, in
+    one atomic save: `out` ends up complete or unchanged."""
+    check_output_folder(out, overwrite)
+    names = json.dumps(list(class_names), indent=4).encode("utf-8")
+    save_preset(classifier, out, overwrite=overwrite, extra_files={CLASS_NAMES_FILE: names})
 
 
 def to_probabilities(classifier, scores):

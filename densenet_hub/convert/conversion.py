@@ -5,7 +5,6 @@ import hashlib
 import os
 import pathlib
 
-from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.convert.keras_applications import infer_keras_architecture
 from densenet_hub.convert.keras_applications import keras_mapping_table
 from densenet_hub.convert.keras_applications import read_keras_weights
@@ -17,22 +16,23 @@ from densenet_hub.convert.torch_state_dict import CHECKPOINT_SUFFIXES
 from densenet_hub.convert.torch_state_dict import PICKLE_SUFFIXES
 from densenet_hub.convert.torch_state_dict import SAFETENSORS_SUFFIXES
 from densenet_hub.convert.torch_state_dict import load_torch_state_dict
-from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
-    DenseNetImageClassifierPreprocessor,
-)
-from densenet_hub.presets.safe_config import read_json
+from densenet_hub.models.densenet import DenseNetBackbone
+from densenet_hub.models.densenet import DenseNetImageClassifier
+from densenet_hub.models.densenet import DenseNetImageClassifierPreprocessor
+from densenet_hub.models.densenet import DenseNetImageConverter
+from densenet_hub.models.densenet.densenet_layout import TORCH_STEM_PADDING
+from densenet_hub.models.image_classifier import PREDICTIONS_LAYER
+from densenet_hub.preprocessing.eval_transform import EvalTransform
+from densenet_hub.presets import files
+from densenet_hub.presets.json_files import read_json
 from densenet_hub.presets.saver import save_preset
+from densenet_hub.presets.sources import register_source
 
 SOURCE_FORMATS = ("torchvision", "timm", "keras_applications")
 KERAS_SUFFIXES = (".h5",)
 # timm architectures whose weights DenseNetBackbone expresses; deep-stem and
 # blur-pool variants (densenetblur121d, densenet264d) are not among them.
 TIMM_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
-TIMM_WEIGHTS_FILE = "model.safetensors"
-TIMM_CONFIG_FILE = "config.json"
 # keras.applications' default `classifier_activation`.
 KERAS_APPLICATIONS_ACTIVATION = "softmax"
 HASH_CHUNK_BYTES = 1 << 20
@@ -119,7 +119,7 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     path = pathlib.Path(os.fspath(source))
     source_format = source_format or _detect_format(path)
     model, transform = _load(path, source_format, activation)
-    weights_file = path / TIMM_WEIGHTS_FILE if path.is_dir() else path
+    weights_file = path / files.TIMM_WEIGHTS_FILE if path.is_dir() else path
     out = pathlib.Path(os.fspath(out_preset_dir))
     converted_from = {
         "file": weights_file.name,
@@ -159,7 +159,7 @@ def _detect_format(path):
         f"Cannot tell the format of {str(path)!r}: expected a torch state dict "
         f"({CHECKPOINT_SUFFIXES}), a Keras "
         f"weight file (.h5, .weights.h5) or a timm folder with "
-        f"{TIMM_CONFIG_FILE} and {TIMM_WEIGHTS_FILE}. Pass `source_format`."
+        f"{files.CONFIG_FILE} and {files.TIMM_WEIGHTS_FILE}. Pass `source_format`."
     )
 
 
@@ -174,7 +174,7 @@ def _from_torch(path, transform, activation):
 
 
 def _from_timm_folder(folder, activation):
-    config = read_json(folder / TIMM_CONFIG_FILE)
+    config = read_json(folder / files.CONFIG_FILE)
     architecture = config.get("architecture")
     if architecture not in TIMM_ARCHITECTURES:
         raise ValueError(
@@ -183,7 +183,7 @@ def _from_timm_folder(folder, activation):
             f"(deep-stem and blur-pool DenseNets are not)."
         )
     transform = EvalTransform.timm(config.get("pretrained_cfg"))
-    return _from_torch(folder / TIMM_WEIGHTS_FILE, transform, activation)
+    return _from_torch(folder / files.TIMM_WEIGHTS_FILE, transform, activation)
 
 
 def _from_keras(path, activation):
@@ -199,7 +199,7 @@ def _from_keras(path, activation):
 
 def _build(backbone_kwargs, num_classes, transform, activation):
     """The model to convert into, and its layers that own weights in graph order."""
-    backbone = DenseNetBackbone(stem_padding="symmetric", **backbone_kwargs)
+    backbone = DenseNetBackbone(stem_padding=TORCH_STEM_PADDING, **backbone_kwargs)
     layers = [layer for layer in backbone.layers if layer.weights]
     if num_classes is None:
         return backbone, layers
@@ -209,7 +209,7 @@ def _build(backbone_kwargs, num_classes, transform, activation):
     classifier = DenseNetImageClassifier(
         backbone, num_classes, preprocessor=preprocessor, activation=activation
     )
-    return classifier, layers + [classifier.get_layer("predictions")]
+    return classifier, layers + [classifier.get_layer(PREDICTIONS_LAYER)]
 
 
 def _sha256(path):
@@ -218,3 +218,18 @@ def _sha256(path):
         for chunk in iter(lambda: file.read(HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _is_timm_checkpoint(directory):
+    """A timm repository folder: its `config.json` has an `architecture`."""
+    config = files.existing_file(directory, files.CONFIG_FILE)
+    return config is not None and "architecture" in read_json(config)
+
+
+def _convert_timm(directory, out):
+    # Checked first: the converter itself would follow a link out of the folder.
+    files.required_file(directory, files.TIMM_WEIGHTS_FILE, "the timm weights")
+    return convert(directory, out, source_format="timm")
+
+
+register_source("timm", _is_timm_checkpoint, _convert_timm)

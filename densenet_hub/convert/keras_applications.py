@@ -23,6 +23,7 @@ so nothing is transposed. The architecture is read from the kernel shapes.
 import re
 
 from densenet_hub.convert.mapping import MappingRow
+from densenet_hub.models.densenet import densenet_layout as layout
 from densenet_hub.convert.mapping import as_is
 from densenet_hub.presets.weights import hard_linked_datasets
 from densenet_hub.presets.weights import open_weights_file
@@ -33,7 +34,6 @@ MAX_TENSOR_ELEMENTS = 1 << 27
 KERAS3_VARIABLE = re.compile(
     r"^layers/(?P<group>[a-z0-9_]+?)(?:_(?P<index>\d+))?/vars/(?P<var>\d+)$"
 )
-STEM_KERNEL_SIZE = 7
 # Kinds of layer with weights, told apart by the ranks of their variables.
 VARIABLE_RANKS = {(4,): "conv", (1, 1, 1, 1): "batch_norm", (2, 1): "dense"}
 LAYER_KINDS = {"Conv2D": "conv", "BatchNormalization": "batch_norm", "Dense": "dense"}
@@ -161,7 +161,7 @@ def infer_keras_architecture(layers, tensors, source):
         `(backbone_kwargs, num_classes)` as `infer_torch_architecture` does.
     """
     kernels = [tensors[keys[0]].shape for keys in layers["conv"]]
-    if not kernels or kernels[0][:2] != (STEM_KERNEL_SIZE,) * 2:
+    if not kernels or kernels[0][:2] != (layout.STEM_KERNEL_SIZE,) * 2:
         raise ValueError(
             f"{source}: the first convolution kernel is {kernels[:1]}, expected "
             f"a 7x7 stem (7, 7, channels, filters). The file is not a "

@@ -14,12 +14,11 @@ from densenet_hub.convert.mapping import MappingRow
 from densenet_hub.convert.mapping import as_is
 from densenet_hub.convert.mapping import oihw_to_hwio
 from densenet_hub.convert.mapping import out_in_to_in_out
-from densenet_hub.models.densenet.densenet_backbone import BN_EPSILON
-from densenet_hub.models.densenet.densenet_backbone import BOTTLENECK_FACTOR
+from densenet_hub.models.densenet import densenet_layout as layout
+from densenet_hub.models.image_classifier import PREDICTIONS_LAYER
 
 TORCH_BN_EPSILON = 1e-5
 STEM_KEY = "features.conv0.weight"
-STEM_KERNEL_SIZE = 7
 # Pre-0.4 torchvision checkpoints name dense-layer modules `norm.1`, `conv.2`, ...
 LEGACY_LAYER_NAME = re.compile(r"(\.denselayer\d+\.)(norm|relu|conv)\.([12])\.")
 # A head wrapped as nn.Sequential(nn.Linear, activation), as in CheXNet.
@@ -35,7 +34,7 @@ def fold_bn_epsilon(running_var):
     `0.5e-8 / (var + 1e-5)`: 5e-9 at var 1, but 2.5e-4 at var 1e-5, which
     trained networks do have.
     """
-    return running_var + (TORCH_BN_EPSILON - BN_EPSILON)
+    return running_var + (TORCH_BN_EPSILON - layout.BN_EPSILON)
 
 
 # Each torch module kind: (tensor suffix, Keras variable, transform).
@@ -100,7 +99,7 @@ def infer_torch_architecture(tensors, source):
             f"torchvision/timm DenseNet state dict. First keys: "
             f"{sorted(tensors)[:5]}."
         )
-    if stem.shape[2:] != (STEM_KERNEL_SIZE, STEM_KERNEL_SIZE):
+    if stem.shape[2:] != (layout.STEM_KERNEL_SIZE, layout.STEM_KERNEL_SIZE):
         raise ValueError(
             f"{source}: the stem convolution is {stem.shape[2]}x{stem.shape[3]}, "
             f"expected 7x7. Deep-stem DenseNets (timm densenetblur121d, "
@@ -116,11 +115,11 @@ def infer_torch_architecture(tensors, source):
     # An absent tensor is left for the strict key check to report.
     bottleneck = tensors.get("features.denseblock1.denselayer1.conv1.weight")
     bottleneck = None if bottleneck is None else bottleneck.shape[0]
-    if bottleneck is not None and bottleneck != BOTTLENECK_FACTOR * growth_rate:
+    if bottleneck is not None and bottleneck != layout.BOTTLENECK_FACTOR * growth_rate:
         raise ValueError(
             f"{source}: the bottleneck convolution has {bottleneck} filters for "
             f"growth rate {growth_rate}, i.e. bn_size {bottleneck / growth_rate:g}; "
-            f"DenseNetBackbone supports bn_size {BOTTLENECK_FACTOR} only."
+            f"DenseNetBackbone supports bn_size {layout.BOTTLENECK_FACTOR} only."
         )
     classifier = tensors.get("classifier.weight")
     backbone_kwargs = {
@@ -174,20 +173,26 @@ def mapping_table(stackwise_num_repeats, with_head):
 
 def _module_pairs(stackwise_num_repeats, with_head):
     """(torch module, Keras layer, row kind) in the backbone's layer order."""
-    yield "features.conv0", "conv1_conv", CONV_ROWS
-    yield "features.norm0", "conv1_bn", BATCH_NORM_ROWS
+    yield "features.conv0", layout.STEM_CONV, CONV_ROWS
+    yield "features.norm0", layout.STEM_BN, BATCH_NORM_ROWS
     for stack, num_repeats in enumerate(stackwise_num_repeats, start=1):
         for block in range(1, num_repeats + 1):
             module = f"features.denseblock{stack}.denselayer{block}"
-            layer = f"stack{stack}_block{block}"
-            yield f"{module}.norm1", f"{layer}_1_bn", BATCH_NORM_ROWS
-            yield f"{module}.conv1", f"{layer}_1_conv", CONV_ROWS
-            yield f"{module}.norm2", f"{layer}_2_bn", BATCH_NORM_ROWS
-            yield f"{module}.conv2", f"{layer}_2_conv", CONV_ROWS
+            bn1, _, conv1, bn2, _, conv2 = (
+                layout.dense_layer(stack, block) + suffix
+                for suffix in layout.DENSE_LAYER_SUFFIXES
+            )
+            yield f"{module}.norm1", bn1, BATCH_NORM_ROWS
+            yield f"{module}.conv1", conv1, CONV_ROWS
+            yield f"{module}.norm2", bn2, BATCH_NORM_ROWS
+            yield f"{module}.conv2", conv2, CONV_ROWS
         if stack < len(stackwise_num_repeats):
             module = f"features.transition{stack}"
-            yield f"{module}.norm", f"transition{stack}_bn", BATCH_NORM_ROWS
-            yield f"{module}.conv", f"transition{stack}_conv", CONV_ROWS
-    yield "features.norm5", "bn", BATCH_NORM_ROWS
+            bn, _, conv, _ = (
+                layout.transition(stack) + suffix for suffix in layout.TRANSITION_SUFFIXES
+            )
+            yield f"{module}.norm", bn, BATCH_NORM_ROWS
+            yield f"{module}.conv", conv, CONV_ROWS
+    yield "features.norm5", layout.FINAL_BN, BATCH_NORM_ROWS
     if with_head:
-        yield "classifier", "predictions", LINEAR_ROWS
+        yield "classifier", PREDICTIONS_LAYER, LINEAR_ROWS

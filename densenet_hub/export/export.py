@@ -8,7 +8,7 @@ import keras
 from densenet_hub.export.onnx_graph import to_onnx
 from densenet_hub.export.packages import import_openvino
 from densenet_hub.export.packages import import_package
-from densenet_hub.export.staging import staged_output
+from densenet_hub.publish import published
 
 FORMATS = ("onnx", "openvino", "saved_model", "litert")
 # Keras' own exporters, by format, and the backends they run on here.
@@ -111,7 +111,7 @@ def export_model(
         "saved_model": _write_with_keras,
         "litert": _write_with_keras,
     }
-    with staged_output(path, overwrite) as staging:
+    with published(path, overwrite) as staging:
         writers[format](model, staging, format, include_preprocessing)
     return path
 

@@ -23,6 +23,8 @@ class Backbone(PresetMixin, keras.Model):
         **kwargs: `name` and `trainable`, passed to `keras.Model`.
     """
 
+    preset_kind = "backbone"
+
     def __init__(self, *args, dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
         # `Functional.__init__` silently drops `dtype`: without this the model

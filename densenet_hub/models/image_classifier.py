@@ -3,6 +3,8 @@
 import keras
 
 from densenet_hub.models.task import Task
+from densenet_hub.presets import schema
+from densenet_hub.presets.classes import preset_class
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import check_positive_int
 from densenet_hub.validation import reject_unknown_kwargs
@@ -12,9 +14,54 @@ POOLERS = {
     "max": keras.layers.GlobalMaxPooling2D,
 }
 TASK_KWARGS = ("name", "trainable")
+# KerasHub's name of the head's Dense layer, which weight files and
+# converters address.
+PREDICTIONS_LAYER = "predictions"
+MAX_CLASSES = 1_000_000
+# The activations a preset may name for the head.
+PRESET_ACTIVATIONS = ("linear", "softmax", "sigmoid", "log_softmax")
+
+
+def _check_preset_dropout(file, where, value):
+    if not schema.is_number(value) or not 0 <= value < 1:
+        raise schema.error(file, where, "a number in [0, 1)", value)
+    return float(value)
+
+
+def _check_preset_size(file, where, config):
+    """The backbone's parameters plus the head's, under the cap."""
+    backbone = config["backbone"]
+    count, features = backbone.entry.size(backbone.config)
+    schema.check_parameter_count(file, where, count + (features + 1) * config["num_classes"])
+
+
+PRESET_VALIDATORS = {
+    "name": schema.check_name,
+    "trainable": schema.check_bool,
+    "backbone": schema.nested("backbone"),
+    "preprocessor": schema.nested("preprocessor", optional=True),
+    "num_classes": schema.int_in(1, MAX_CLASSES),
+    "pooling": schema.choice(*POOLERS),
+    "activation": schema.choice(*PRESET_ACTIVATIONS, optional=True),
+    "dropout": _check_preset_dropout,
+    "head_dtype": schema.check_dtype,
+}
+
+
+def preset_class_options(keras_hub_module, former_modules=()):
+    """`preset_class` arguments of `ImageClassifier` and its subclasses."""
+    return {
+        "kind": "task",
+        "keras_hub_module": keras_hub_module,
+        "validators": PRESET_VALIDATORS,
+        "required": ("backbone", "num_classes"),
+        "check": _check_preset_size,
+        "former_modules": former_modules,
+    }
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(**preset_class_options("keras_hub.src.models.image_classifier"))
 class ImageClassifier(Task):
     """Classifies images: backbone -> global pooling -> dropout -> dense.
 
@@ -92,7 +139,7 @@ class ImageClassifier(Task):
             dropout, dtype=head_policy, name="output_dropout"
         )
         output_dense = keras.layers.Dense(
-            num_classes, activation=activation, dtype=head_policy, name="predictions"
+            num_classes, activation=activation, dtype=head_policy, name=PREDICTIONS_LAYER
         )
 
         inputs = backbone.input

@@ -4,14 +4,35 @@ labels and sample weights passed through."""
 import keras
 
 from densenet_hub.preprocessing.image_converter import ImageConverter
+from densenet_hub.presets import classes
+from densenet_hub.presets import files
+from densenet_hub.presets import schema
+from densenet_hub.presets.classes import preset_class
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.validation import reject_unknown_kwargs
 
 LAYER_KWARGS = ("name", "trainable", "dtype")
-PREPROCESSOR_CONFIG_FILE = "preprocessor.json"
+
+
+def _check_config_file(file, where, value):
+    if value != files.PREPROCESSOR_FILE:
+        raise schema.error(file, where, repr(files.PREPROCESSOR_FILE), value)
+    return value
+
+
+PRESET_VALIDATORS = {
+    **schema.LAYER_VALIDATORS,
+    "image_converter": schema.nested("image_converter", optional=True),
+    "config_file": _check_config_file,
+}
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(
+    kind="preprocessor",
+    keras_hub_module="keras_hub.src.models.image_classifier_preprocessor",
+    validators=PRESET_VALIDATORS,
+)
 class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
     """Prepares `(x, y, sample_weight)` for an image classifier, as KerasHub's.
 
@@ -46,13 +67,14 @@ class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
     ```
     """
 
+    preset_kind = "preprocessor"
     backbone_cls = None
     image_converter_cls = None
 
     def __init__(
         self,
         image_converter=None,
-        config_file=PREPROCESSOR_CONFIG_FILE,
+        config_file=files.PREPROCESSOR_FILE,
         **kwargs,
     ):
         owner = type(self).__name__
@@ -123,25 +145,16 @@ class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
 
 
 def _converter_from_config(owner, serialized):
-    class_name = serialized.get("class_name")
-    classes = _image_converter_classes()
-    if class_name not in classes or not isinstance(
-        serialized.get("config"), dict
+    entry = classes.find(serialized.get("class_name"))
+    if (
+        entry is None
+        or entry.kind != "image_converter"
+        or not isinstance(serialized.get("config"), dict)
     ):
         raise ValueError(
-            f"{owner}: `image_converter` config names class {class_name!r}; "
-            f"expected one of {sorted(classes)} with a `config` dict. Save the "
-            "preprocessor with one of these converters."
+            f"{owner}: `image_converter` config names class "
+            f"{serialized.get('class_name')!r}; expected one of "
+            f"{classes.names_of_kinds(('image_converter',))} with a `config` "
+            "dict. Save the preprocessor with one of these converters."
         )
-    return classes[class_name].from_config(serialized["config"])
-
-
-def _image_converter_classes():
-    """`ImageConverter` and every subclass loaded, by class name."""
-    classes = {}
-    pending = [ImageConverter]
-    while pending:
-        klass = pending.pop()
-        classes[klass.__name__] = klass
-        pending.extend(klass.__subclasses__())
-    return classes
+    return entry.cls.from_config(serialized["config"])

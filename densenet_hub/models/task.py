@@ -60,6 +60,7 @@ class Task(PresetMixin, keras.Model):
     ```
     """
 
+    preset_kind = "task"
     backbone_cls = None
     preprocessor_cls = None
 

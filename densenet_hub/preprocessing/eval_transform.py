@@ -120,12 +120,14 @@ class EvalTransform:
         )
 
     @classmethod
-    def keras_applications(cls):
-        """keras.applications DenseNet: 224x224 inputs scaled by
-        `densenet.preprocess_input` ("torch" mode: /255, ImageNet mean/std).
-        keras.applications prescribes no crop, so none is taken."""
+    def keras_applications(cls, image_size=(TORCHVISION_CROP, TORCHVISION_CROP)):
+        """keras.applications DenseNet: inputs (224x224 unless `image_size`
+        says otherwise) scaled by `densenet.preprocess_input` ("torch" mode:
+        /255, ImageNet mean/std). keras.applications prescribes no crop, so
+        none is taken; this is also the ImageNet preprocessing the command
+        line gives a preset that has none."""
         return cls(
-            image_size=(TORCHVISION_CROP, TORCHVISION_CROP),
+            image_size=tuple(image_size),
             crop_pct=1.0,
             interpolation="bilinear",
         )

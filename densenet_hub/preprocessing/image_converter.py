@@ -3,33 +3,30 @@ side, then centre-crop), then `x * scale + offset`."""
 
 import math
 import numbers
-import sys
 
 import keras
 import numpy as np
 
+from densenet_hub.preprocessing import image_converter_arguments as arguments
+from densenet_hub.preprocessing import image_ops
+from densenet_hub.preprocessing.image_converter_arguments import BOUNDING_BOX_FORMATS
+from densenet_hub.preprocessing.image_converter_arguments import DATA_FORMATS
+from densenet_hub.preprocessing.image_converter_arguments import INTERPOLATIONS
+from densenet_hub.presets.classes import preset_class
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import reject_unknown_kwargs
 
-INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
-BOUNDING_BOX_FORMATS = (
-    "xyxy",
-    "yxyx",
-    "xywh",
-    "center_xywh",
-    "center_yxhw",
-    "rel_xyxy",
-    "rel_yxyx",
-    "rel_xywh",
-    "rel_center_xywh",
-)
-DATA_FORMATS = ("channels_last", "channels_first")
 LAYER_KWARGS = ("name", "trainable", "dtype")
-NUMERIC_DTYPE_PREFIXES = ("int", "uint", "float", "bfloat")
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(
+    kind="image_converter",
+    keras_hub_module="keras_hub.src.layers.preprocessing.image_converter",
+    validators=arguments.PRESET_VALIDATORS,
+    former_modules=("densenet_hub.layers.image_converter",),
+)
 class ImageConverter(PresetMixin, keras.layers.Layer):
     """Converts raw images into model-ready inputs, as KerasHub's does.
 
@@ -101,6 +98,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
     ```
     """
 
+    preset_kind = "image_converter"
     backbone_cls = None
 
     def __init__(
@@ -125,16 +123,16 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
                 f"{owner}: `crop_to_aspect_ratio` and `pad_to_aspect_ratio` "
                 "are both True, but at most one may be. Set the other to False."
             )
-        self.scale = _per_channel_value(owner, "scale", scale)
-        self.offset = _per_channel_value(owner, "offset", offset)
-        _check_channel_counts_agree(owner, self.scale, self.offset)
+        self.scale = arguments.per_channel_value(owner, "scale", scale)
+        self.offset = arguments.per_channel_value(owner, "offset", offset)
+        arguments.check_channel_counts_agree(owner, self.scale, self.offset)
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
         self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
         self.interpolation = check_choice(
             owner, "interpolation", interpolation, INTERPOLATIONS
         )
         self.antialias = bool(antialias)
-        self.crop_pct = _crop_pct(
+        self.crop_pct = arguments.crop_pct_value(
             owner, crop_pct, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio
         )
         self.bounding_box_format = check_choice(
@@ -178,7 +176,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
 
     @image_size.setter
     def image_size(self, value):
-        height, width = _image_size(type(self).__name__, value)
+        height, width = arguments.image_size_pair(type(self).__name__, value)
         self.resizing.height = height
         self.resizing.width = width
 
@@ -231,11 +229,11 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             return self._resize_shorter_side_and_crop(images, dtype)
         if not dtype.startswith(("int", "uint")):
             return self.resizing(inputs)
-        images = _float_pixels(images, self.compute_dtype)
+        images = image_ops.float_pixels(images, self.compute_dtype)
         if not isinstance(inputs, dict):
-            return _integer_pixels(self.resizing(images), dtype)
+            return image_ops.integer_pixels(self.resizing(images), dtype)
         data = self.resizing({**inputs, "images": images})
-        data["images"] = _integer_pixels(data["images"], dtype)
+        data["images"] = image_ops.integer_pixels(data["images"], dtype)
         return data
 
     def _crops_shorter_side(self):
@@ -251,31 +249,31 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         height, width = self.image_size
         shorter_side = math.floor(min(height, width) / self.crop_pct)
         axis = -3 if self.data_format == "channels_last" else -2
-        tf = _tensorflow_graph()
+        tf = image_ops.tensorflow_graph()
         if tf is not None:
             return self._tf_resize_and_crop(tf, images, dtype, shorter_side, axis)
-        shape = _static_shape(images)
+        shape = image_ops.static_shape(images)
         resized_size = self._checked_resized_size(shape, axis, shorter_side)
         resized = keras.ops.image.resize(
-            _float_pixels(images, self.compute_dtype),
+            image_ops.float_pixels(images, self.compute_dtype),
             resized_size,
             interpolation=self.interpolation,
             antialias=self.antialias,
             data_format=self.data_format,
         )
         if dtype.startswith(("int", "uint")):
-            resized = _integer_pixels(resized, dtype)
+            resized = image_ops.integer_pixels(resized, dtype)
         else:
             resized = keras.ops.cast(resized, dtype)
-        top = _centre_crop_offset(resized_size[0], height)
-        left = _centre_crop_offset(resized_size[1], width)
-        return _crop(resized, axis, top, left, height, width)
+        top = image_ops.centre_crop_offset(resized_size[0], height)
+        left = image_ops.centre_crop_offset(resized_size[1], width)
+        return image_ops.crop(resized, axis, top, left, height, width)
 
     def _tf_resize_and_crop(self, tf, images, dtype, shorter_side, axis):
-        static_shape = _static_shape(images)
+        static_shape = image_ops.static_shape(images)
         if None in (static_shape[axis], static_shape[axis + 1]):
             shape = tf.shape(images)
-            resized_size = _shorter_side_size(
+            resized_size = image_ops.shorter_side_size(
                 shape[axis], shape[axis + 1], shorter_side, minimum=tf.minimum
             )
         else:
@@ -284,7 +282,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         # tf.image.resize only knows channels_last.
         channels_first = self.data_format == "channels_first"
         if channels_first:
-            images = tf.transpose(images, _channels_permutation(images, to_last=True))
+            images = tf.transpose(images, image_ops.channels_permutation(images, to_last=True))
         resized = tf.image.resize(
             tf.cast(images, self.compute_dtype),
             tf.stack(resized_size),
@@ -292,16 +290,16 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             antialias=self.antialias,
         )
         if channels_first:
-            resized = tf.transpose(resized, _channels_permutation(resized, False))
+            resized = tf.transpose(resized, image_ops.channels_permutation(resized, False))
         if dtype.startswith(("int", "uint")):
-            resized = _integer_pixels(resized, dtype)
+            resized = image_ops.integer_pixels(resized, dtype)
         else:
             resized = tf.cast(resized, dtype)
         height, width = self.image_size
         if not tf.is_tensor(resized_size[0]):
-            top = _centre_crop_offset(resized_size[0], height)
-            left = _centre_crop_offset(resized_size[1], width)
-            return _crop(resized, axis, top, left, height, width)
+            top = image_ops.centre_crop_offset(resized_size[0], height)
+            left = image_ops.centre_crop_offset(resized_size[1], width)
+            return image_ops.crop(resized, axis, top, left, height, width)
         fits = tf.logical_and(resized_size[0] >= height, resized_size[1] >= width)
         message = self._crop_too_large_message(static_shape, "smaller")
         tf.debugging.Assert(fits, [message])
@@ -309,9 +307,9 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         def round_half_even(value):
             return tf.cast(tf.round(value), "int32")
 
-        top = _centre_crop_offset(resized_size[0], height, round_half_even)
-        left = _centre_crop_offset(resized_size[1], width, round_half_even)
-        cropped = _crop(resized, axis, top, left, height, width)
+        top = image_ops.centre_crop_offset(resized_size[0], height, round_half_even)
+        left = image_ops.centre_crop_offset(resized_size[1], width, round_half_even)
+        cropped = image_ops.crop(resized, axis, top, left, height, width)
         # Slicing at offsets known only at run time loses the static size.
         cropped_shape = cropped.shape.as_list()
         cropped_shape[axis], cropped_shape[axis + 1] = height, width
@@ -320,7 +318,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
 
     def _checked_resized_size(self, shape, axis, shorter_side):
         height, width = self.image_size
-        resized_size = _shorter_side_size(shape[axis], shape[axis + 1], shorter_side)
+        resized_size = image_ops.shorter_side_size(shape[axis], shape[axis + 1], shorter_side)
         if resized_size[0] < height or resized_size[1] < width:
             raise ValueError(self._crop_too_large_message(shape, resized_size))
         return resized_size
@@ -366,7 +364,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             )
         arrays = [np.asarray(keras.ops.convert_to_numpy(x)) for x in images]
         for array in arrays:
-            _check_dtype(owner, array.dtype)
+            image_ops.check_image_dtype(owner, array.dtype)
         if len({array.shape for array in arrays}) == 1:
             return self._convert(self._as_tensor(np.stack(arrays)))
         for index, array in enumerate(arrays):
@@ -390,14 +388,14 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         # Backend and tf.data tensors pass through untouched (see __init__).
         if isinstance(images, (np.ndarray, numbers.Number)):
             images = np.asarray(images)
-            _check_dtype(type(self).__name__, images.dtype)
+            image_ops.check_image_dtype(type(self).__name__, images.dtype)
             return keras.ops.convert_to_tensor(images)
         return images
 
     def _check_images(self, images):
         owner = type(self).__name__
-        _check_dtype(owner, images.dtype)
-        shape = _static_shape(images)
+        image_ops.check_image_dtype(owner, images.dtype)
+        shape = image_ops.static_shape(images)
         if shape is None:
             return
         if len(shape) not in (3, 4):
@@ -417,7 +415,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             )
         channel_axis = -3 if self.data_format == "channels_first" else -1
         channels = shape[channel_axis]
-        expected = _channel_count(self.scale, self.offset)
+        expected = image_ops.channel_count(self.scale, self.offset)
         if channels is not None and expected is not None and channels != expected:
             raise ValueError(
                 f"{owner}: the per-channel `scale`/`offset` have {expected} "
@@ -460,238 +458,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         config = dict(config)
         owner = cls.__name__
         if "height" in config or "width" in config:
-            config["image_size"] = _legacy_image_size(owner, config)
+            config["image_size"] = arguments.legacy_image_size(owner, config)
         if "mean" in config or "variance" in config:
-            config["scale"], config["offset"] = _legacy_normalization(owner, config)
+            config["scale"], config["offset"] = arguments.legacy_normalization(owner, config)
         return cls(**config)
-
-
-def _image_size(owner, value):
-    """`(height, width)` from `image_size`, `(None, None)` for no resizing."""
-    if value is None:
-        return None, None
-    if (
-        isinstance(value, (str, bytes))
-        or not hasattr(value, "__len__")
-        or len(value) != 2
-        or not all(_is_positive_int(v) for v in value)
-    ):
-        raise ValueError(
-            f"{owner}: `image_size` must be None or (height, width) with two "
-            f"positive integers, got {value!r}. Pass e.g. image_size=(224, 224)."
-        )
-    return int(value[0]), int(value[1])
-
-
-def _crop_pct(owner, value, crop_to_aspect_ratio, pad_to_aspect_ratio):
-    """`crop_pct` as a float in (0, 1], or `None`."""
-    if value is None:
-        return None
-    if not (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and 0 < value <= 1
-    ):
-        raise ValueError(
-            f"{owner}: `crop_pct` must be None or a number in (0, 1], got "
-            f"{value!r}. Pass e.g. crop_pct=0.875 (torchvision's 224 of 256), "
-            "or None to resize the whole image."
-        )
-    value = float(value)
-    if value < 1 and (pad_to_aspect_ratio or not crop_to_aspect_ratio):
-        raise ValueError(
-            f"{owner}: `crop_pct`={value} keeps the aspect ratio and crops, "
-            f"which contradicts crop_to_aspect_ratio={crop_to_aspect_ratio} "
-            f"and pad_to_aspect_ratio={pad_to_aspect_ratio}. Use "
-            "crop_to_aspect_ratio=True and pad_to_aspect_ratio=False, or "
-            "crop_pct=None."
-        )
-    return value
-
-
-def _shorter_side_size(height, width, shorter_side, minimum=min):
-    """`(height, width)` scaled so the shorter side is `shorter_side`, as
-    torchvision's `Resize(int)`: the longer side is truncated. Integer
-    arithmetic keeps it exact, and works on TensorFlow scalars too."""
-    current_shorter_side = minimum(height, width)
-    return (
-        shorter_side * height // current_shorter_side,
-        shorter_side * width // current_shorter_side,
-    )
-
-
-def _centre_crop_offset(size, crop, round_half_even=round):
-    """torchvision's `CenterCrop` offset `int(round((size - crop) / 2))`;
-    Python's `round` and `tf.round` both round halves to even."""
-    return round_half_even((size - crop) / 2)
-
-
-def _crop(images, height_axis, top, left, height, width):
-    index = [slice(None)] * len(images.shape)
-    index[height_axis] = slice(top, top + height)
-    index[height_axis + 1] = slice(left, left + width)
-    return images[tuple(index)]
-
-
-def _channels_permutation(images, to_last):
-    """Axes that move channels last (or back first) in a rank 3 or 4 tensor."""
-    batch = [0] if len(images.shape) == 4 else []
-    spatial = [axis + len(batch) for axis in ((1, 2, 0) if to_last else (2, 0, 1))]
-    return batch + spatial
-
-
-def _is_positive_int(value):
-    return (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool)
-        and value > 0
-    )
-
-
-def _per_channel_value(owner, name, value):
-    """`None`, a float, or a list of floats; rejects anything else."""
-    if value is None:
-        return None
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return _finite_float(owner, name, value)
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, (list, tuple)) and len(value) > 0:
-        if all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
-        ):
-            return [_finite_float(owner, name, v) for v in value]
-    raise ValueError(
-        f"{owner}: `{name}` must be None, a number, or a non-empty list with "
-        f"one number per channel, got {value!r}. Pass e.g. {name}=1/255 or "
-        f"{name}=[0.5, 0.5, 0.5]."
-    )
-
-
-def _finite_float(owner, name, value):
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(
-            f"{owner}: `{name}` must be finite, got {value!r}. Pass finite "
-            "numbers."
-        )
-    return value
-
-
-def _check_channel_counts_agree(owner, scale, offset):
-    if isinstance(scale, list) and isinstance(offset, list):
-        if len(scale) != len(offset):
-            raise ValueError(
-                f"{owner}: `scale` has {len(scale)} values but `offset` has "
-                f"{len(offset)}; per-channel values need one per channel. "
-                "Give both the same length (or use a single number)."
-            )
-
-
-def _channel_count(scale, offset):
-    """Number of channels the per-channel values imply, `None` if any count."""
-    for value in (scale, offset):
-        if isinstance(value, list):
-            return len(value)
-    return None
-
-
-def _check_dtype(owner, dtype):
-    try:
-        name = keras.backend.standardize_dtype(dtype)
-    except (ValueError, TypeError):
-        name = str(dtype)
-    if not name.startswith(NUMERIC_DTYPE_PREFIXES):
-        raise ValueError(
-            f"{owner}: images must have an integer or float dtype, got "
-            f"{name!r}. Decode the images to numbers first, e.g. uint8 pixels "
-            "in [0, 255] (cast boolean masks with `.astype('uint8')`)."
-        )
-
-
-def _tensorflow_graph():
-    """TensorFlow while it traces a graph (tf.data, tf.function), else None."""
-    tf = sys.modules.get("tensorflow")
-    if tf is None or tf.executing_eagerly():
-        return None
-    return tf
-
-
-def _float_pixels(images, dtype):
-    # In a TF graph Keras' data layers cast their input to float themselves.
-    if _tensorflow_graph() is not None:
-        return images
-    return keras.ops.cast(images, dtype)
-
-
-def _integer_pixels(images, dtype):
-    limits = np.iinfo(dtype)
-    tf = _tensorflow_graph()
-    if tf is not None:
-        rounded = tf.clip_by_value(tf.round(images), limits.min, limits.max)
-        return tf.cast(rounded, dtype)
-    rounded = keras.ops.clip(keras.ops.round(images), limits.min, limits.max)
-    return keras.ops.cast(rounded, dtype)
-
-
-def _static_shape(tensor):
-    """The shape as a tuple with `None` for unknown sizes; `None` if the rank
-    itself is unknown (possible for tensors traced by tf.data)."""
-    shape = tensor.shape
-    if getattr(shape, "rank", 0) is None:
-        return None
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def _legacy_image_size(owner, config):
-    if "height" not in config or "width" not in config:
-        raise ValueError(
-            f"{owner}: a config with the legacy `height`/`width` keys needs "
-            f"both, got only {'height' if 'height' in config else 'width'}. "
-            "Add the missing one or use `image_size=(height, width)`."
-        )
-    height, width = config.pop("height"), config.pop("width")
-    if config.get("image_size") is not None:
-        raise ValueError(
-            f"{owner}: the config has both `image_size`="
-            f"{config['image_size']!r} and legacy `height`={height!r}/"
-            f"`width`={width!r}. Keep only `image_size`."
-        )
-    return (height, width)
-
-
-def _legacy_normalization(owner, config):
-    """`(scale, offset)` equal to the legacy `(x * scale - mean) / std`."""
-    if "mean" not in config or "variance" not in config:
-        raise ValueError(
-            f"{owner}: a config with the legacy `mean`/`variance` keys needs "
-            f"both, got only {'mean' if 'mean' in config else 'variance'}. "
-            "Add the missing one or use `scale` and `offset`."
-        )
-    mean, variance = config.pop("mean"), config.pop("variance")
-    if config.get("offset") is not None:
-        raise ValueError(
-            f"{owner}: the config has both `offset`={config['offset']!r} and "
-            f"legacy `mean`={mean!r}/`variance`={variance!r}. Keep either "
-            "`scale`/`offset` or `mean`/`variance`."
-        )
-    scale = config.get("scale")
-    try:
-        means = np.asarray(mean, dtype="float64")
-        variances = np.asarray(variance, dtype="float64")
-        scales = np.asarray(1.0 if scale is None else scale, dtype="float64")
-        np.broadcast_shapes(means.shape, variances.shape, scales.shape)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{owner}: legacy `mean`={mean!r}, `variance`={variance!r} and "
-            f"`scale`={scale!r} must be numbers or equal-length lists ({error}). "
-            "Fix the config values."
-        ) from None
-    if not (np.all(variances > 0) and np.all(np.isfinite(variances))):
-        raise ValueError(
-            f"{owner}: legacy `variance`={variance!r} must be positive and "
-            "finite. Fix the config values."
-        )
-    std = np.sqrt(variances)
-    new_scale, new_offset = np.broadcast_arrays(scales / std, -means / std)
-    return new_scale.tolist(), new_offset.tolist()

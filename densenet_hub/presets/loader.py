@@ -1,24 +1,21 @@
 """Builds backbones, tasks, preprocessors and image converters from presets.
 
-`preset` is a built-in name (or alias), a `kaggle://` or `hf://` handle, or a
-local folder (`str` or `pathlib.Path`). A `str` that is a built-in name wins
-over a folder of the same name, as in KerasHub. Every JSON file is checked by
-`safe_config` and every weight file by `weights` before anything is built or
-assigned; a failed load raises and returns no model.
+`presets.resolver` finds the preset's folder. Every JSON file is checked by
+`presets.schema` and every weight file by `weights` before anything is built
+or assigned; a failed load raises and returns no model. The classes come
+from the allow-list (`presets.classes`), never from an import the file names.
 
-A folder or `hf://` repository holding a timm checkpoint (its `config.json`
-has an `"architecture"` key, e.g. `hf://timm/densenet121.tv_in1k`) is
-converted on the fly by `densenet_hub.convert` into a temporary preset (a
-classifier with the timm eval transform as its preprocessor), which then
-loads like any other; the architecture comes from the checkpoint's tensors,
-so even `load_weights=False` reads them.
+A folder in a format a converter registered (`presets.sources`; e.g. a timm
+checkpoint, whose `config.json` has an `"architecture"` key, such as
+`hf://timm/densenet121.tv_in1k`) is converted on the fly into a temporary
+preset, which then loads like any other; the architecture comes from the
+checkpoint's tensors, so even `load_weights=False` reads them.
 
 Config precedence, lowest first: KerasHub's behaviour for the keys KerasHub
-does not write (`stem_padding="same"`, `stem_filters=64`,
-`data_format="channels_last"`), the preset's JSON file, the registry's
-overrides for a built-in preset (`stem_padding="symmetric"`), the caller's
-keyword arguments. As in KerasHub, a backbone's saved dtype is not reused: the
-`dtype=` argument, else Keras' global policy, decides.
+does not write (the backbone class's `keras_hub_defaults`), the preset's JSON
+file, the built-in preset's overrides, the caller's keyword arguments. As in
+KerasHub, a backbone's saved dtype is not reused: the `dtype=` argument, else
+Keras' global policy, decides.
 """
 
 import contextlib
@@ -26,118 +23,45 @@ import dataclasses
 import pathlib
 import tempfile
 
+from densenet_hub.presets import classes
 from densenet_hub.presets import files
-from densenet_hub.presets import registry
-from densenet_hub.presets import safe_config
+from densenet_hub.presets import resolver
+from densenet_hub.presets import schema
+from densenet_hub.presets import sources
 from densenet_hub.presets import weights
+from densenet_hub.presets.json_files import read_json
 from densenet_hub.version import __version__
 
-_BACKBONE_ARGUMENTS = tuple(
-    key for key in safe_config.BACKBONE_KEYS if key not in ("name", "trainable")
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Source:
-    directory: pathlib.Path
-    builtin: registry.BuiltinPreset | None
-    # The timm checkpoint folder that `directory` was converted from.
-    converted_from: pathlib.Path | None = None
-
-
-def resolve(preset):
-    """The local folder holding `preset`'s files, downloading if needed."""
-    if isinstance(preset, pathlib.PurePath):
-        return _Source(_local_folder(pathlib.Path(preset), preset), None)
-    if not isinstance(preset, str):
-        raise TypeError(
-            f"`preset` must be a str (a built-in name, a kaggle:// or hf:// "
-            f"handle, or a folder) or a pathlib.Path, got "
-            f"{type(preset).__name__} {preset!r}."
-        )
-    if not preset.strip():
-        raise ValueError(
-            f"`preset` is empty or only whitespace ({preset!r}). Pass a "
-            f"built-in name such as 'densenet_121_imagenet', a handle or a "
-            f"folder."
-        )
-    builtin = registry.find_builtin(preset)
-    if builtin is not None:
-        return _Source(_download_builtin(builtin), builtin)
-    from densenet_hub.hub.handles import is_remote_handle
-
-    if is_remote_handle(preset):
-        from densenet_hub.hub.download import download_preset
-
-        return _Source(pathlib.Path(download_preset(preset)), None)
-    path = pathlib.Path(preset)
-    if not path.exists() and registry.looks_like_preset_name(preset):
-        raise registry.unknown_preset_error(preset)
-    return _Source(_local_folder(path, preset), None)
+# Layer keys that, given to a task's `from_preset`, name the task itself.
+_TASK_OWN_KEYS = ("name", "trainable")
 
 
 @contextlib.contextmanager
 def _opened(preset):
-    """`resolve(preset)`, with a timm checkpoint converted into a temporary
-    preset folder that lasts until the `with` block ends."""
-    source = resolve(preset)
-    if not _is_timm_checkpoint(source.directory):
-        yield source
+    """`resolver.resolve(preset)`, with a folder of a registered checkpoint
+    format converted into a temporary preset folder that lasts until the
+    `with` block ends."""
+    resolved = resolver.resolve(preset)
+    source = sources.find_source(resolved.directory)
+    if source is None:
+        yield resolved
         return
-    with tempfile.TemporaryDirectory(prefix="densenet_hub-timm-") as work:
-        converted = _convert_timm(source.directory, pathlib.Path(work) / "preset")
+    with tempfile.TemporaryDirectory(prefix=f"densenet_hub-{source.name}-") as work:
+        converted = source.convert(resolved.directory, pathlib.Path(work) / "preset")
         yield dataclasses.replace(
-            source, directory=converted, converted_from=source.directory
+            resolved, directory=converted, converted_from=resolved.directory
         )
-
-
-def _is_timm_checkpoint(directory):
-    config = files.existing_file(directory, files.CONFIG_FILE)
-    if config is None:
-        return False
-    content = safe_config.read_json(config)
-    return isinstance(content, dict) and "architecture" in content
-
-
-def _convert_timm(directory, out):
-    # Imported here: the converters import the models, which import this module.
-    from densenet_hub.convert import convert
-
-    # Checked first: the converter itself would follow a link out of the folder.
-    files.required_file(directory, files.TIMM_WEIGHTS_FILE, "the timm weights")
-    return convert(directory, out, source_format="timm")
-
-
-def _local_folder(path, preset):
-    if not path.exists():
-        raise ValueError(
-            f"The preset folder {str(path)!r} does not exist. Pass an existing "
-            f"folder, a built-in name ({', '.join(registry.listings())}) or a "
-            f"kaggle:// or hf:// handle."
-        )
-    if not path.is_dir():
-        raise ValueError(
-            f"The preset {str(preset)!r} is a file, not a preset folder. Pass "
-            f"the folder that holds config.json."
-        )
-    return path
-
-
-def _download_builtin(builtin):
-    """The registry's handles in order, moving on only when one is unreachable."""
-    from densenet_hub.hub.download import download_first_available
-
-    return pathlib.Path(download_first_available(list(builtin.handles)))
 
 
 def _parse(path, kinds):
-    return safe_config.parse_object(safe_config.read_json(path), str(path), kinds)
+    return schema.parse_object(read_json(path), str(path), kinds)
 
 
 def _pick_class(cls, parsed, file):
-    """The class to build: the file's, or `cls` when it refines the file's."""
+    """The class to build: the file's, or `cls` when it refines the file's
+    (any allow-listed class of the file's kind when `cls` is `None`)."""
     found = parsed.resolve_class()
-    if issubclass(found, cls):
+    if cls is None or issubclass(found, cls):
         return found
     if issubclass(cls, found):
         return cls
@@ -156,13 +80,17 @@ def load_backbone(cls, preset, load_weights=True, **kwargs):
         return _backbone(source, cls, load_weights, kwargs)
 
 
-def _backbone(source, cls, load_weights, kwargs):
+def _parse_backbone(source):
     config_path = files.required_file(source.directory, files.CONFIG_FILE, "the backbone config")
-    parsed = _parse(config_path, ("backbone",))
+    return _parse(config_path, ("backbone",))
+
+
+def _backbone(source, cls, load_weights, kwargs, parsed=None):
+    parsed = parsed or _parse_backbone(source)
     backbone_cls = _pick_class(cls, parsed, files.CONFIG_FILE)
     _check_builtin_config(source, parsed)
     _check_metadata(source, parsed)
-    config = dict(safe_config.KERAS_HUB_BACKBONE_DEFAULTS)
+    config = dict(parsed.entry.keras_hub_defaults)
     config.update((k, v) for k, v in parsed.config.items() if k != "dtype")
     if source.builtin is not None:
         config.update(source.builtin.overrides)
@@ -180,7 +108,7 @@ def _check_builtin_config(source, parsed):
     """A built-in preset's download must describe the registry's model."""
     if source.builtin is None:
         return
-    config = {**safe_config.KERAS_HUB_BACKBONE_DEFAULTS, **parsed.config}
+    config = {**parsed.entry.keras_hub_defaults, **parsed.config}
     where = source.converted_from or source.directory / files.CONFIG_FILE
     for key, expected in source.builtin.config.items():
         found = config.get(key)
@@ -209,7 +137,7 @@ def _check_metadata(source, parsed):
     path = files.existing_file(source.directory, files.METADATA_FILE)
     if path is None:
         return
-    metadata = safe_config.read_json(path)
+    metadata = read_json(path)
     saved_version = metadata.get("densenet_hub_version")
     if saved_version is not None and _version_tuple(saved_version) > _version_tuple(
         __version__
@@ -220,7 +148,7 @@ def _check_metadata(source, parsed):
             f"(pip install -U densenet-hub)."
         )
     count = metadata.get("parameter_count")
-    expected = safe_config.backbone_size(parsed.config)[0]
+    expected = parsed.entry.size(parsed.config)[0]
     if count is not None and count != expected:
         raise ValueError(
             f"{path}: `parameter_count` is {count!r} but config.json describes "
@@ -248,8 +176,16 @@ def load_task(cls, preset, load_weights=True, **kwargs):
 def _task(source, cls, load_weights, kwargs):
     task_path = files.existing_file(source.directory, files.TASK_FILE)
     task_parsed = None if task_path is None else _parse(task_path, ("task",))
-    backbone_kwargs = {k: kwargs.pop(k) for k in _BACKBONE_ARGUMENTS if k in kwargs}
-    backbone = _backbone(source, _backbone_class_of(cls), load_weights, backbone_kwargs)
+    backbone_parsed = _parse_backbone(source)
+    backbone_keys = set(backbone_parsed.entry.validators) - set(_TASK_OWN_KEYS)
+    backbone_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in backbone_keys}
+    backbone = _backbone(
+        source,
+        getattr(cls, "backbone_cls", None),
+        load_weights,
+        backbone_kwargs,
+        backbone_parsed,
+    )
     task_cls = _task_class(cls, task_parsed, type(backbone))
     config = {}
     if task_parsed is not None:
@@ -277,12 +213,6 @@ def _task(source, cls, load_weights, kwargs):
     return task
 
 
-def _backbone_class_of(task_cls):
-    from densenet_hub.models.backbone import Backbone
-
-    return getattr(task_cls, "backbone_cls", None) or Backbone
-
-
 def _task_class(cls, task_parsed, backbone_cls):
     if task_parsed is not None:
         return _pick_class(cls, task_parsed, files.TASK_FILE)
@@ -290,16 +220,13 @@ def _task_class(cls, task_parsed, backbone_cls):
 
 
 def _subclass_for_backbone(cls, backbone_cls):
-    """`cls` or its subclass made for `backbone_cls`, as KerasHub picks
-    `DenseNetImageClassifier` for `ImageClassifier.from_preset`."""
+    """`cls` or its allow-listed subclass made for `backbone_cls`, as KerasHub
+    picks `DenseNetImageClassifier` for `ImageClassifier.from_preset`."""
     if getattr(cls, "backbone_cls", None) is not None:
         return cls
-    pending = list(cls.__subclasses__())
-    while pending:
-        candidate = pending.pop(0)
-        if getattr(candidate, "backbone_cls", None) is backbone_cls:
+    for candidate in classes.classes_of_kind("task"):
+        if issubclass(candidate, cls) and candidate.backbone_cls is backbone_cls:
             return candidate
-        pending.extend(candidate.__subclasses__())
     return cls
 
 
@@ -338,8 +265,7 @@ def _preprocessor(source, cls, kwargs, required):
             f"{files.IMAGE_CONVERTER_FILE}, so it holds no preprocessor. Pass "
             f"a preset saved with a preprocessor, or build one yourself."
         )
-    converter_cls = getattr(cls, "image_converter_cls", None) or _image_converter_base()
-    converter = _converter(source, converter_cls, {})
+    converter = _converter(source, getattr(cls, "image_converter_cls", None), {})
     return cls.from_config({"image_converter": converter, **kwargs})
 
 
@@ -349,12 +275,6 @@ def _build_preprocessor(preprocessor_cls, parsed, kwargs):
     if nested is not None:
         config["image_converter"] = _build_converter(nested.resolve_class(), nested, {})
     return preprocessor_cls.from_config({**config, **kwargs})
-
-
-def _image_converter_base():
-    from densenet_hub.preprocessing.image_converter import ImageConverter
-
-    return ImageConverter
 
 
 def load_image_converter(cls, preset, **kwargs):

@@ -1,9 +1,9 @@
 """`from_preset`, `save_to_preset` and `presets` for the model and
 preprocessing classes."""
 
+from densenet_hub.presets import builtin
+from densenet_hub.presets import classes
 from densenet_hub.presets import loader
-from densenet_hub.presets import registry
-from densenet_hub.presets import safe_config
 from densenet_hub.presets import saver
 
 
@@ -65,7 +65,7 @@ class PresetMixin:
         """The built-in presets: `{name: {"metadata": {...}, "kaggle_handle":
         ..., "hf_handle": ...}}` with description, parameter count, aliases,
         weights origin, architecture and config overrides."""
-        return registry.listings()
+        return builtin.listings()
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
@@ -92,7 +92,7 @@ class PresetMixin:
         torchvision model their weights come from; KerasHub's own files mean
         `"same"`. Pass `stem_padding="same"` for KerasHub's outputs.
         """
-        load = _LOADERS[safe_config.preset_kind(cls)]
+        load = _LOADERS[classes.preset_kind(cls)]
         return load(cls, preset, load_weights=load_weights, **kwargs)
 
     def save_to_preset(self, preset_dir, overwrite=False, metadata=None):

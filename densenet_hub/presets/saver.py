@@ -13,30 +13,28 @@ loads the preset. A backbone KerasHub cannot express (stem width other than
 densenet_hub's classes; `metadata.json` then says `"keras_hub_compatible":
 false` and lists why.
 
-Atomicity: everything is written to a hidden temporary folder beside the
-target and fsynced, then renamed onto the target. A crash or a full disk
-leaves the old preset or no preset, never a mix, and the temporary folder is
-removed on failure.
+Atomicity: `densenet_hub.publish` writes the folder beside the target and
+renames it into place, so a crash or a full disk leaves the old preset or no
+preset, never a mix.
 """
 
 import datetime
 import json
 import os
 import pathlib
-import shutil
-import tempfile
 
 import keras
 
+from densenet_hub.presets import classes
 from densenet_hub.presets import files
-from densenet_hub.presets import safe_config
+from densenet_hub.presets import schema
 from densenet_hub.presets import weights
+from densenet_hub.publish import published
+from densenet_hub.publish import write_file
 from densenet_hub.version import __version__
 
-MAX_PUBLISH_ATTEMPTS = 100
 
-
-def save_preset(obj, preset_dir, overwrite=False, metadata=None):
+def save_preset(obj, preset_dir, overwrite=False, metadata=None, extra_files=None):
     """Saves a backbone, task, preprocessor or image converter to `preset_dir`.
 
     Args:
@@ -46,6 +44,9 @@ def save_preset(obj, preset_dir, overwrite=False, metadata=None):
         metadata: extra JSON-serialisable keys for `metadata.json` (backbones
             and tasks only), written in the same atomic save; they may not
             replace the keys the saver writes itself.
+        extra_files: `{file name: bytes}` written into the same folder in
+            the same atomic save, e.g. the command line's `class_names.json`;
+            KerasHub ignores such files.
 
     Raises:
         FileExistsError: `preset_dir` is a non-empty folder and `overwrite`
@@ -80,7 +81,15 @@ def save_preset(obj, preset_dir, overwrite=False, metadata=None):
     documents, weight_files = _preset_contents(obj)
     if metadata is not None:
         _merge_metadata(documents, metadata, obj)
-    _publish(target, overwrite, documents, weight_files)
+    extra_files = _checked_extra_files(extra_files or {}, documents, weight_files)
+    with published(target, overwrite) as staging:
+        staging.mkdir()
+        for name, document in documents.items():
+            write_file(staging / name, json.dumps(document, indent=4).encode("utf-8"))
+        for name, layout in weight_files.items():
+            write_file(staging / name, weights.weights_file_bytes(layout))
+        for name, data in extra_files.items():
+            write_file(staging / name, data)
 
 
 def _check_target(target, overwrite):
@@ -89,11 +98,26 @@ def _check_target(target, overwrite):
             f"Cannot save a preset to {target}: it is a file. Pass a folder "
             f"path (new or empty), or remove the file."
         )
-    if _is_non_empty_folder(target) and not overwrite:
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
         raise FileExistsError(
             f"Cannot save a preset to {target}: the folder is not empty. Pass "
             f"overwrite=True to replace it, or choose a new folder."
         )
+
+
+def _checked_extra_files(extra_files, documents, weight_files):
+    for name, data in extra_files.items():
+        files.preset_file(pathlib.Path("."), name, "`extra_files`")
+        if name in documents or name in weight_files:
+            raise ValueError(
+                f"`extra_files` names {name!r}, a file the saver writes itself; "
+                "rename it."
+            )
+        if not isinstance(data, bytes):
+            raise TypeError(
+                f"`extra_files[{name!r}]` must be bytes, got {type(data).__name__}."
+            )
+    return extra_files
 
 
 def _merge_metadata(documents, extra, obj):
@@ -134,7 +158,7 @@ def _merge_metadata(documents, extra, obj):
 
 def _preset_contents(obj):
     """`({file name: JSON object}, {file name: weight layout})` for `obj`."""
-    kind = safe_config.preset_kind(type(obj))
+    kind = classes.preset_kind(type(obj))
     if kind is None:
         raise TypeError(
             f"Cannot save a {type(obj).__name__} as a preset; only backbones, "
@@ -179,7 +203,7 @@ def _task_contents(task):
 
 
 def _check_preprocessor(preprocessor):
-    if safe_config.preset_kind(type(preprocessor)) != "preprocessor":
+    if classes.preset_kind(type(preprocessor)) != "preprocessor":
         raise ValueError(
             f"The task's preprocessor is a {type(preprocessor).__name__}, "
             f"which a preset cannot describe (only ImageClassifierPreprocessor "
@@ -219,8 +243,11 @@ _CONTENTS = {
 def _backbone_reference(backbone):
     """The `config.json` object and why KerasHub could not load it, if so."""
     config = backbone.get_config()
+    entry = _allow_listed_entry(backbone)
+    for key in entry.run_settings:
+        config.pop(key, None)
     incompatibilities = []
-    for key, keras_hub_value in safe_config.KERAS_HUB_BACKBONE_DEFAULTS.items():
+    for key, keras_hub_value in entry.keras_hub_defaults.items():
         if key not in config:
             continue
         if config[key] == keras_hub_value:
@@ -237,15 +264,9 @@ def _reference(obj, config, keras_hub_names, kind):
     """Keras' `{"module", "class_name", "config", "registered_name"}` form,
     checked with the loader's own rules so a saved preset always loads."""
     class_name = type(obj).__name__
-    if not safe_config.allow_listed(type(obj)):
-        raise ValueError(
-            f"Cannot save a {class_name} ({type(obj).__module__}) as a "
-            f"preset: presets can only name densenet_hub's own classes, which "
-            f"the loader accepts. Save an instance of the densenet_hub class "
-            f"it extends instead."
-        )
+    entry = _allow_listed_entry(obj)
     if keras_hub_names:
-        module = safe_config.keras_hub_module(class_name)
+        module = entry.keras_hub_module
         registered_name = f"keras_hub>{class_name}"
     else:
         module = type(obj).__module__
@@ -258,115 +279,19 @@ def _reference(obj, config, keras_hub_names, kind):
     }
     # A JSON round trip turns tuples into lists, as the file will.
     reference = json.loads(json.dumps(reference))
-    safe_config.parse_object(reference, f"the {kind} being saved", (kind,))
+    schema.parse_object(reference, f"the {kind} being saved", (kind,))
     return reference
 
 
-# === Atomic publication ===
-
-
-def _write_file(path, data):
-    with open(path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def _fsync_folder(folder):
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _write_contents(folder, documents, weight_files):
-    for name, document in documents.items():
-        _write_file(folder / name, json.dumps(document, indent=4).encode("utf-8"))
-    for name, layout in weight_files.items():
-        _write_file(folder / name, weights.weights_file_bytes(layout))
-    _fsync_folder(folder)
-
-
-def _publish(target, overwrite, documents, weight_files):
-    replaced = []
-    staging = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = pathlib.Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent)
+def _allow_listed_entry(obj):
+    """The allow-list entry of `obj`'s class; only those the loader accepts
+    may be saved."""
+    entry = classes.entry_of(type(obj))
+    if entry is None:
+        raise ValueError(
+            f"Cannot save a {type(obj).__name__} ({type(obj).__module__}) as a "
+            f"preset: presets can only name densenet_hub's own classes, which "
+            f"the loader accepts. Save an instance of the densenet_hub class "
+            f"it extends instead."
         )
-        _write_contents(staging, documents, weight_files)
-        _rename_into_place(staging, target, overwrite, replaced)
-    except BaseException as error:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        _restore_if_absent(target, replaced)
-        if isinstance(error, OSError) and str(target) not in str(error):
-            raise _naming_target(error, target) from error
-        raise
-    finally:
-        # Presets moved aside are only dropped once a complete one is in place.
-        if target.is_dir():
-            for old in replaced:
-                shutil.rmtree(old, ignore_errors=True)
-    _fsync_folder(target.parent)
-
-
-def _naming_target(error, target):
-    message = (
-        f"Cannot save a preset to {target}: {error.strerror or error}. Nothing "
-        f"was changed; check the permissions and free space of {target.parent} "
-        f"and retry."
-    )
-    # OSError(errno, ...) picks the matching subclass, e.g. PermissionError.
-    return OSError(error.errno, message) if error.errno else OSError(message)
-
-
-def _is_non_empty_folder(path):
-    return path.is_dir() and any(path.iterdir())
-
-
-def _rename_into_place(staging, target, overwrite, replaced):
-    """Renames `staging` to `target`, first moving an existing target aside
-    when `overwrite` (a rename onto an empty folder replaces it directly)."""
-    for _ in range(MAX_PUBLISH_ATTEMPTS):
-        try:
-            os.rename(staging, target)
-            return
-        except OSError as error:
-            if target.exists() and not target.is_dir():
-                raise NotADirectoryError(
-                    f"Cannot save a preset to {target}: it is a file."
-                ) from error
-            if not _is_non_empty_folder(target):
-                raise
-            if not overwrite:
-                raise FileExistsError(
-                    f"Cannot save a preset to {target}: another writer "
-                    f"filled the folder first. Pass overwrite=True to replace "
-                    f"it."
-                ) from error
-        aside = pathlib.Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent)
-        )
-        try:
-            os.rename(target, aside / "old")
-        except FileNotFoundError:
-            aside.rmdir()
-            continue  # another writer moved it first
-        replaced.append(aside)
-    raise OSError(
-        f"Cannot save a preset to {target}: other writers kept replacing it "
-        f"({MAX_PUBLISH_ATTEMPTS} attempts). Save to a folder of your own."
-    )
-
-
-def _restore_if_absent(target, replaced):
-    """Puts the newest moved-aside preset back if nothing took its place."""
-    if replaced and not target.exists():
-        try:
-            os.rename(replaced[-1] / "old", target)
-        except OSError:
-            return
-        replaced.pop()
+    return entry

@@ -25,7 +25,7 @@ import ml_dtypes
 import numpy as np
 
 from densenet_hub.presets import files
-from densenet_hub.presets.safe_config import read_json
+from densenet_hub.presets.json_files import read_json
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 FLOAT_DTYPES = ("float16", "float32", "float64")

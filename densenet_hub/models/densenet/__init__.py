@@ -10,3 +10,4 @@ from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import 
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
+from densenet_hub.models.densenet.densenet_presets import DENSENET_PRESETS

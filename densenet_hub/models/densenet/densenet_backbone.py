@@ -4,24 +4,35 @@ import math
 
 import keras
 
-from densenet_hub.models.densenet import memory_efficient as memory_efficient_pass
-from densenet_hub.models.compiler_memory import release_after_long_compiles
 from densenet_hub.models.backbone import MODEL_KWARGS
 from densenet_hub.models.backbone import Backbone
+from densenet_hub.models.compiler_memory import release_after_long_compiles
+from densenet_hub.models.densenet import densenet_config
+from densenet_hub.models.densenet import densenet_layout as layout
+from densenet_hub.models.densenet import memory_efficient as memory_efficient_pass
 from densenet_hub.models.host_initializers import HostConstant
 from densenet_hub.models.host_initializers import HostGlorotUniform
+from densenet_hub.presets.classes import preset_class
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import check_positive_int
 from densenet_hub.validation import reject_unknown_kwargs
 
-BN_EPSILON = 1.001e-5
-BOTTLENECK_FACTOR = 4
-STEM_PADDINGS = ("symmetric", "same")
-DATA_FORMATS = ("channels_last", "channels_first")
 DEFAULT_IMAGE_SHAPE = (None, None, 3)
+KERAS_HUB_MODULE = "keras_hub.src.models.densenet.densenet_backbone"
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(
+    kind="backbone",
+    keras_hub_module=KERAS_HUB_MODULE,
+    validators=densenet_config.VALIDATORS,
+    required=("stackwise_num_repeats",),
+    check=densenet_config.check_config,
+    size=densenet_config.backbone_size,
+    keras_hub_defaults=densenet_config.KERAS_HUB_DEFAULTS,
+    run_settings=densenet_config.RUN_SETTINGS,
+    former_modules=("densenet_hub.models.densenet_backbone",),
+)
 class DenseNetBackbone(Backbone):
     """DenseNet feature extractor, layer for layer compatible with KerasHub.
 
@@ -98,7 +109,7 @@ class DenseNetBackbone(Backbone):
         compression_ratio=0.5,
         growth_rate=32,
         stem_filters=64,
-        stem_padding="symmetric",
+        stem_padding=layout.DEFAULT_STEM_PADDING,
         data_format=None,
         memory_efficient=False,
         dtype=None,
@@ -110,9 +121,9 @@ class DenseNetBackbone(Backbone):
         check_positive_int(owner, "growth_rate", growth_rate)
         check_positive_int(owner, "stem_filters", stem_filters)
         compression_ratio = _check_compression(owner, compression_ratio)
-        check_choice(owner, "stem_padding", stem_padding, STEM_PADDINGS)
+        check_choice(owner, "stem_padding", stem_padding, layout.STEM_PADDINGS)
         data_format = data_format or keras.config.image_data_format()
-        check_choice(owner, "data_format", data_format, DATA_FORMATS)
+        check_choice(owner, "data_format", data_format, densenet_config.DATA_FORMATS)
         _check_memory_efficient(owner, memory_efficient)
         image_shape = _check_image_shape(
             owner, image_shape, data_format, len(stackwise_num_repeats)
@@ -129,7 +140,7 @@ class DenseNetBackbone(Backbone):
         }
         bn_kwargs = {
             "axis": channel_axis,
-            "epsilon": BN_EPSILON,
+            "epsilon": layout.BN_EPSILON,
             "dtype": dtype,
             "beta_initializer": HostConstant(0.0),
             "gamma_initializer": HostConstant(1.0),
@@ -138,32 +149,33 @@ class DenseNetBackbone(Backbone):
         }
 
         x = image_input
-        if stem_padding == "symmetric":
+        torch_padding = stem_padding == layout.TORCH_STEM_PADDING
+        if torch_padding:
             x = keras.layers.ZeroPadding2D(
-                3, data_format=data_format, dtype=dtype, name="conv1_pad"
+                3, data_format=data_format, dtype=dtype, name=layout.STEM_CONV_PAD
             )(x)
         x = keras.layers.Conv2D(
             stem_filters,
-            7,
+            layout.STEM_KERNEL_SIZE,
             strides=2,
-            padding="valid" if stem_padding == "symmetric" else "same",
-            name="conv1_conv",
+            padding="valid" if torch_padding else "same",
+            name=layout.STEM_CONV,
             **conv_kwargs,
         )(x)
-        x = keras.layers.BatchNormalization(name="conv1_bn", **bn_kwargs)(x)
-        x = keras.layers.Activation("relu", dtype=dtype, name="conv1_relu")(x)
-        if stem_padding == "symmetric":
+        x = keras.layers.BatchNormalization(name=layout.STEM_BN, **bn_kwargs)(x)
+        x = keras.layers.Activation("relu", dtype=dtype, name=layout.STEM_RELU)(x)
+        if torch_padding:
             # Zeros equal torch's -inf padding here: the input is post-ReLU.
             x = keras.layers.ZeroPadding2D(
-                1, data_format=data_format, dtype=dtype, name="pool1_pad"
+                1, data_format=data_format, dtype=dtype, name=layout.STEM_POOL_PAD
             )(x)
         x = keras.layers.MaxPooling2D(
             3,
             strides=2,
-            padding="valid" if stem_padding == "symmetric" else "same",
+            padding="valid" if torch_padding else "same",
             data_format=data_format,
             dtype=dtype,
-            name="pool1",
+            name=layout.STEM_POOL,
         )(x)
 
         pyramid_outputs = {}
@@ -173,7 +185,7 @@ class DenseNetBackbone(Backbone):
                 x = _conv_block(
                     x,
                     growth_rate,
-                    f"stack{stack_index}_block{block_index}",
+                    layout.dense_layer(stack_index, block_index),
                     conv_kwargs,
                     bn_kwargs,
                 )
@@ -182,13 +194,13 @@ class DenseNetBackbone(Backbone):
                 x = _transition_block(
                     x,
                     compression_ratio,
-                    f"transition{stack_index}",
+                    layout.transition(stack_index),
                     channel_axis,
                     conv_kwargs,
                     bn_kwargs,
                 )
-        x = keras.layers.BatchNormalization(name="bn", **bn_kwargs)(x)
-        x = keras.layers.Activation("relu", dtype=dtype, name="relu")(x)
+        x = keras.layers.BatchNormalization(name=layout.FINAL_BN, **bn_kwargs)(x)
+        x = keras.layers.Activation("relu", dtype=dtype, name=layout.FINAL_RELU)(x)
 
         super().__init__(inputs=image_input, outputs=x, dtype=dtype, **kwargs)
 
@@ -240,30 +252,32 @@ def _conv_block(x, growth_rate, name, conv_kwargs, bn_kwargs):
     """BN-ReLU-Conv(1x1)-BN-ReLU-Conv(3x3), concatenated onto its input."""
     channel_axis = bn_kwargs["axis"]
     dtype = bn_kwargs["dtype"]
-    y = keras.layers.BatchNormalization(name=f"{name}_1_bn", **bn_kwargs)(x)
-    y = keras.layers.Activation("relu", dtype=dtype, name=f"{name}_1_relu")(y)
+    bn1, relu1, conv1, bn2, relu2, conv2 = (
+        name + suffix for suffix in layout.DENSE_LAYER_SUFFIXES
+    )
+    y = keras.layers.BatchNormalization(name=bn1, **bn_kwargs)(x)
+    y = keras.layers.Activation("relu", dtype=dtype, name=relu1)(y)
     y = keras.layers.Conv2D(
-        BOTTLENECK_FACTOR * growth_rate, 1, name=f"{name}_1_conv", **conv_kwargs
+        layout.BOTTLENECK_FACTOR * growth_rate, 1, name=conv1, **conv_kwargs
     )(y)
-    y = keras.layers.BatchNormalization(name=f"{name}_2_bn", **bn_kwargs)(y)
-    y = keras.layers.Activation("relu", dtype=dtype, name=f"{name}_2_relu")(y)
-    y = keras.layers.Conv2D(
-        growth_rate, 3, padding="same", name=f"{name}_2_conv", **conv_kwargs
-    )(y)
+    y = keras.layers.BatchNormalization(name=bn2, **bn_kwargs)(y)
+    y = keras.layers.Activation("relu", dtype=dtype, name=relu2)(y)
+    y = keras.layers.Conv2D(growth_rate, 3, padding="same", name=conv2, **conv_kwargs)(y)
     return keras.layers.Concatenate(
-        axis=channel_axis, dtype=dtype, name=f"{name}_concat"
+        axis=channel_axis, dtype=dtype, name=name + layout.CONCAT_SUFFIX
     )([x, y])
 
 
 def _transition_block(x, compression_ratio, name, channel_axis, conv_kwargs, bn_kwargs):
     """BN-ReLU-Conv(1x1) that keeps a fraction of the channels, then 2x2 average pool."""
     dtype = bn_kwargs["dtype"]
+    bn, relu, conv, pool = (name + suffix for suffix in layout.TRANSITION_SUFFIXES)
     filters = int(x.shape[channel_axis] * compression_ratio)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn", **bn_kwargs)(x)
-    x = keras.layers.Activation("relu", dtype=dtype, name=f"{name}_relu")(x)
-    x = keras.layers.Conv2D(max(filters, 1), 1, name=f"{name}_conv", **conv_kwargs)(x)
+    x = keras.layers.BatchNormalization(name=bn, **bn_kwargs)(x)
+    x = keras.layers.Activation("relu", dtype=dtype, name=relu)(x)
+    x = keras.layers.Conv2D(max(filters, 1), 1, name=conv, **conv_kwargs)(x)
     return keras.layers.AveragePooling2D(
-        2, strides=2, data_format=conv_kwargs["data_format"], dtype=dtype, name=f"{name}_pool"
+        2, strides=2, data_format=conv_kwargs["data_format"], dtype=dtype, name=pool
     )(x)
 
 

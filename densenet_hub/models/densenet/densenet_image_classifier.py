@@ -7,9 +7,17 @@ from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import 
     DenseNetImageClassifierPreprocessor,
 )
 from densenet_hub.models.image_classifier import ImageClassifier
+from densenet_hub.models.image_classifier import preset_class_options
+from densenet_hub.presets.classes import preset_class
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(
+    **preset_class_options(
+        "keras_hub.src.models.densenet.densenet_image_classifier",
+        former_modules=("densenet_hub.models.densenet_image_classifier",),
+    )
+)
 class DenseNetImageClassifier(ImageClassifier):
     """`ImageClassifier` for DenseNet models, named as in KerasHub.
 

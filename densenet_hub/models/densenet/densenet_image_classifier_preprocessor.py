@@ -4,12 +4,22 @@ import keras
 
 from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
 from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.models.image_classifier_preprocessor import PRESET_VALIDATORS
 from densenet_hub.models.image_classifier_preprocessor import (
     ImageClassifierPreprocessor,
 )
+from densenet_hub.presets.classes import preset_class
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(
+    kind="preprocessor",
+    keras_hub_module=(
+        "keras_hub.src.models.densenet.densenet_image_classifier_preprocessor"
+    ),
+    validators=PRESET_VALIDATORS,
+    former_modules=("densenet_hub.models.densenet_image_classifier_preprocessor",),
+)
 class DenseNetImageClassifierPreprocessor(ImageClassifierPreprocessor):
     """`ImageClassifierPreprocessor` for DenseNet models, named as in KerasHub.
 

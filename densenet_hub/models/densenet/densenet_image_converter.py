@@ -2,11 +2,19 @@
 
 import keras
 
-from densenet_hub.preprocessing.image_converter import ImageConverter
 from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
+from densenet_hub.preprocessing.image_converter import ImageConverter
+from densenet_hub.preprocessing.image_converter_arguments import PRESET_VALIDATORS
+from densenet_hub.presets.classes import preset_class
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
+@preset_class(
+    kind="image_converter",
+    keras_hub_module="keras_hub.src.models.densenet.densenet_image_converter",
+    validators=PRESET_VALIDATORS,
+    former_modules=("densenet_hub.layers.densenet_image_converter",),
+)
 class DenseNetImageConverter(ImageConverter):
     """`ImageConverter` for DenseNet models, named as in KerasHub.
 

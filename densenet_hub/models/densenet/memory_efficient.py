@@ -38,8 +38,7 @@ averages are updated outside with `keras.layers.BatchNormalization`'s formula.
 import keras
 from keras import ops
 
-_DENSE_LAYER = ("_1_bn", "_1_relu", "_1_conv", "_2_bn", "_2_relu", "_2_conv")
-_TRANSITION = ("_bn", "_relu", "_conv", "_pool")
+from densenet_hub.models.densenet import densenet_layout as layout
 
 
 def forward(backbone, image, training):
@@ -72,25 +71,22 @@ def forward(backbone, image, training):
     def run(names, pieces):
         return _run_segment([layers[name] for name in names], pieces, axis, training)
 
-    x = run(_stem_layer_names(backbone.stem_padding), [image])
+    x = run(layout.stem_layers(backbone.stem_padding), [image])
     pyramid = {}
     num_stacks = len(backbone.stackwise_num_repeats)
     for stack_index, num_repeats in enumerate(backbone.stackwise_num_repeats, start=1):
-        names = [f"stack{stack_index}_block{b}" for b in range(1, num_repeats + 1)]
-        dense_layers = [[layers[name + suffix] for suffix in _DENSE_LAYER] for name in names]
+        names = [layout.dense_layer(stack_index, b) for b in range(1, num_repeats + 1)]
+        dense_layers = [
+            [layers[name + suffix] for suffix in layout.DENSE_LAYER_SUFFIXES] for name in names
+        ]
         pieces = dense_block(dense_layers, x, axis, training)
         # Unused in training (the classifier reads only the features), so
         # never materialised there.
         pyramid[f"P{stack_index + 1}"] = ops.concatenate(pieces, axis=axis)
         if stack_index < num_stacks:
-            x = run([f"transition{stack_index}{suffix}" for suffix in _TRANSITION], pieces)
-    return run(["bn", "relu"], pieces), pyramid
-
-
-def _stem_layer_names(stem_padding):
-    if stem_padding == "symmetric":
-        return ("conv1_pad", "conv1_conv", "conv1_bn", "conv1_relu", "pool1_pad", "pool1")
-    return ("conv1_conv", "conv1_bn", "conv1_relu", "pool1")
+            name = layout.transition(stack_index)
+            x = run([name + suffix for suffix in layout.TRANSITION_SUFFIXES], pieces)
+    return run([layout.FINAL_BN, layout.FINAL_RELU], pieces), pyramid
 
 
 def _run_segment(layers, pieces, axis, training):

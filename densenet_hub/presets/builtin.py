@@ -1,25 +1,12 @@
-"""The table of built-in presets: the one place where their names, handles,
-configs and checked facts live.
-
-Stem padding of the built-ins: KerasHub's published `config.json` files have
-no `stem_padding` key, and a config without it means `"same"`, KerasHub's own
-padding, so any KerasHub preset loads with KerasHub's outputs. The built-in
-presets' weights are torchvision's, trained with symmetric padding, so their
-entries below override `stem_padding` to `"symmetric"` and reproduce the
-original torch model. A `stem_padding=` keyword argument to `from_preset`
-overrides both, e.g. `stem_padding="same"` to match KerasHub bit for bit.
-
-DenseNet-161 (stem 96, growth 48) is beyond KerasHub, so it has no KerasHub
-preset: its only handle is timm's Hugging Face repository, whose checkpoint
-the loader converts when it is loaded.
+"""The built-in presets: names a user can pass to `from_preset` without a
+handle. A model package registers its own table (DenseNet's is
+`models/densenet/densenet_presets.py`); this module looks names up in it and
+knows no model.
 """
 
 import copy
 import dataclasses
 import difflib
-
-KAGGLE_VERSION = 3
-
 
 @dataclasses.dataclass(frozen=True)
 class BuiltinPreset:
@@ -39,10 +26,12 @@ class BuiltinPreset:
         parameter_count: `count_params()` of the backbone.
         description: one line for listings.
         weights_origin: where the weights were trained and converted.
+        path: KerasHub's model folder name, e.g. `"densenet"`.
 
     Example:
     ```python
-    from densenet_hub.presets.registry import find_builtin
+    import densenet_hub
+    from densenet_hub.presets.builtin import find_builtin
 
     preset = find_builtin("densenet121_imagenet")
     assert preset.name == "densenet_121_imagenet"
@@ -58,6 +47,7 @@ class BuiltinPreset:
     parameter_count: int
     description: str
     weights_origin: str
+    path: str
 
     def listing(self):
         """The entry `cls.presets` shows for this preset, in KerasHub's shape:
@@ -67,7 +57,7 @@ class BuiltinPreset:
             "metadata": {
                 "description": self.description,
                 "params": self.parameter_count,
-                "path": "densenet",
+                "path": self.path,
                 "aliases": list(self.aliases),
                 "weights_origin": self.weights_origin,
                 "config": copy.deepcopy(self.config),
@@ -79,68 +69,28 @@ class BuiltinPreset:
         }
 
 
-def _densenet(depth, stackwise_num_repeats, parameter_count):
-    name = f"densenet_{depth}_imagenet"
-    return BuiltinPreset(
-        name=name,
-        aliases=(f"densenet{depth}_imagenet",),
-        handles=(
-            f"kaggle://keras/densenet/keras/{name}/{KAGGLE_VERSION}",
-            f"hf://keras/{name}",
-        ),
-        config={
-            "stackwise_num_repeats": stackwise_num_repeats,
-            "compression_ratio": 0.5,
-            "growth_rate": 32,
-        },
-        overrides={"stem_padding": "symmetric"},
-        parameter_count=parameter_count,
-        description=(
-            f"{depth}-layer DenseNet pre-trained on ImageNet-1k at 224x224, "
-            "with a 1000-class head."
-        ),
-        weights_origin=(
-            f"torchvision densenet{depth} ImageNet-1k weights (timm "
-            f"densenet{depth}.tv_in1k) as converted and published by KerasHub."
-        ),
-    )
+_BUILTIN_PRESETS = {}
 
 
-def _densenet_161():
-    return BuiltinPreset(
-        name="densenet_161_imagenet",
-        aliases=("densenet161_imagenet",),
-        handles=("hf://timm/densenet161.tv_in1k",),
-        config={
-            "stackwise_num_repeats": [6, 12, 36, 24],
-            "compression_ratio": 0.5,
-            "growth_rate": 48,
-            "stem_filters": 96,
-        },
-        overrides={"stem_padding": "symmetric"},
-        parameter_count=26_691_936,
-        description=(
-            "161-layer DenseNet (stem 96, growth rate 48) pre-trained on "
-            "ImageNet-1k at 224x224, with a 1000-class head; not in KerasHub."
-        ),
-        weights_origin=(
-            "torchvision densenet161 ImageNet-1k weights (timm "
-            "densenet161.tv_in1k), converted from timm's checkpoint on load."
-        ),
-    )
+def register_builtin_presets(*presets):
+    """Adds `presets` (`BuiltinPreset`s) to the built-in table; a model
+    package calls it with its own table. Names and aliases must be new."""
+    for preset in presets:
+        names = (preset.name, *preset.aliases)
+        taken = [name for name in names if find_builtin(name) is not None]
+        if taken:
+            raise ValueError(f"Built-in preset names {taken} are already registered.")
+        _BUILTIN_PRESETS[preset.name] = preset
 
 
-BUILTIN_PRESETS = (
-    _densenet(121, [6, 12, 24, 16], 7_037_504),
-    _densenet_161(),
-    _densenet(169, [6, 12, 32, 32], 12_642_880),
-    _densenet(201, [6, 12, 48, 32], 18_321_984),
-)
+def builtin_presets():
+    """Every registered `BuiltinPreset`, in registration order."""
+    return tuple(_BUILTIN_PRESETS.values())
 
 
 def _all_names():
     names = {}
-    for preset in BUILTIN_PRESETS:
+    for preset in _BUILTIN_PRESETS.values():
         for name in (preset.name, *preset.aliases):
             names[name] = preset
     return names
@@ -158,7 +108,7 @@ def looks_like_preset_name(name):
 
 def unknown_preset_error(name):
     """A `ValueError` for a name that is neither built in nor a folder."""
-    known = sorted(preset.name for preset in BUILTIN_PRESETS)
+    known = sorted(_BUILTIN_PRESETS)
     close = difflib.get_close_matches(name, list(_all_names()), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     return ValueError(
@@ -172,4 +122,4 @@ def unknown_preset_error(name):
 
 def listings():
     """What `cls.presets` returns: canonical name -> metadata and handles."""
-    return {preset.name: preset.listing() for preset in BUILTIN_PRESETS}
+    return {name: preset.listing() for name, preset in _BUILTIN_PRESETS.items()}
