@@ -10,43 +10,7 @@ alternates them round by round, so a slow period hits all alike.
 import socket
 import subprocess
 import sys
-import time
 from multiprocessing.connection import Connection
-
-import numpy as np
-
-
-def _serve(connection, name, depth, size):
-    # Runs in the child: build the candidate once, then answer commands.
-    from densenet_hub.bench import inference
-    from densenet_hub.bench import peers
-
-    try:
-        runner = inference.build_one(name, depth, size)
-    except peers.Unavailable as reason:
-        connection.send(("unavailable", str(reason)))
-        return
-    connection.send(("ready", None))
-    while True:
-        command, batch, min_seconds = connection.recv()
-        if command == "stop":
-            return
-        images = peers.random_batch(batch, size)
-        if command == "outputs":
-            for _ in range(inference.WARMUP_CALLS):
-                outputs = runner(images)
-            connection.send(np.asarray(outputs))
-            continue
-        calls = 0
-        start = time.perf_counter()
-        while True:
-            runner(images)
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        connection.send(elapsed / calls)
-
 
 # A fresh interpreter rather than multiprocessing's "spawn", which re-imports
 # the parent's main module (and with it Keras, hence TensorFlow on that
@@ -61,9 +25,9 @@ if importlib.util.find_spec("torch") is not None:
 if sys.argv[2] == "torchvision" and importlib.util.find_spec("torchvision") is not None:
     import torchvision
 from multiprocessing.connection import Connection
-from densenet_hub.bench.workers import _serve
+from densenet_hub.bench.worker_child import serve
 
-_serve(Connection(int(sys.argv[1])), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+serve(Connection(int(sys.argv[1])), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 """
 
 

@@ -98,6 +98,7 @@ def run(args):
 
     preset = out / "digits_preset"
     _command(
+        args.parser,
         "train", str(train_dir), "--preset", str(base), "--out", str(preset),
         "--no-pretrained", "--warmup-epochs", "1", "--epochs", str(args.epochs),
         "--warmup-learning-rate", "3e-3", "--learning-rate", "3e-3",
@@ -112,12 +113,14 @@ def run(args):
 
     examples = _examples(test_dir)
     _step("predicting a few held-out digits")
-    _command("predict", str(preset), *map(str, examples), "--top-k", "3", "--quiet")
+    _command(
+        args.parser, "predict", str(preset), *map(str, examples), "--top-k", "3", "--quiet"
+    )
     _step("explaining them with Grad-CAM")
     for path in examples[:EXPLAINED_IMAGES]:
         heat = out / "explain" / f"{path.parent.name}_{path.stem}.png"
         heat.parent.mkdir(exist_ok=True)
-        _command("explain", str(preset), str(path), "--out", str(heat))
+        _command(args.parser, "explain", str(preset), str(path), "--out", str(heat))
 
     _summary(out, preset, metrics, time.monotonic() - started)
     if metrics["accuracy"] < args.min_accuracy:
@@ -192,13 +195,10 @@ def _prepare_output(out, overwrite):
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _command(*argv):
-    """Runs one `densenet-hub` command, as the shell would."""
-    # Imported here: the command table imports this module.
-    from densenet_hub.cli.main import build_parser
-
+def _command(parser, *argv):
+    """Runs one `densenet-hub` command with `parser`, as the shell would."""
     print(f"\n$ densenet-hub {' '.join(argv)}", flush=True)
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     status = args.run(args)
     if status != 0:
         raise CliError(f"the demo's `{argv[0]}` step ended with status {status}.")

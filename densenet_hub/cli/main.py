@@ -49,6 +49,8 @@ def build_parser():
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(subparsers)
+    # Commands that run other commands (the demo) parse them with this parser.
+    parser.set_defaults(parser=parser)
     return parser
 
 

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from densenet_hub.export.onnx_graph import to_onnx
 from densenet_hub.runtime.engines import ENGINES
 from densenet_hub.runtime.engines import PRECISIONS
 from densenet_hub.validation import check_choice
@@ -120,7 +121,5 @@ def accelerate(model, runtime="onnxruntime", precision="float32", threads=None):
         raise ValueError(
             f"accelerate: `threads` must be a positive int or None, got {threads!r}."
         )
-    from densenet_hub.export.onnx_graph import to_onnx
-
     engine = ENGINES[runtime](to_onnx(model), precision=precision, threads=threads)
     return AcceleratedModel(model, engine, runtime, precision)
