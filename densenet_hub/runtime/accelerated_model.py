@@ -4,12 +4,12 @@ import keras
 import numpy as np
 
 from densenet_hub.export.onnx_graph import to_onnx
+from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
 from densenet_hub.runtime.engines import ENGINES
 from densenet_hub.runtime.engines import PRECISIONS
 from densenet_hub.validation import check_choice
 
 RUNTIMES = tuple(ENGINES)
-DEFAULT_BATCH_SIZE = 32
 
 
 class AcceleratedModel:
