@@ -20,6 +20,7 @@ RANKS = {
     "densenet_hub.version": 0,
     "densenet_hub.validation": 0,
     "densenet_hub.publish": 0,
+    "densenet_hub.preset_file_names": 0,
     "densenet_hub.imagenet": 0,
     "densenet_hub.hub": 1,
     "densenet_hub.data": 1,
@@ -58,11 +59,15 @@ MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 def _rank(module):
     if module in RANKS:
         return RANKS[module]
-    matches = [prefix for prefix in RANKS if module.startswith(prefix.rstrip(".") + ".")]
+    matches = [
+        prefix
+        for prefix in RANKS
+        if prefix != "densenet_hub" and module.startswith(prefix.rstrip(".") + ".")
+    ]
     if "densenet_hub.models." in matches and module.startswith("densenet_hub.models.densenet"):
         matches.remove("densenet_hub.models.")
-    best = max(matches, key=len)
-    return RANKS[best]
+    assert matches, f"{module} has no layer in RANKS; add it where it belongs"
+    return RANKS[max(matches, key=len)]
 
 
 def _package_of(module, path):

@@ -8,6 +8,7 @@ from densenet_hub.convert.conversion import SOURCE_FORMATS
 from densenet_hub.convert.conversion import convert
 from densenet_hub.models.backbone import Backbone
 from densenet_hub.models.image_classifier import ImageClassifier
+from densenet_hub.preset_file_names import TASK_FILE
 
 
 def register(subparsers):
@@ -52,7 +53,7 @@ def run(args):
         )
     for warning in caught:
         warn(warning.message)
-    if (out / "task.json").is_file():
+    if (out / TASK_FILE).is_file():
         classifier = ImageClassifier.from_preset(str(out))
         kind = f"{type(classifier).__name__} with {classifier.num_classes} classes"
     else:

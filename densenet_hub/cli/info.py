@@ -2,12 +2,12 @@
 
 import json
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.cli import loading
 from densenet_hub.cli.console import format_table
 from densenet_hub.models import Backbone
 from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import ImageConverter
-from densenet_hub.presets import files
 from densenet_hub.presets.builtin import find_builtin
 from densenet_hub.presets.resolver import local_folder
 
@@ -104,13 +104,13 @@ def _loaded_details(preset):
         "config": _public_config(backbone.get_config()),
         "backbone_parameters": backbone.count_params(),
     }
-    if folder is not None and (folder / files.TASK_FILE).is_file():
+    if folder is not None and (folder / names.TASK_FILE).is_file():
         classifier = ImageClassifier.from_preset(preset)
         details["task"] = type(classifier).__name__
         details["num_classes"] = classifier.num_classes
         details["parameters"] = classifier.count_params()
         details["class_names"] = loading.class_names_of(preset, classifier.num_classes)
-    if folder is not None and (folder / files.IMAGE_CONVERTER_FILE).is_file():
+    if folder is not None and (folder / names.IMAGE_CONVERTER_FILE).is_file():
         converter = ImageConverter.from_preset(preset)
         details["input_size"] = converter.image_size
         details["scale"] = converter.scale

@@ -11,6 +11,7 @@ import pathlib
 
 import keras
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
 from densenet_hub.imagenet import IMAGENET_CLASSES
@@ -22,7 +23,6 @@ from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import EvalTransform
 from densenet_hub.preprocessing import ImageConverter
-from densenet_hub.presets import files
 from densenet_hub.presets.builtin import find_builtin
 from densenet_hub.presets.resolver import local_folder
 from densenet_hub.presets.saver import save_preset
@@ -43,10 +43,10 @@ def load_classifier(preset, image_size=None):
         image_size: `(height, width)` to resize to instead of the preset's.
     """
     folder = local_folder(preset)
-    if folder is not None and not (folder / files.TASK_FILE).is_file():
+    if folder is not None and not (folder / names.TASK_FILE).is_file():
         raise CliError(
             f"the preset {preset!r} has no classification head ({folder} "
-            f"holds no {files.TASK_FILE}); pass a classifier preset, such as one "
+            f"holds no {names.TASK_FILE}); pass a classifier preset, such as one "
             "written by `densenet-hub train`, or use `densenet-hub embed` for "
             "features."
         )
@@ -134,10 +134,10 @@ def load_backbone(preset, image_size=None):
     """`(backbone, image_converter)` of a backbone or classifier preset."""
     backbone = Backbone.from_preset(preset)
     folder = local_folder(preset)
-    if folder is not None and not (folder / files.IMAGE_CONVERTER_FILE).is_file():
+    if folder is not None and not (folder / names.IMAGE_CONVERTER_FILE).is_file():
         size = image_size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
         warn(
-            f"the preset has no {files.IMAGE_CONVERTER_FILE}; using ImageNet "
+            f"the preset has no {names.IMAGE_CONVERTER_FILE}; using ImageNet "
             f"normalisation at {size[0]}x{size[1]} (set another size with "
             "--image-size)."
         )

@@ -5,6 +5,7 @@ import hashlib
 import os
 import pathlib
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.convert.keras_applications import infer_keras_architecture
 from densenet_hub.convert.keras_applications import keras_mapping_table
 from densenet_hub.convert.keras_applications import read_keras_weights
@@ -119,7 +120,7 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     path = pathlib.Path(os.fspath(source))
     source_format = source_format or _detect_format(path)
     model, transform = _load(path, source_format, activation)
-    weights_file = path / files.TIMM_WEIGHTS_FILE if path.is_dir() else path
+    weights_file = path / names.TIMM_WEIGHTS_FILE if path.is_dir() else path
     out = pathlib.Path(os.fspath(out_preset_dir))
     converted_from = {
         "file": weights_file.name,
@@ -159,7 +160,7 @@ def _detect_format(path):
         f"Cannot tell the format of {str(path)!r}: expected a torch state dict "
         f"({CHECKPOINT_SUFFIXES}), a Keras "
         f"weight file (.h5, .weights.h5) or a timm folder with "
-        f"{files.CONFIG_FILE} and {files.TIMM_WEIGHTS_FILE}. Pass `source_format`."
+        f"{names.CONFIG_FILE} and {names.TIMM_WEIGHTS_FILE}. Pass `source_format`."
     )
 
 
@@ -174,7 +175,7 @@ def _from_torch(path, transform, activation):
 
 
 def _from_timm_folder(folder, activation):
-    config = read_json(folder / files.CONFIG_FILE)
+    config = read_json(folder / names.CONFIG_FILE)
     architecture = config.get("architecture")
     if architecture not in TIMM_ARCHITECTURES:
         raise ValueError(
@@ -183,7 +184,7 @@ def _from_timm_folder(folder, activation):
             f"(deep-stem and blur-pool DenseNets are not)."
         )
     transform = EvalTransform.timm(config.get("pretrained_cfg"))
-    return _from_torch(folder / files.TIMM_WEIGHTS_FILE, transform, activation)
+    return _from_torch(folder / names.TIMM_WEIGHTS_FILE, transform, activation)
 
 
 def _from_keras(path, activation):
@@ -222,13 +223,13 @@ def _sha256(path):
 
 def _is_timm_checkpoint(directory):
     """A timm repository folder: its `config.json` has an `architecture`."""
-    config = files.existing_file(directory, files.CONFIG_FILE)
+    config = files.existing_file(directory, names.CONFIG_FILE)
     return config is not None and "architecture" in read_json(config)
 
 
 def _convert_timm(directory, out):
     # Checked first: the converter itself would follow a link out of the folder.
-    files.required_file(directory, files.TIMM_WEIGHTS_FILE, "the timm weights")
+    files.required_file(directory, names.TIMM_WEIGHTS_FILE, "the timm weights")
     return convert(directory, out, source_format="timm")
 
 

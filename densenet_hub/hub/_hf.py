@@ -14,6 +14,7 @@ import re
 import sys
 from pathlib import Path
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 
@@ -29,13 +30,13 @@ def download(handle):
     snapshot folder holding its files."""
     hub = import_client("huggingface_hub", f"Downloading {handle}")
     fetcher = _Fetcher(hub, handle)
-    config = fetcher.fetch("config.json", required=True)
+    config = fetcher.fetch(names.CONFIG_FILE, required=True)
     fetcher.pin(_commit_of(config))
     plan = _plan(config)
     if plan == "keras":
         _fetch_keras_files(fetcher)
     elif plan == "timm":
-        fetcher.fetch("model.safetensors", required=True)
+        fetcher.fetch(names.TIMM_WEIGHTS_FILE, required=True)
     return config.parent
 
 
@@ -119,16 +120,16 @@ class _Fetcher:
 
 
 def _fetch_keras_files(fetcher):
-    fetcher.fetch("metadata.json")
-    if fetcher.fetch("model.weights.h5") is None:
-        index = fetcher.fetch("model.weights.json")
+    fetcher.fetch(names.METADATA_FILE)
+    if fetcher.fetch(names.MODEL_WEIGHTS_FILE) is None:
+        index = fetcher.fetch(names.SHARDED_WEIGHTS_FILE)
         if index is not None:
             for shard in _shard_names(fetcher.handle, index):
                 fetcher.fetch(shard, required=True)
-    if fetcher.fetch("task.json") is not None:
-        fetcher.fetch("task.weights.h5")
-    fetcher.fetch("preprocessor.json")
-    fetcher.fetch("image_converter.json")
+    if fetcher.fetch(names.TASK_FILE) is not None:
+        fetcher.fetch(names.TASK_WEIGHTS_FILE)
+    fetcher.fetch(names.PREPROCESSOR_FILE)
+    fetcher.fetch(names.IMAGE_CONVERTER_FILE)
 
 
 def _plan(config_path):

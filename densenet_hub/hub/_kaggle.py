@@ -12,6 +12,7 @@ returned, and the next download fetches the files again.
 import contextlib
 from pathlib import Path
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 
@@ -41,7 +42,7 @@ def download(handle):
             if translated is None:
                 raise
             raise translated from err
-    if not (folder / "config.json").is_file():
+    if not (folder / names.CONFIG_FILE).is_file():
         raise errors.HubNotFoundError(
             f"{handle} was downloaded to {folder} but holds no config.json, so "
             "it is not a KerasHub-format preset. Check the framework and "

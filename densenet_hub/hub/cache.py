@@ -4,6 +4,7 @@ network access."""
 import importlib.util
 import pathlib
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.hub.handles import parse_handle
 
 KAGGLE_MODELS_FOLDER = "models"
@@ -47,6 +48,6 @@ def _hf_folder(handle):
     import huggingface_hub
 
     config = huggingface_hub.try_to_load_from_cache(
-        handle.client_id, "config.json", revision=handle.revision
+        handle.client_id, names.CONFIG_FILE, revision=handle.revision
     )
     return pathlib.Path(config).parent if isinstance(config, str) else None

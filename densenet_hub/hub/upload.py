@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.hub import _hf
 from densenet_hub.hub import _kaggle
 from densenet_hub.hub.handles import KAGGLE_SCHEME
@@ -67,7 +68,7 @@ def _checked_preset_folder(preset):
                 "since a link could publish a file from elsewhere. Fix: "
                 "replace the link with a copy of the file."
             )
-    _check_config(folder / "config.json")
+    _check_config(folder / names.CONFIG_FILE)
     return folder
 
 

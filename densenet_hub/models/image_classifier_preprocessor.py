@@ -3,9 +3,9 @@ labels and sample weights passed through."""
 
 import keras
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.preprocessing.image_converter import ImageConverter
 from densenet_hub.presets import classes
-from densenet_hub.presets import files
 from densenet_hub.presets import schema
 from densenet_hub.presets.classes import preset_class
 from densenet_hub.presets.mixin import PresetMixin
@@ -15,8 +15,8 @@ LAYER_KWARGS = ("name", "trainable", "dtype")
 
 
 def _check_config_file(file, where, value):
-    if value != files.PREPROCESSOR_FILE:
-        raise schema.error(file, where, repr(files.PREPROCESSOR_FILE), value)
+    if value != names.PREPROCESSOR_FILE:
+        raise schema.error(file, where, repr(names.PREPROCESSOR_FILE), value)
     return value
 
 
@@ -74,7 +74,7 @@ class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
     def __init__(
         self,
         image_converter=None,
-        config_file=files.PREPROCESSOR_FILE,
+        config_file=names.PREPROCESSOR_FILE,
         **kwargs,
     ):
         owner = type(self).__name__

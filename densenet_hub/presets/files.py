@@ -1,19 +1,8 @@
-"""File names of a preset folder, and the check that keeps every file a
-preset names inside its folder."""
+"""The check that keeps every file a preset names inside its folder."""
 
 import pathlib
 import re
 
-CONFIG_FILE = "config.json"
-METADATA_FILE = "metadata.json"
-MODEL_WEIGHTS_FILE = "model.weights.h5"
-SHARDED_WEIGHTS_FILE = "model.weights.json"
-TASK_FILE = "task.json"
-TASK_WEIGHTS_FILE = "task.weights.h5"
-PREPROCESSOR_FILE = "preprocessor.json"
-IMAGE_CONVERTER_FILE = "image_converter.json"
-# A timm checkpoint folder (converted on load) holds `config.json` and this.
-TIMM_WEIGHTS_FILE = "model.safetensors"
 
 # Plain names only: no separators, no leading dot, so no `..`, no absolute
 # path, no hidden file.

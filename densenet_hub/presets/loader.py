@@ -23,6 +23,7 @@ import dataclasses
 import pathlib
 import tempfile
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.presets import classes
 from densenet_hub.presets import files
 from densenet_hub.presets import resolver
@@ -81,13 +82,13 @@ def load_backbone(cls, preset, load_weights=True, **kwargs):
 
 
 def _parse_backbone(source):
-    config_path = files.required_file(source.directory, files.CONFIG_FILE, "the backbone config")
+    config_path = files.required_file(source.directory, names.CONFIG_FILE, "the backbone config")
     return _parse(config_path, ("backbone",))
 
 
 def _backbone(source, cls, load_weights, kwargs, parsed=None):
     parsed = parsed or _parse_backbone(source)
-    backbone_cls = _pick_class(cls, parsed, files.CONFIG_FILE)
+    backbone_cls = _pick_class(cls, parsed, names.CONFIG_FILE)
     _check_builtin_config(source, parsed)
     _check_metadata(source, parsed)
     config = dict(parsed.entry.keras_hub_defaults)
@@ -109,7 +110,7 @@ def _check_builtin_config(source, parsed):
     if source.builtin is None:
         return
     config = {**parsed.entry.keras_hub_defaults, **parsed.config}
-    where = source.converted_from or source.directory / files.CONFIG_FILE
+    where = source.converted_from or source.directory / names.CONFIG_FILE
     for key, expected in source.builtin.config.items():
         found = config.get(key)
         if found != expected:
@@ -134,7 +135,7 @@ def _version_tuple(text):
 def _check_metadata(source, parsed):
     """`metadata.json`, when present, must agree with the config and must
     not come from a newer densenet_hub."""
-    path = files.existing_file(source.directory, files.METADATA_FILE)
+    path = files.existing_file(source.directory, names.METADATA_FILE)
     if path is None:
         return
     metadata = read_json(path)
@@ -174,7 +175,7 @@ def load_task(cls, preset, load_weights=True, **kwargs):
 
 
 def _task(source, cls, load_weights, kwargs):
-    task_path = files.existing_file(source.directory, files.TASK_FILE)
+    task_path = files.existing_file(source.directory, names.TASK_FILE)
     task_parsed = None if task_path is None else _parse(task_path, ("task",))
     backbone_parsed = _parse_backbone(source)
     backbone_keys = set(backbone_parsed.entry.validators) - set(_TASK_OWN_KEYS)
@@ -196,14 +197,14 @@ def _task(source, cls, load_weights, kwargs):
     config.update(kwargs)
     if "num_classes" not in config:
         raise ValueError(
-            f"{source.directory} has no {files.TASK_FILE}: it is a backbone "
+            f"{source.directory} has no {names.TASK_FILE}: it is a backbone "
             f"preset, so {task_cls.__name__}.from_preset needs num_classes=N "
             f"for a new classification head."
         )
     task = task_cls.from_config({**config, "backbone": backbone})
     if load_weights and task_parsed is not None and not new_head:
         task_weights = files.required_file(
-            source.directory, files.TASK_WEIGHTS_FILE, "the head weights"
+            source.directory, names.TASK_WEIGHTS_FILE, "the head weights"
         )
         # KerasHub's published task files also hold the whole model: extras
         # are ignored in this file only.
@@ -215,7 +216,7 @@ def _task(source, cls, load_weights, kwargs):
 
 def _task_class(cls, task_parsed, backbone_cls):
     if task_parsed is not None:
-        return _pick_class(cls, task_parsed, files.TASK_FILE)
+        return _pick_class(cls, task_parsed, names.TASK_FILE)
     return _subclass_for_backbone(cls, backbone_cls)
 
 
@@ -251,18 +252,18 @@ def load_preprocessor(cls, preset, **kwargs):
 
 
 def _preprocessor(source, cls, kwargs, required):
-    path = files.existing_file(source.directory, files.PREPROCESSOR_FILE)
+    path = files.existing_file(source.directory, names.PREPROCESSOR_FILE)
     if path is not None:
         parsed = _parse(path, ("preprocessor",))
         return _build_preprocessor(
-            _pick_class(cls, parsed, files.PREPROCESSOR_FILE), parsed, kwargs
+            _pick_class(cls, parsed, names.PREPROCESSOR_FILE), parsed, kwargs
         )
-    if files.existing_file(source.directory, files.IMAGE_CONVERTER_FILE) is None:
+    if files.existing_file(source.directory, names.IMAGE_CONVERTER_FILE) is None:
         if not required:
             return None
         raise ValueError(
-            f"{source.directory} has neither {files.PREPROCESSOR_FILE} nor "
-            f"{files.IMAGE_CONVERTER_FILE}, so it holds no preprocessor. Pass "
+            f"{source.directory} has neither {names.PREPROCESSOR_FILE} nor "
+            f"{names.IMAGE_CONVERTER_FILE}, so it holds no preprocessor. Pass "
             f"a preset saved with a preprocessor, or build one yourself."
         )
     converter = _converter(source, getattr(cls, "image_converter_cls", None), {})
@@ -285,10 +286,10 @@ def load_image_converter(cls, preset, **kwargs):
 
 def _converter(source, cls, kwargs):
     path = files.required_file(
-        source.directory, files.IMAGE_CONVERTER_FILE, "the image converter config"
+        source.directory, names.IMAGE_CONVERTER_FILE, "the image converter config"
     )
     parsed = _parse(path, ("image_converter",))
-    return _build_converter(_pick_class(cls, parsed, files.IMAGE_CONVERTER_FILE), parsed, kwargs)
+    return _build_converter(_pick_class(cls, parsed, names.IMAGE_CONVERTER_FILE), parsed, kwargs)
 
 
 def _build_converter(converter_cls, parsed, kwargs):

@@ -25,6 +25,7 @@ import pathlib
 
 import keras
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.presets import classes
 from densenet_hub.presets import files
 from densenet_hub.presets import schema
@@ -128,11 +129,11 @@ def _merge_metadata(documents, extra, obj):
             f"{type(extra).__name__} {extra!r}. Pass e.g. "
             f"{{\"trained_on\": \"my data\"}}."
         )
-    written = documents.get(files.METADATA_FILE)
+    written = documents.get(names.METADATA_FILE)
     if written is None:
         raise ValueError(
             f"`metadata` was given, but a {type(obj).__name__} preset has no "
-            f"{files.METADATA_FILE} (only backbone and task presets do). Save "
+            f"{names.METADATA_FILE} (only backbone and task presets do). Save "
             f"the task or backbone instead, or leave `metadata` out."
         )
     clashes = sorted(set(extra) & set(written))
@@ -178,25 +179,25 @@ def _backbone_contents(backbone):
         "keras_hub_compatible": not incompatibilities,
         "keras_hub_incompatibilities": incompatibilities,
     }
-    documents = {files.CONFIG_FILE: reference, files.METADATA_FILE: metadata}
-    return documents, {files.MODEL_WEIGHTS_FILE: weights.weight_layout(backbone)}
+    documents = {names.CONFIG_FILE: reference, names.METADATA_FILE: metadata}
+    return documents, {names.MODEL_WEIGHTS_FILE: weights.weight_layout(backbone)}
 
 
 def _task_contents(task):
     documents, weight_files = _backbone_contents(task.backbone)
     config = task.get_config()
-    config["backbone"] = documents[files.CONFIG_FILE]
+    config["backbone"] = documents[names.CONFIG_FILE]
     config["preprocessor"] = None
     if task.preprocessor is not None:
         _check_preprocessor(task.preprocessor)
         documents.update(_preprocessor_contents(task.preprocessor))
-        config["preprocessor"] = documents[files.PREPROCESSOR_FILE]
+        config["preprocessor"] = documents[names.PREPROCESSOR_FILE]
     if config.get("head_dtype") is None:
         # Older KerasHub versions have no `head_dtype`; None is their behaviour.
         config.pop("head_dtype", None)
-    compatible = documents[files.METADATA_FILE]["keras_hub_compatible"]
-    documents[files.TASK_FILE] = _reference(task, config, compatible, "task")
-    weight_files[files.TASK_WEIGHTS_FILE] = weights.weight_layout(
+    compatible = documents[names.METADATA_FILE]["keras_hub_compatible"]
+    documents[names.TASK_FILE] = _reference(task, config, compatible, "task")
+    weight_files[names.TASK_WEIGHTS_FILE] = weights.weight_layout(
         task, skip=[task.backbone]
     )
     return documents, weight_files
@@ -217,9 +218,9 @@ def _preprocessor_contents(preprocessor):
     documents = {}
     if preprocessor.image_converter is not None:
         converter = _converter_reference(preprocessor.image_converter)
-        documents[files.IMAGE_CONVERTER_FILE] = converter
+        documents[names.IMAGE_CONVERTER_FILE] = converter
         config["image_converter"] = converter
-    documents[files.PREPROCESSOR_FILE] = _reference(
+    documents[names.PREPROCESSOR_FILE] = _reference(
         preprocessor, config, True, "preprocessor"
     )
     return documents
@@ -234,7 +235,7 @@ _CONTENTS = {
     "task": _task_contents,
     "preprocessor": lambda preprocessor: (_preprocessor_contents(preprocessor), {}),
     "image_converter": lambda converter: (
-        {files.IMAGE_CONVERTER_FILE: _converter_reference(converter)},
+        {names.IMAGE_CONVERTER_FILE: _converter_reference(converter)},
         {},
     ),
 }

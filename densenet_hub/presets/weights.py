@@ -24,6 +24,7 @@ import keras
 import ml_dtypes
 import numpy as np
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.presets import files
 from densenet_hub.presets.json_files import read_json
 
@@ -69,12 +70,12 @@ def weight_layout(model, skip=()):
 def backbone_weight_files(directory):
     """The backbone's weight files: `model.weights.h5`, or the shards that
     `model.weights.json` lists when the weights are sharded."""
-    single = files.existing_file(directory, files.MODEL_WEIGHTS_FILE)
+    single = files.existing_file(directory, names.MODEL_WEIGHTS_FILE)
     if single is not None:
         return [single]
-    shard_map = files.existing_file(directory, files.SHARDED_WEIGHTS_FILE)
+    shard_map = files.existing_file(directory, names.SHARDED_WEIGHTS_FILE)
     if shard_map is None:
-        return [files.required_file(directory, files.MODEL_WEIGHTS_FILE, "backbone weights")]
+        return [files.required_file(directory, names.MODEL_WEIGHTS_FILE, "backbone weights")]
     return _shard_files(directory, shard_map)
 
 

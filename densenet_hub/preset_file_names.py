@@ -1,0 +1,14 @@
+"""The file names of a preset folder (KerasHub's layout) and of a timm
+checkpoint folder: the hub clients fetch them, the presets package reads and
+writes them."""
+
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+MODEL_WEIGHTS_FILE = "model.weights.h5"
+SHARDED_WEIGHTS_FILE = "model.weights.json"
+TASK_FILE = "task.json"
+TASK_WEIGHTS_FILE = "task.weights.h5"
+PREPROCESSOR_FILE = "preprocessor.json"
+IMAGE_CONVERTER_FILE = "image_converter.json"
+# A timm checkpoint folder (converted on load) holds `config.json` and this.
+TIMM_WEIGHTS_FILE = "model.safetensors"
