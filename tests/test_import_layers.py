@@ -21,6 +21,7 @@ RANKS = {
     "densenet_hub.validation": 0,
     "densenet_hub.publish": 0,
     "densenet_hub.preset_file_names": 0,
+    "densenet_hub.json_files": 0,
     "densenet_hub.imagenet": 0,
     "densenet_hub.hub": 1,
     "densenet_hub.data": 1,

@@ -25,7 +25,7 @@ from densenet_hub.models.densenet.densenet_layout import TORCH_STEM_PADDING
 from densenet_hub.models.image_classifier import PREDICTIONS_LAYER
 from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.presets import files
-from densenet_hub.presets.json_files import read_json
+from densenet_hub.json_files import read_json
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.presets.sources import register_source
 

@@ -9,12 +9,12 @@ fetched from the same commit, so a push to the repository mid-download
 cannot mix two versions of the preset.
 """
 
-import json
 import re
 import sys
 from pathlib import Path
 
 from densenet_hub import preset_file_names as names
+from densenet_hub.json_files import read_json
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 
@@ -175,11 +175,11 @@ def _shard_names(handle, index_path):
 
 
 def _read_json(path, max_bytes):
-    if path.stat().st_size > max_bytes:
-        return None
+    """The JSON object in `path`, or `None` for anything else: the preset
+    loader reports a bad file with its full checks."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(path, max_bytes)
+    except ValueError:
         return None
 
 

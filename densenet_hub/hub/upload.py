@@ -1,10 +1,10 @@
 """Upload a saved preset folder to Kaggle or Hugging Face."""
 
-import json
 import os
 from pathlib import Path
 
 from densenet_hub import preset_file_names as names
+from densenet_hub.json_files import read_json
 from densenet_hub.hub import _hf
 from densenet_hub.hub import _kaggle
 from densenet_hub.hub.handles import KAGGLE_SCHEME
@@ -79,20 +79,7 @@ def _check_config(path):
             f"upload_preset: {str(path.parent)!r} has no config.json, so it is "
             f"not a preset folder. {fix}"
         )
-    size = path.stat().st_size
-    if size > _MAX_CONFIG_BYTES:
-        raise ValueError(
-            f"upload_preset: {str(path)!r} is {size} bytes, more than the "
-            f"{_MAX_CONFIG_BYTES} a preset config may have. {fix}"
-        )
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(
-            f"upload_preset: {str(path)!r} is not valid UTF-8 JSON ({err}). {fix}"
-        ) from err
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"upload_preset: {str(path)!r} must hold a JSON object, got a "
-            f"JSON {type(config).__name__}. {fix}"
-        )
+        read_json(path, _MAX_CONFIG_BYTES)
+    except ValueError as err:
+        raise ValueError(f"upload_preset: {err}") from err

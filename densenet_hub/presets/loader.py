@@ -30,7 +30,7 @@ from densenet_hub.presets import resolver
 from densenet_hub.presets import schema
 from densenet_hub.presets import sources
 from densenet_hub.presets import weights
-from densenet_hub.presets.json_files import read_json
+from densenet_hub.json_files import read_json
 from densenet_hub.version import __version__
 
 # Layer keys that, given to a task's `from_preset`, name the task itself.
