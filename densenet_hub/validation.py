@@ -4,6 +4,12 @@ value received, what is allowed and how to fix it."""
 import difflib
 import inspect
 
+# Keyword arguments every Keras layer and model takes, passed through.
+LAYER_KWARGS = ("name", "trainable", "dtype")
+# Those of a task, whose dtype follows its backbone's.
+TASK_KWARGS = ("name", "trainable")
+DATA_FORMATS = ("channels_last", "channels_first")
+
 
 def reject_unknown_kwargs(instance, kwargs, allowed):
     """Raise `ValueError` for keyword arguments `instance`'s class does not accept.

@@ -17,8 +17,8 @@ from densenet_hub import preset_file_names as names
 from densenet_hub.json_files import read_json
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
+from densenet_hub.hub.handles import COMMIT
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.weights\.h5$")
 _MAX_JSON_BYTES = 16 * 2**20
 _MAX_SHARDS = 10_000
@@ -83,7 +83,7 @@ class _Fetcher:
         """Return the local path of `filename`, or None when the repository
         does not have it (an error instead when `required`)."""
         hub = self.hub
-        if self.revision is not None and _COMMIT.match(self.revision):
+        if self.revision is not None and COMMIT.match(self.revision):
             cached = self._cached(filename)
             if isinstance(cached, str):
                 return Path(cached)
@@ -186,7 +186,7 @@ def _read_json(path, max_bytes):
 def _commit_of(path):
     # Files live at <cache>/models--owner--repo/snapshots/<commit>/<file>.
     commit = path.parent.name
-    return commit if _COMMIT.match(commit) else None
+    return commit if COMMIT.match(commit) else None
 
 
 def _translate(hub, handle, err, action, filename=None):

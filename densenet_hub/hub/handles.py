@@ -34,7 +34,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _VERSION = re.compile(r"^[1-9][0-9]{0,8}$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _MAX_REVISION_LENGTH = 128
 
 
@@ -88,7 +88,7 @@ class RemoteHandle:
         or a Hugging Face commit. Only pinned handles load from the cache
         without asking the hub whether something newer exists."""
         if self.scheme == HF_SCHEME:
-            return self.revision is not None and bool(_COMMIT.match(self.revision))
+            return self.revision is not None and bool(COMMIT.match(self.revision))
         return self.version is not None
 
     def __str__(self):

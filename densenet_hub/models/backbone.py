@@ -4,9 +4,6 @@ import keras
 
 from densenet_hub.presets.mixin import PresetMixin
 
-# Keyword arguments every backbone passes through to `keras.Model`.
-MODEL_KWARGS = ("name", "trainable", "dtype")
-
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
 class Backbone(PresetMixin, keras.Model):

@@ -8,12 +8,12 @@ from densenet_hub.presets.classes import preset_class
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import check_positive_int
 from densenet_hub.validation import reject_unknown_kwargs
+from densenet_hub.validation import TASK_KWARGS
 
 POOLERS = {
     "avg": keras.layers.GlobalAveragePooling2D,
     "max": keras.layers.GlobalMaxPooling2D,
 }
-TASK_KWARGS = ("name", "trainable")
 # KerasHub's name of the head's Dense layer, which weight files and
 # converters address.
 PREDICTIONS_LAYER = "predictions"

@@ -10,8 +10,7 @@ from densenet_hub.presets import schema
 from densenet_hub.presets.classes import preset_class
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.validation import reject_unknown_kwargs
-
-LAYER_KWARGS = ("name", "trainable", "dtype")
+from densenet_hub.validation import LAYER_KWARGS
 
 
 def _check_config_file(file, where, value):

@@ -10,14 +10,13 @@ import numpy as np
 from densenet_hub.preprocessing import image_converter_arguments as arguments
 from densenet_hub.preprocessing import image_ops
 from densenet_hub.preprocessing.image_converter_arguments import BOUNDING_BOX_FORMATS
-from densenet_hub.preprocessing.image_converter_arguments import DATA_FORMATS
 from densenet_hub.preprocessing.image_converter_arguments import INTERPOLATIONS
 from densenet_hub.presets.classes import preset_class
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import reject_unknown_kwargs
-
-LAYER_KWARGS = ("name", "trainable", "dtype")
+from densenet_hub.validation import DATA_FORMATS
+from densenet_hub.validation import LAYER_KWARGS
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")

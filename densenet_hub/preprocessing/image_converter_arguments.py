@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from densenet_hub.presets import schema
+from densenet_hub.validation import DATA_FORMATS
 
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
 BOUNDING_BOX_FORMATS = (
@@ -21,7 +22,6 @@ BOUNDING_BOX_FORMATS = (
     "rel_xywh",
     "rel_center_xywh",
 )
-DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def image_size_pair(owner, value):

@@ -32,9 +32,7 @@ from densenet_hub.presets import sources
 from densenet_hub.presets import weights
 from densenet_hub.json_files import read_json
 from densenet_hub.version import __version__
-
-# Layer keys that, given to a task's `from_preset`, name the task itself.
-_TASK_OWN_KEYS = ("name", "trainable")
+from densenet_hub.validation import TASK_KWARGS
 
 
 @contextlib.contextmanager
@@ -178,7 +176,7 @@ def _task(source, cls, load_weights, kwargs):
     task_path = files.existing_file(source.directory, names.TASK_FILE)
     task_parsed = None if task_path is None else _parse(task_path, ("task",))
     backbone_parsed = _parse_backbone(source)
-    backbone_keys = set(backbone_parsed.entry.validators) - set(_TASK_OWN_KEYS)
+    backbone_keys = set(backbone_parsed.entry.validators) - set(TASK_KWARGS)
     backbone_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in backbone_keys}
     backbone = _backbone(
         source,

@@ -4,7 +4,6 @@ import math
 
 import keras
 
-from densenet_hub.models.backbone import MODEL_KWARGS
 from densenet_hub.models.backbone import Backbone
 from densenet_hub.models.compiler_memory import release_after_long_compiles
 from densenet_hub.models.densenet import densenet_config
@@ -16,6 +15,8 @@ from densenet_hub.presets.classes import preset_class
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import check_positive_int
 from densenet_hub.validation import reject_unknown_kwargs
+from densenet_hub.validation import DATA_FORMATS
+from densenet_hub.validation import LAYER_KWARGS
 
 DEFAULT_IMAGE_SHAPE = (None, None, 3)
 KERAS_HUB_MODULE = "keras_hub.src.models.densenet.densenet_backbone"
@@ -116,14 +117,14 @@ class DenseNetBackbone(Backbone):
         **kwargs,
     ):
         owner = type(self).__name__
-        reject_unknown_kwargs(self, kwargs, MODEL_KWARGS)
+        reject_unknown_kwargs(self, kwargs, LAYER_KWARGS)
         stackwise_num_repeats = _check_repeats(owner, stackwise_num_repeats)
         check_positive_int(owner, "growth_rate", growth_rate)
         check_positive_int(owner, "stem_filters", stem_filters)
         compression_ratio = _check_compression(owner, compression_ratio)
         check_choice(owner, "stem_padding", stem_padding, layout.STEM_PADDINGS)
         data_format = data_format or keras.config.image_data_format()
-        check_choice(owner, "data_format", data_format, densenet_config.DATA_FORMATS)
+        check_choice(owner, "data_format", data_format, DATA_FORMATS)
         _check_memory_efficient(owner, memory_efficient)
         image_shape = _check_image_shape(
             owner, image_shape, data_format, len(stackwise_num_repeats)

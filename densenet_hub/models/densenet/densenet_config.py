@@ -4,11 +4,11 @@ builds anything, so a tiny file cannot make it allocate gigabytes."""
 
 from densenet_hub.models.densenet import densenet_layout
 from densenet_hub.presets import schema
+from densenet_hub.validation import DATA_FORMATS
 
 MAX_STACKS = 8
 MAX_REPEATS = 256
 MAX_WIDTH = 1024
-DATA_FORMATS = ("channels_last", "channels_first")
 # What KerasHub's DenseNetBackbone does, so what a config without these keys
 # means (KerasHub writes none of them; densenet_hub omits them when equal).
 KERAS_HUB_DEFAULTS = {
