@@ -8,7 +8,7 @@ from densenet_hub.export.export import FORMATS
 from densenet_hub.export.export import export_model
 from densenet_hub.export.packages import MissingExportPackageError
 from densenet_hub.models import Backbone
-from densenet_hub.presets.files import TASK_FILE
+from densenet_hub.preset_file_names import TASK_FILE
 from densenet_hub.presets.resolver import local_folder
 
 
