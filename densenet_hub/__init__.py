@@ -8,6 +8,8 @@ from densenet_hub import export
 from densenet_hub import distribution
 from densenet_hub import imagenet
 from densenet_hub import runtime
+from densenet_hub import training
+from densenet_hub import explain
 from densenet_hub.hub.upload import upload_preset
 from densenet_hub.version import __version__
 

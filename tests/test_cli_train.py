@@ -15,7 +15,7 @@ import pytest
 from densenet_hub.cli import loading
 from densenet_hub.cli.demo import write_digit_folders
 from densenet_hub.cli.main import main
-from densenet_hub.models.image_classifier import ImageClassifier
+from densenet_hub.models import ImageClassifier
 from cli_util import error_line
 from cli_util import save_tiny_classifier_preset
 from cli_util import write_graded_noise_images

@@ -3,7 +3,7 @@
 import argparse
 import re
 
-from densenet_hub.cli.images import ON_ERROR_CHOICES
+from densenet_hub.data.images import ON_ERROR_CHOICES
 
 DEFAULT_BATCH_SIZE = 32
 _IMAGE_SIZE = re.compile(r"([1-9][0-9]{0,4})(?:x([1-9][0-9]{0,4}))?")

@@ -16,14 +16,6 @@ def one_line(text):
     return " ".join(str(text).split())
 
 
-def warn_skipped(problems):
-    """One warning per skipped file, at most `MAX_NAMED`, then a count."""
-    for path, reason in problems[:MAX_NAMED]:
-        warn(f"skipped {path}: {reason}")
-    if len(problems) > MAX_NAMED:
-        warn(f"skipped {len(problems) - MAX_NAMED} more unreadable file(s)")
-
-
 def format_table(header, rows):
     """A left-aligned text table with a header line and a rule under it.
 

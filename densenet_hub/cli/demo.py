@@ -17,12 +17,10 @@ from densenet_hub.cli import arguments
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.evaluate import evaluate_folder
 from densenet_hub.cli.evaluate import format_report
-from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
-    DenseNetImageClassifierPreprocessor,
-)
+from densenet_hub.layers import DenseNetImageConverter
+from densenet_hub.models import DenseNetBackbone
+from densenet_hub.models import DenseNetImageClassifier
+from densenet_hub.models import DenseNetImageClassifierPreprocessor
 
 DIGIT_SIZE = 32
 DIGIT_MAX = 16  # scikit-learn's digits are grey levels 0..16

@@ -1,23 +1,18 @@
 """`densenet-hub explain PRESET IMAGE --out heat.png`: a Grad-CAM heat map of
-where the classifier looks (Selvaraju et al., "Grad-CAM", ICCV 2017).
-
-The map is computed on the final feature map of the last dense block (after
-its closing BatchNorm and ReLU, the backbone's output): each channel is
-weighted by the mean gradient of the class score with respect to it, the
-weighted sum is passed through a ReLU and scaled to [0, 1]. The gradient is
-taken with the active Keras backend's own autodiff.
+where the classifier looks, computed by `densenet_hub.explain.grad_cam`, laid
+over the image as the model sees it.
 """
 
-import keras
 import numpy as np
 import PIL.Image
 
+from densenet_hub import explain
 from densenet_hub.cli import arguments
 from densenet_hub.cli.drawing import heat_overlay
 from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import read_image
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.cli.loading import to_probabilities
+from densenet_hub.data.images import read_image
 
 MIN_SIDE = 256
 
@@ -67,47 +62,10 @@ def run(args):
 
 
 def grad_cam(classifier, x, class_index):
-    """The Grad-CAM map of one preprocessed image `x` (batch of 1) for
-    `class_index`, as a `(height, width)` array in [0, 1] at the resolution
-    of the backbone's output."""
-    features = classifier.backbone(x, training=False)
-    channels_first = getattr(classifier.backbone, "data_format", None) == "channels_first"
-    spatial_axes, channel_axis = ((2, 3), 1) if channels_first else ((1, 2), -1)
-
-    def class_score(feature_map):
-        pooled = classifier.pooler(feature_map)
-        return classifier.output_dense(pooled)[0, class_index]
-
-    gradients = _gradient(class_score, features)
-    weights = keras.ops.mean(gradients, axis=spatial_axes, keepdims=True)
-    cam = keras.ops.relu(keras.ops.sum(weights * features, axis=channel_axis))[0]
-    cam = keras.ops.convert_to_numpy(cam).astype("float64")
-    peak = cam.max()
-    return cam / peak if peak > 0 else cam
-
-
-def _gradient(function, x):
-    """d function(x) / dx with the active backend's autodiff."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.grad(function)(x)
-    if backend == "torch":
-        x = x.detach().requires_grad_(True)
-        function(x).backward()
-        return x.grad
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = function(x)
-        return tape.gradient(score, x)
-    raise CliError(
-        f"explain needs the jax, torch or tensorflow Keras backend, got "
-        f"{backend!r}; set KERAS_BACKEND to one of them."
-    )
+    """The Grad-CAM map of one preprocessed image `x` (a batch of 1) for
+    `class_index`: a `(height, width)` array in [0, 1] at the resolution of
+    the backbone's output."""
+    return explain.grad_cam(classifier, x, class_index, preprocessed=True)[0]
 
 
 def _class_index(requested, class_names, probabilities):
@@ -136,7 +94,6 @@ def _model_view(image, converter):
     crop_width = min(width, round(height * target_width / target_height))
     top, left = (height - crop_height) // 2, (width - crop_width) // 2
     return image[top : top + crop_height, left : left + crop_width]
-
 
 
 def _enlarged(image):

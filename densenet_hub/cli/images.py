@@ -1,233 +1,62 @@
-"""Finding and reading images for the commands: files, folders and globs, and
-image folders with one sub-folder per class.
+"""The image finders of `densenet_hub.data` for the commands: a bad file
+skipped under `--on-error skip` becomes a `densenet-hub: warning:` line on
+stderr instead of a Python warning."""
 
-A file that is not an image, or that Pillow cannot decode, is a "bad file".
-With `on_error="skip"` it is named in a warning and left out; with
-`on_error="fail"` it stops the command with an error naming it. A path that
-does not exist, a glob that matches nothing and a folder without images are
-always errors.
-"""
-
-import glob
-import pathlib
+import contextlib
+import functools
 import warnings
 
-import numpy as np
-import PIL.Image
-import PIL.ImageOps
-
-from densenet_hub.cli.console import warn_skipped
-from densenet_hub.cli.errors import CliError
-
-ON_ERROR_CHOICES = ("skip", "fail")
-IMAGE_SUFFIXES = (
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".bmp",
-    ".gif",
-    ".webp",
-    ".tif",
-    ".tiff",
-    ".ppm",
-    ".pgm",
-)
-GLOB_CHARACTERS = "*?["
-# 16-bit greyscale (common for X-rays) maps onto 8 bits by this factor.
-UINT16_TO_UINT8 = 257
+from densenet_hub import data
+from densenet_hub.cli.console import MAX_NAMED
+from densenet_hub.cli.console import warn
 
 
-def find_images(specs, on_error="skip"):
-    """The image files named by `specs`, in order and without duplicates.
+@contextlib.contextmanager
+def skipped_images_as_warnings():
+    """Prints each `SkippedImageWarning` raised inside as a warning line, the
+    first `MAX_NAMED` as they come, then how many more there were.
 
-    Args:
-        specs: paths of image files or folders (searched recursively, hidden
-            files left out), or glob patterns such as `"photos/*.jpg"` or
-            `"data/**/*.png"`.
-        on_error: `"skip"` or `"fail"`, what to do with bad files.
+    Example:
+    ```python
+    import warnings
+    from densenet_hub.cli.images import skipped_images_as_warnings
+    from densenet_hub.data import SkippedImageWarning
 
-    Returns:
-        A list of `pathlib.Path`; never empty.
+    with skipped_images_as_warnings():
+        # stderr: densenet-hub: warning: skipped notes.txt: not an image file
+        warnings.warn(SkippedImageWarning("notes.txt", "not an image file"))
+    ```
     """
-    candidates = []
-    for spec in specs:
-        candidates.extend(_expand(spec))
-    images = _keep_images(_unique(candidates), on_error)
-    if not images:
-        raise CliError(
-            f"no readable images found in {', '.join(map(repr, specs))}; "
-            f"expected image files ({', '.join(IMAGE_SUFFIXES)}) or folders "
-            "holding them."
-        )
-    return images
+    skipped = 0
 
+    def show(message, category, *args, **kwargs):
+        nonlocal skipped
+        if not issubclass(category, data.SkippedImageWarning):
+            return shown_before(message, category, *args, **kwargs)
+        skipped += 1
+        if skipped <= MAX_NAMED:
+            warn(message)
 
-def find_labelled_images(data_dir, on_error="skip", min_per_class=1):
-    """The images of a folder with one sub-folder per class.
-
-    Args:
-        data_dir: the folder, e.g. `data/` holding `data/cat/1.jpg` and
-            `data/dog/2.jpg`. Class names are the sub-folder names, and class
-            indices follow their sorted order.
-        on_error: `"skip"` or `"fail"`, what to do with bad files.
-        min_per_class: the fewest images a class folder may hold.
-
-    Returns:
-        `(paths, labels, class_names)`: a list of `pathlib.Path`, an int
-        array of class indices and a list of names.
-    """
-    root = pathlib.Path(data_dir)
-    if not root.is_dir():
-        state = "is a file" if root.exists() else "does not exist"
-        raise CliError(
-            f"the data folder {str(root)!r} {state}; pass a folder with one "
-            "sub-folder of images per class, e.g. data/cat/1.jpg, data/dog/2.jpg."
-        )
-    class_dirs = sorted(
-        child for child in root.iterdir() if child.is_dir() and not _is_hidden(child)
-    )
-    if not class_dirs:
-        raise CliError(
-            f"the data folder {str(root)!r} has no class sub-folders; put the "
-            f"images of each class in its own sub-folder, e.g. {root}/cat/1.jpg."
-        )
-    paths, labels = [], []
-    for index, class_dir in enumerate(class_dirs):
-        images = _keep_images(_files_under(class_dir), on_error)
-        _check_class_size(class_dir, len(images), min_per_class)
-        paths.extend(images)
-        labels.extend([index] * len(images))
-    return paths, np.asarray(labels, dtype="int64"), [d.name for d in class_dirs]
-
-
-def read_image(path):
-    """Decodes an image file into a `(height, width, 3)` uint8 RGB array.
-
-    The EXIF orientation is applied; greyscale, palette and alpha images are
-    converted to RGB, 16-bit greyscale scaled to 8 bits.
-
-    Raises:
-        CliError: naming the file, when it cannot be decoded.
-    """
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its two size limits; refusing there
-            # keeps a decompression bomb from being decoded at all.
-            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
-            with PIL.Image.open(path) as image:
-                image = PIL.ImageOps.exif_transpose(image)
-                return _to_rgb_array(image)
-    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombWarning) as error:
-        raise CliError(f"cannot read the image {str(path)!r}: {_reason(error)}") from None
-
-
-def read_images(paths, on_error="skip"):
-    """Decodes `paths`; returns `(images, kept_paths)`.
-
-    Bad files are left out with a warning (`"skip"`) or raise (`"fail"`).
-    """
-    images, kept, problems = [], [], []
-    for path in paths:
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", data.SkippedImageWarning)
+        shown_before = warnings.showwarning
+        warnings.showwarning = show
         try:
-            images.append(read_image(path))
-        except CliError as error:
-            if on_error == "fail":
-                raise
-            problems.append((path, str(error)))
-            continue
-        kept.append(path)
-    warn_skipped(problems)
-    return images, kept
+            yield
+        finally:
+            if skipped > MAX_NAMED:
+                warn(f"skipped {skipped - MAX_NAMED} more unreadable file(s)")
 
 
-def _to_rgb_array(image):
-    if image.mode.startswith("I;16"):
-        array = np.asarray(image, dtype="uint16") // UINT16_TO_UINT8
-        return np.repeat(array.astype("uint8")[..., None], 3, axis=-1)
-    return np.asarray(image.convert("RGB"), dtype="uint8")
+def _warning_on_skips(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with skipped_images_as_warnings():
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
-def _expand(spec):
-    path = pathlib.Path(spec)
-    if path.is_dir():
-        return _files_under(path)
-    if path.exists():
-        return [path]
-    if any(char in str(spec) for char in GLOB_CHARACTERS):
-        matches = sorted(glob.glob(str(spec), recursive=True))
-        if not matches:
-            raise CliError(
-                f"the pattern {spec!r} matches no files; check the pattern, "
-                "and quote it so the shell does not expand it first."
-            )
-        files = []
-        for match in matches:
-            files.extend(_expand(match))
-        return files
-    raise CliError(
-        f"{str(spec)!r} does not exist; pass image files, folders or glob "
-        "patterns such as 'photos/*.jpg'."
-    )
-
-
-def _files_under(folder):
-    return sorted(
-        path
-        for path in pathlib.Path(folder).rglob("*")
-        if path.is_file() and not _is_hidden(path.relative_to(folder))
-    )
-
-
-def _is_hidden(path):
-    return any(part.startswith(".") for part in pathlib.Path(path).parts)
-
-
-def _unique(paths):
-    return list(dict.fromkeys(paths))
-
-
-def _keep_images(paths, on_error):
-    """`paths` whose header Pillow recognises; the rest skipped or refused."""
-    kept, problems = [], []
-    for path in paths:
-        reason = _problem(path)
-        if reason is None:
-            kept.append(path)
-        elif on_error == "fail":
-            raise CliError(
-                f"{str(path)!r} is not a readable image ({reason}); remove it, "
-                "or pass --on-error skip to leave such files out."
-            )
-        else:
-            problems.append((path, reason))
-    warn_skipped(problems)
-    return kept
-
-
-def _problem(path):
-    """Why `path` is not an image, from its name and header; `None` if it is."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return f"not an image file (suffix {path.suffix or 'none'!r})"
-    try:
-        with PIL.Image.open(path):
-            return None
-    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
-        return _reason(error)
-
-
-def _reason(error):
-    return str(error) or type(error).__name__
-
-
-def _check_class_size(class_dir, count, min_per_class):
-    if count == 0:
-        raise CliError(
-            f"the class folder {str(class_dir)!r} holds no readable images; "
-            "add images to it or remove it."
-        )
-    if count < min_per_class:
-        raise CliError(
-            f"the class folder {str(class_dir)!r} holds {count} image(s) but "
-            f"at least {min_per_class} are needed (one or more for training "
-            "and one for validation); add images or remove the folder."
-        )
+find_images = _warning_on_skips(data.find_images)
+find_labelled_images = _warning_on_skips(data.find_labelled_images)
+read_images = _warning_on_skips(data.read_images)

@@ -9,29 +9,27 @@ interruption resumes from the last checkpoint. The best epoch's model is
 saved as a preset folder (KerasHub's files plus `class_names.json`) that
 `predict`, `evaluate` and `from_preset` load.
 
-With `--devices`, `--distribution` or a multi-process setting (JAX backend),
-training runs through `densenet_hub.distribution` (Keras' distribution API):
+The recipe is `densenet_hub.training.finetune`; this module parses the
+options, builds the classifier, prints and saves. With `--devices`,
+`--distribution` or a multi-process setting (JAX backend), training runs
+through `densenet_hub.distribution` (Keras' distribution API):
 `--batch-size` is the global batch, and only process 0 prints, writes the
 checkpoints and saves the preset.
 """
 
 import argparse
-import collections
-import os
 import pathlib
 import sys
 
 import keras
-import numpy as np
 
 from densenet_hub import distribution
+from densenet_hub import training
 from densenet_hub.cli import arguments
-from densenet_hub.cli.batches import LabelledBatches
-from densenet_hub.cli.checkpoint import TrainingCheckpoint
-from densenet_hub.cli.checkpoint import remove_checkpoint
 from densenet_hub.cli.console import PROGRAM
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.images import find_labelled_images
+from densenet_hub.cli.images import skipped_images_as_warnings
 from densenet_hub.cli.loading import check_output_folder
 from densenet_hub.cli.loading import classifier_for_training
 from densenet_hub.cli.loading import save_classifier
@@ -40,28 +38,16 @@ from densenet_hub.cli.loading import save_classifier
 # command again continues it.
 EXIT_PAUSED = 75
 EXIT_INTERRUPTED = 130
-AUGMENTATIONS = ("flip", "rotate", "zoom", "translate")
-DISTRIBUTIONS = ("data_parallel", "model_parallel")
-PROCESS_ENVS = (
-    distribution.KERAS_ADDRESSES_ENV,
-    distribution.COORDINATOR_ENV,
-    distribution.KERAS_NUM_PROCESSES_ENV,
-    distribution.KERAS_PROCESS_ID_ENV,
-)
-# Options a resumed run must share with the run that made its checkpoint;
-# the others (--epochs, --patience, --stop-after-epochs, ...) may change.
-SETTINGS = (
-    "preset",
-    "no_pretrained",
-    "image_size",
-    "val_split",
-    "warmup_epochs",
-    "warmup_learning_rate",
-    "learning_rate",
-    "augment",
-    "seed",
-    "batch_size",
-)
+# Options a resumed run must share with the run that made its checkpoint,
+# beyond `finetune`'s own settings; the others (--epochs, --patience,
+# --stop-after-epochs, ...) may change.
+MODEL_SETTINGS = ("preset", "no_pretrained", "image_size")
+# The fixes of a `training.CheckpointError`, in the command's words.
+CHECKPOINT_REMEDIES = {
+    "restart": "pass --restart to start over",
+    "resume_or_restart": "rerun with the same settings to resume, or pass --restart to start over",
+    "other_folder": "choose another --checkpoint-dir",
+}
 
 
 def register(subparsers):
@@ -130,8 +116,8 @@ def register(subparsers):
     parser.add_argument(
         "--augment",
         type=_augmentations,
-        default=AUGMENTATIONS,
-        help=f"comma-separated augmentations from {','.join(AUGMENTATIONS)}, "
+        default=training.AUGMENTATIONS,
+        help=f"comma-separated augmentations from {','.join(training.AUGMENTATIONS)}, "
         "or 'none' (default: all)",
     )
     parser.add_argument(
@@ -186,7 +172,7 @@ def _add_distribution_options(parser):
     )
     group.add_argument(
         "--distribution",
-        choices=DISTRIBUTIONS,
+        choices=training.DISTRIBUTION_LAYOUTS,
         default=None,
         help="data_parallel (default when training on several devices): a "
         "model copy per device, the batch split among them; model_parallel: "
@@ -240,99 +226,77 @@ def _run(args):
     check_output_folder(args.out, args.overwrite)
     data_dir = pathlib.Path(args.data_dir)
     paths, labels, class_names = _labelled_images(data_dir, args.on_error)
-    train_rows, val_rows = stratified_split(labels, args.val_split, args.seed)
     _start_distribution(args)
-    _check_split_for_replicas(train_rows, val_rows)
-    checkpoint = _open_checkpoint(
-        args, _settings(args, data_dir, paths, class_names, train_rows, val_rows)
-    )
     # Seeds the new head's (or, without pretrained weights, every layer's)
     # initial weights, so that a run can be repeated.
     keras.utils.set_random_seed(args.seed)
     classifier = classifier_for_training(
         args.preset, len(class_names), not args.no_pretrained, args.image_size
     )
-    _report_start(args, checkpoint, class_names, train_rows, val_rows, total_epochs)
-    preprocessor = classifier.preprocessor
-    # The batches arrive preprocessed (and augmented), as `fit` then needs.
-    classifier.preprocessor = None
-    # A setting of this run only: the saved preset stays KerasHub's.
-    classifier.backbone.memory_efficient = args.memory_efficient
+    settings = {key: getattr(args, key) for key in MODEL_SETTINGS}
     try:
-        _train(args, classifier, preprocessor, checkpoint, paths, labels, train_rows, val_rows)
-    except KeyboardInterrupt:
-        _report_interruption(checkpoint)
+        with skipped_images_as_warnings():
+            result = training.finetune(
+                classifier,
+                paths,
+                labels,
+                args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoints",
+                epochs=args.epochs,
+                warmup_epochs=args.warmup_epochs,
+                learning_rate=args.learning_rate,
+                warmup_learning_rate=args.warmup_learning_rate,
+                val_split=args.val_split,
+                patience=args.patience,
+                augment=args.augment,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                restart=args.restart,
+                stop_after_epochs=args.stop_after_epochs,
+                memory_efficient=args.memory_efficient,
+                on_error=args.on_error,
+                checkpoint_settings={**settings, "class_names": class_names},
+                verbose=_verbosity(args.quiet),
+            )
+    except training.TrainingInterrupted as interruption:
+        _report_interruption(interruption)
         return EXIT_INTERRUPTED
-    finally:
-        classifier.preprocessor = preprocessor
-        classifier.backbone.memory_efficient = False
-    unfinished = checkpoint.epochs_done < total_epochs and not checkpoint.stopped_early
-    if checkpoint.paused and unfinished:
+    except training.CheckpointError as error:
+        raise CliError(f"{error.problem}; {CHECKPOINT_REMEDIES[error.remedy]}.") from None
+    if result.paused:
         print(
-            f"{PROGRAM}: stopped after epoch {checkpoint.epochs_done} of "
+            f"{PROGRAM}: stopped after epoch {result.epochs_done} of "
             f"{total_epochs} as asked (--stop-after-epochs); the checkpoint is "
-            f"in {checkpoint.directory}. Run the same command again to continue.",
+            f"in {result.checkpoint_dir}. Run the same command again to continue.",
             file=sys.stderr,
         )
         return EXIT_PAUSED
-    _save_best(args, classifier, checkpoint, class_names)
+    _save_best(args, result, class_names)
     return 0
 
 
 def _start_distribution(args):
-    """Joins the other processes and sets the distribution, before any model
-    is built (Keras places variables on the devices as it creates them)."""
-    process_options = (args.coordinator_address, args.num_processes, args.process_id)
-    if any(option is not None for option in process_options) or any(
-        os.environ.get(name) for name in PROCESS_ENVS
-    ):
-        distribution.initialize(*process_options)
-    several_processes = distribution.process_count() > 1
-    if args.devices is None and args.distribution is None and not several_processes:
-        return
-    devices = args.devices
-    if several_processes:
-        present = len(keras.distribution.list_devices())
-        if devices not in (None, present):
-            raise CliError(
-                f"--devices {devices} with {distribution.process_count()} processes: "
-                f"a multi-process run trains on every device of every process "
-                f"({present}); leave --devices out."
-            )
-        devices = None
-    if args.distribution == "model_parallel":
-        layout = distribution.model_parallel(
-            args.model_devices, devices, auto_shard_dataset=False
-        )
-    else:
-        layout = distribution.data_parallel(devices, auto_shard_dataset=False)
-    distribution.check_global_batch(args.batch_size)
-    if several_processes:
-        # Raises now, before any model is built, if a process would hold
-        # part of a model copy.
-        distribution.local_batch_rows(args.batch_size)
+    """Sets the distribution of `--devices` and the process options, before
+    any model is built."""
+    layout = training.start_distribution(
+        args.batch_size,
+        devices=args.devices,
+        layout=args.distribution,
+        model_devices=args.model_devices,
+        coordinator_address=args.coordinator_address,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+    )
     if not distribution.is_chief():
         args.quiet = True
-    if not args.quiet:
-        print(
-            f"training on {layout.device_mesh.devices.size} devices "
-            f"({args.distribution or 'data_parallel'}, "
-            f"{distribution.process_count()} process(es)); global batch "
-            f"{args.batch_size}, {args.batch_size // distribution.replica_count()} "
-            "per model copy"
-        )
-
-
-def _check_split_for_replicas(train_rows, val_rows):
-    """Every device needs rows of every batch: at least one row per replica
-    on each side of the split."""
-    replicas = distribution.replica_count()
-    for name, rows in (("training", train_rows), ("validation", val_rows)):
-        if len(rows) < replicas:
-            raise CliError(
-                f"{len(rows)} {name} image(s) cannot fill a batch for {replicas} "
-                f"model copies; add images, raise --val-split, or use fewer --devices."
-            )
+    if layout is None or args.quiet:
+        return
+    print(
+        f"training on {layout.device_mesh.devices.size} devices "
+        f"({args.distribution or 'data_parallel'}, "
+        f"{distribution.process_count()} process(es)); global batch "
+        f"{args.batch_size}, {args.batch_size // distribution.replica_count()} "
+        "per model copy"
+    )
 
 
 def _labelled_images(data_dir, on_error):
@@ -345,26 +309,12 @@ def _labelled_images(data_dir, on_error):
     return paths, labels, class_names
 
 
-def _open_checkpoint(args, settings):
-    directory = pathlib.Path(args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoints")
-    if args.restart:
-        if distribution.is_chief():
-            remove_checkpoint(directory)
-        # No process may read the old checkpoint once the chief removes it.
-        distribution.barrier(f"densenet-hub restart {directory}")
-    return TrainingCheckpoint(
-        directory,
-        settings,
-        patience=args.patience,
-        patience_from_epoch=args.warmup_epochs,
-        stop_after_epochs=args.stop_after_epochs,
-        writer=distribution.is_chief(),
-    )
-
-
-def _report_interruption(checkpoint):
-    if checkpoint.epochs_done:
-        saved = f"the checkpoint of epoch {checkpoint.epochs_done} is in {checkpoint.directory}"
+def _report_interruption(interruption):
+    if interruption.epochs_done:
+        saved = (
+            f"the checkpoint of epoch {interruption.epochs_done} is in "
+            f"{interruption.checkpoint_dir}"
+        )
     else:
         saved = "no epoch had finished, so there is no checkpoint yet"
     print(
@@ -373,124 +323,18 @@ def _report_interruption(checkpoint):
     )
 
 
-def _save_best(args, classifier, checkpoint, class_names):
-    checkpoint.restore_best(classifier)
+def _save_best(args, result, class_names):
     if not distribution.is_chief():
         return
     with distribution.unsharded():
-        save_classifier(classifier, class_names, args.out, args.overwrite)
-    best = checkpoint.best
+        save_classifier(result.classifier, class_names, args.out, args.overwrite)
     print(
-        f"saved {args.out}: best epoch {best['epoch']} of {checkpoint.epochs_done}, "
-        f"validation accuracy {best['val_accuracy']:.4f}, validation loss "
-        f"{best['val_loss']:.4f}"
+        f"saved {args.out}: best epoch {result.best_epoch} of {result.epochs_done}, "
+        f"validation accuracy {result.best_val_accuracy:.4f}, validation loss "
+        f"{result.best_val_loss:.4f}"
     )
     if not args.keep_checkpoints:
-        remove_checkpoint(checkpoint.directory)
-
-
-def stratified_split(labels, val_fraction, seed):
-    """Row indices `(train, validation)`, splitting each class separately.
-
-    Every class keeps at least one image on each side, so each needs two.
-    """
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for label in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == label))
-        count = min(max(1, round(len(rows) * val_fraction)), len(rows) - 1)
-        val.extend(rows[:count])
-        train.extend(rows[count:])
-    return np.sort(train), np.sort(val)
-
-
-def augmentation_layers(names, seed):
-    """A `keras.Sequential` of stock random layers, or `None` for none."""
-    makers = {
-        "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
-        "rotate": lambda: keras.layers.RandomRotation(0.05, seed=seed),
-        "zoom": lambda: keras.layers.RandomZoom(0.1, seed=seed),
-        "translate": lambda: keras.layers.RandomTranslation(0.1, 0.1, seed=seed),
-    }
-    if not names:
-        return None
-    return keras.Sequential([makers[name]() for name in names], name="augmentation")
-
-
-def _train(args, classifier, preprocessor, checkpoint, paths, labels, train_rows, val_rows):
-    replicas = distribution.replica_count()
-    local_rows = distribution.local_batch_rows if distribution.process_count() > 1 else None
-    # Each process augments its own rows on its own, with its own random
-    # stream, so its layers stay out of the distribution.
-    with distribution.unsharded():
-        augment = augmentation_layers(args.augment, args.seed + distribution.process_index())
-
-    def batches(rows, training):
-        return LabelledBatches(
-            [paths[i] for i in rows],
-            labels[rows],
-            args.batch_size,
-            preprocessor,
-            augment=augment if training else None,
-            shuffle=training,
-            seed=(args.seed, checkpoint.epochs_done),
-            on_error=args.on_error,
-            replicas=replicas,
-            local_rows=local_rows,
-        )
-
-    train_data, val_data = batches(train_rows, True), batches(val_rows, False)
-    checkpoint.restore_latest(classifier)
-    for phase in _phases(args):
-        if checkpoint.epochs_done >= phase.end or checkpoint.stopped_early:
-            continue
-        _run_phase(args, phase, classifier, checkpoint, train_data, val_data)
-        if checkpoint.paused:
-            return
-    classifier.backbone.trainable = True
-
-
-_Phase = collections.namedtuple(
-    "_Phase", ["title", "start", "end", "backbone_trainable", "learning_rate"]
-)
-
-
-def _phases(args):
-    total = args.warmup_epochs + args.epochs
-    return (
-        _Phase("warm-up with the backbone frozen", 0, args.warmup_epochs, False,
-               args.warmup_learning_rate),
-        _Phase("fine-tuning the whole model", args.warmup_epochs, total, True,
-               args.learning_rate),
-    )  # fmt: skip
-
-
-def _run_phase(args, phase, classifier, checkpoint, train_data, val_data):
-    done = checkpoint.epochs_done
-    if not args.quiet:
-        total = args.warmup_epochs + args.epochs
-        print(f"{phase.title}: epoch {done + 1} to {phase.end} of {total}", flush=True)
-    classifier.backbone.trainable = phase.backbone_trainable
-    # The rate decays along a cosine to zero at the phase's last epoch; the
-    # schedule follows the optimizer's step count, which a resumed run
-    # restores.
-    schedule = keras.optimizers.schedules.CosineDecay(
-        phase.learning_rate, decay_steps=(phase.end - phase.start) * len(train_data)
-    )
-    classifier.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    if done > phase.start:
-        checkpoint.restore_optimizer(classifier.optimizer, classifier.trainable_variables)
-    classifier.fit(
-        train_data,
-        validation_data=val_data,
-        initial_epoch=done,
-        epochs=phase.end,
-        callbacks=[checkpoint],
-        verbose=_verbosity(args.quiet),
-    )
+        training.remove_checkpoint(result.checkpoint_dir)
 
 
 def _verbosity(quiet):
@@ -500,54 +344,14 @@ def _verbosity(quiet):
     return 1 if sys.stdout.isatty() else 2
 
 
-def _settings(args, data_dir, paths, class_names, train_rows, val_rows):
-    """What a resumed run must share with the run that made the checkpoint."""
-    def relative(rows):
-        return [paths[i].relative_to(data_dir).as_posix() for i in rows]
-
-    options = {key: getattr(args, key) for key in SETTINGS}
-    return {
-        **options,
-        "data_dir": str(data_dir.resolve()),
-        "class_names": class_names,
-        "train_files": relative(train_rows),
-        "validation_files": relative(val_rows),
-    }
-
-
-def _report_start(args, checkpoint, class_names, train_rows, val_rows, total_epochs):
-    if args.quiet:
-        return
-    print(
-        f"{len(class_names)} classes, {len(train_rows)} training and "
-        f"{len(val_rows)} validation images; {args.warmup_epochs} warm-up and "
-        f"{args.epochs} fine-tuning epoch(s)"
-    )
-    replicas = distribution.replica_count()
-    val_left_out = (len(val_rows) % args.batch_size) % replicas
-    train_left_out = (len(train_rows) % args.batch_size) % replicas
-    if val_left_out or train_left_out:
-        print(
-            f"each batch is cut to a multiple of the {replicas} model copies: "
-            f"training leaves out {train_left_out} image(s) per epoch (different "
-            f"ones each epoch), validation uses {len(val_rows) - val_left_out} "
-            f"of {len(val_rows)} images"
-        )
-    if checkpoint.epochs_done:
-        print(
-            f"resuming from epoch {checkpoint.epochs_done} of {total_epochs} "
-            f"(checkpoint {checkpoint.directory})"
-        )
-
-
 def _augmentations(text):
     if text == "none":
         return ()
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in AUGMENTATIONS]
+    unknown = [name for name in names if name not in training.AUGMENTATIONS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown augmentation(s) {', '.join(unknown) or repr(text)}; "
-            f"choose from {','.join(AUGMENTATIONS)} or 'none'"
+            f"choose from {','.join(training.AUGMENTATIONS)} or 'none'"
         )
     return names

@@ -1,6 +1,6 @@
-"""Checkpoints of `densenet-hub train`: saved after every epoch, so that an
-interrupted run resumes where it stopped, with early stopping whose state
-survives the interruption."""
+"""Training checkpoints: saved after every epoch, so that an interrupted run
+resumes where it stopped, with early stopping whose state survives the
+interruption."""
 
 import json
 import math
@@ -14,12 +14,40 @@ import keras
 import numpy as np
 
 from densenet_hub import distribution
-from densenet_hub.cli.errors import CliError
 
 STATE_FILE = "state.json"
 STATE_FORMAT = 1
 # The only files a checkpoint folder's clean-up may delete.
 CHECKPOINT_FILE = re.compile(r"(epoch|best)_[0-9]{4,}\.(weights\.h5|optimizer\.npz)")
+# How to get past a `CheckpointError`, by its `remedy`, in the words of the
+# Python API; the command line words them its own way.
+REMEDIES = {
+    "restart": "pass restart=True to start over",
+    "resume_or_restart": "resume with the same settings, or pass restart=True to start over",
+    "other_folder": "choose another checkpoint folder",
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be resumed or cleaned up.
+
+    Args:
+        problem: what is wrong, naming the folder.
+        remedy: a key of `REMEDIES`: how to get past it.
+
+    Example:
+    ```python
+    from densenet_hub.training import CheckpointError
+
+    error = CheckpointError("the checkpoint in ckpt/ cannot be read", "restart")
+    print(error)  # the checkpoint in ckpt/ cannot be read; pass restart=True to start over.
+    ```
+    """
+
+    def __init__(self, problem, remedy):
+        super().__init__(f"{problem}; {REMEDIES[remedy]}.")
+        self.problem = problem
+        self.remedy = remedy
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
@@ -52,7 +80,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     import tempfile
     import numpy as np
     import keras
-    from densenet_hub.cli.checkpoint import TrainingCheckpoint
+    from densenet_hub.training import TrainingCheckpoint
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse")
@@ -109,10 +137,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         with np.load(self.directory / self.state["optimizer"]) as data:
             store = {key: data[key] for key in data.files}
         if len(store) != len(optimizer.variables):
-            raise CliError(
+            raise CheckpointError(
                 f"the optimizer state in {self.directory} has {len(store)} "
                 f"variables but this model's optimizer has "
-                f"{len(optimizer.variables)}; pass --restart to start over."
+                f"{len(optimizer.variables)}",
+                "restart",
             )
         optimizer.load_own_variables(store)
 
@@ -186,9 +215,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         path = self.directory / STATE_FILE
         if not path.is_file():
             if self.directory.exists() and any(self.directory.iterdir()):
-                raise CliError(
+                raise CheckpointError(
                     f"the checkpoint folder {str(self.directory)!r} exists but "
-                    f"holds no {STATE_FILE}; choose another --checkpoint-dir."
+                    f"holds no {STATE_FILE}",
+                    "other_folder",
                 )
             if self.writer:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -206,9 +236,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             state = json.loads(path.read_text(encoding="utf-8"))
             saved_settings = state["settings"]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise CliError(
-                f"the checkpoint {path} cannot be read ({error}); pass "
-                "--restart to start over."
+            raise CheckpointError(
+                f"the checkpoint {path} cannot be read ({error})", "restart"
             ) from None
         self._check_settings(saved_settings)
         return state
@@ -221,10 +250,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         ]
         if differences:
             shown = "; ".join(text[:200] for text in differences[:3])
-            raise CliError(
+            raise CheckpointError(
                 f"the checkpoint in {self.directory} was made with other "
-                f"settings ({shown}); rerun with the same settings to resume, "
-                "or pass --restart to start over."
+                f"settings ({shown})",
+                "resume_or_restart",
             )
 
 
@@ -247,14 +276,30 @@ def _link_or_copy(source, target):
 
 
 def remove_checkpoint(directory):
-    """Deletes a checkpoint folder; refuses a folder that is not one."""
+    """Deletes a checkpoint folder; refuses a folder that is not one.
+
+    Args:
+        directory: the checkpoint folder; nothing happens if it is absent.
+
+    Raises:
+        CheckpointError: when `directory` holds no `state.json`.
+
+    Example:
+    ```python
+    import tempfile
+    from densenet_hub.training import remove_checkpoint
+
+    remove_checkpoint(f"{tempfile.mkdtemp()}/never_written")  # absent: nothing to do
+    ```
+    """
     directory = pathlib.Path(directory)
     if not directory.exists():
         return
     if not (directory / STATE_FILE).is_file():
-        raise CliError(
-            f"{str(directory)!r} is not a training checkpoint (no {STATE_FILE}); "
-            "it was left untouched. Choose another --checkpoint-dir."
+        raise CheckpointError(
+            f"{str(directory)!r} is not a training checkpoint (no {STATE_FILE}) "
+            "and was left untouched",
+            "other_folder",
         )
     for path in directory.iterdir():
         if path.name in (STATE_FILE, f".{STATE_FILE}.partial") or CHECKPOINT_FILE.fullmatch(

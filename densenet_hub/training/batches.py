@@ -4,8 +4,7 @@ as they are needed."""
 import keras
 import numpy as np
 
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import read_images
+from densenet_hub.data.images import read_images
 
 
 class LabelledBatches(keras.utils.PyDataset):
@@ -27,7 +26,8 @@ class LabelledBatches(keras.utils.PyDataset):
         shuffle: reshuffle the order every epoch.
         seed: seed of the shuffling.
         on_error: `"skip"` drops an image that fails to decode from its
-            batch (with a warning); `"fail"` stops.
+            batch (with a `densenet_hub.data.SkippedImageWarning`); `"fail"`
+            raises.
         replicas: the data-parallel replicas of a multi-device run. Every
             replica needs the same number of rows, so a batch is cut to a
             multiple of `replicas` (only the last batch can lose rows: fewer
@@ -41,7 +41,7 @@ class LabelledBatches(keras.utils.PyDataset):
     import tempfile
     import numpy as np
     import PIL.Image
-    from densenet_hub.cli.batches import LabelledBatches
+    from densenet_hub.training import LabelledBatches
 
     folder = tempfile.mkdtemp()
     paths = []
@@ -96,13 +96,13 @@ class LabelledBatches(keras.utils.PyDataset):
         batch_paths = [self.paths[i] for i in indices]
         images, kept = read_images(batch_paths, self.on_error)
         if self.replicas > 1 and len(images) < len(batch_paths):
-            raise CliError(
+            raise ValueError(
                 f"{len(batch_paths) - len(images)} image(s) of a batch could not "
                 "be decoded; a multi-device run needs every batch whole, so "
-                "remove the files named above and rerun (the checkpoint resumes)."
+                "remove the files named in the warnings and rerun (the checkpoint resumes)."
             )
         if not images:
-            raise CliError(
+            raise ValueError(
                 f"no image of a training batch could be decoded "
                 f"({', '.join(map(str, batch_paths[:3]))}, ...); check the files."
             )

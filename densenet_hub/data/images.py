@@ -1,0 +1,324 @@
+"""Finding and decoding image files: files, folders and glob patterns, and
+folders with one sub-folder of images per class.
+
+A file that is not an image, or that Pillow cannot decode, is a "bad file".
+With `on_error="skip"` it is left out with a `SkippedImageWarning` (one per
+file, so a caller can count, filter or print them); with `on_error="fail"`
+it raises a `ValueError` naming it. A path that does not exist, a glob that
+matches nothing and a folder without images always raise.
+"""
+
+import glob
+import pathlib
+import warnings
+
+import numpy as np
+import PIL.Image
+import PIL.ImageOps
+
+from densenet_hub.validation import check_choice
+
+ON_ERROR_CHOICES = ("skip", "fail")
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".ppm",
+    ".pgm",
+)
+GLOB_CHARACTERS = "*?["
+# 16-bit greyscale (common for X-rays) maps onto 8 bits by this factor.
+UINT16_TO_UINT8 = 257
+
+
+class SkippedImageWarning(UserWarning):
+    """A bad file left out under `on_error="skip"`.
+
+    Args:
+        path: the file.
+        reason: why it was left out.
+
+    Example:
+    ```python
+    import tempfile
+    import warnings
+    from densenet_hub.data import SkippedImageWarning, find_images
+
+    folder = tempfile.mkdtemp()
+    open(f"{folder}/notes.txt", "w").close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            find_images([folder])
+        except ValueError as error:
+            print(error)  # no readable images found in ...
+    print([w.message.path.name for w in caught if w.category is SkippedImageWarning])
+    ```
+    """
+
+    def __init__(self, path, reason):
+        super().__init__(f"skipped {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def find_images(specs, on_error="skip"):
+    """The image files named by `specs`, in order and without duplicates.
+
+    Args:
+        specs: paths of image files or folders (searched recursively, hidden
+            files left out), or glob patterns such as `"photos/*.jpg"` or
+            `"data/**/*.png"`.
+        on_error: `"skip"` or `"fail"`, what to do with bad files.
+
+    Returns:
+        A list of `pathlib.Path`; never empty.
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    from densenet_hub.data import find_images
+
+    folder = tempfile.mkdtemp()
+    PIL.Image.fromarray(np.zeros((4, 4, 3), "uint8")).save(f"{folder}/a.png")
+    print(find_images([folder]))  # [PosixPath('.../a.png')]
+    ```
+    """
+    check_choice("find_images", "on_error", on_error, ON_ERROR_CHOICES)
+    candidates = []
+    for spec in specs:
+        candidates.extend(_expand(spec))
+    images = _keep_images(_unique(candidates), on_error)
+    if not images:
+        raise ValueError(
+            f"no readable images found in {', '.join(map(repr, map(str, specs)))}; "
+            f"expected image files ({', '.join(IMAGE_SUFFIXES)}) or folders "
+            "holding them."
+        )
+    return images
+
+
+def find_labelled_images(data_dir, on_error="skip", min_per_class=1):
+    """The images of a folder with one sub-folder per class.
+
+    Args:
+        data_dir: the folder, e.g. `data/` holding `data/cat/1.jpg` and
+            `data/dog/2.jpg`. Class names are the sub-folder names, and class
+            indices follow their sorted order.
+        on_error: `"skip"` or `"fail"`, what to do with bad files.
+        min_per_class: the fewest images a class folder may hold.
+
+    Returns:
+        `(paths, labels, class_names)`: a list of `pathlib.Path`, an int
+        array of class indices and a list of names.
+
+    Example:
+    ```python
+    import pathlib
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    from densenet_hub.data import find_labelled_images
+
+    root = pathlib.Path(tempfile.mkdtemp())
+    for name in ("cat", "dog"):
+        (root / name).mkdir()
+        PIL.Image.fromarray(np.zeros((4, 4, 3), "uint8")).save(root / name / "1.png")
+    paths, labels, class_names = find_labelled_images(root)
+    print(labels, class_names)  # [0 1] ['cat', 'dog']
+    ```
+    """
+    check_choice("find_labelled_images", "on_error", on_error, ON_ERROR_CHOICES)
+    root = pathlib.Path(data_dir)
+    if not root.is_dir():
+        state = "is a file" if root.exists() else "does not exist"
+        error = NotADirectoryError if root.exists() else FileNotFoundError
+        raise error(
+            f"the data folder {str(root)!r} {state}; pass a folder with one "
+            "sub-folder of images per class, e.g. data/cat/1.jpg, data/dog/2.jpg."
+        )
+    class_dirs = sorted(
+        child for child in root.iterdir() if child.is_dir() and not _is_hidden(child.name)
+    )
+    if not class_dirs:
+        raise ValueError(
+            f"the data folder {str(root)!r} has no class sub-folders; put the "
+            f"images of each class in its own sub-folder, e.g. {root}/cat/1.jpg."
+        )
+    paths, labels = [], []
+    for index, class_dir in enumerate(class_dirs):
+        images = _keep_images(_files_under(class_dir), on_error)
+        _check_class_size(class_dir, len(images), min_per_class)
+        paths.extend(images)
+        labels.extend([index] * len(images))
+    return paths, np.asarray(labels, dtype="int64"), [d.name for d in class_dirs]
+
+
+def read_image(path):
+    """Decodes an image file into a `(height, width, 3)` uint8 RGB array.
+
+    The EXIF orientation is applied; greyscale, palette and alpha images are
+    converted to RGB, 16-bit greyscale scaled to 8 bits.
+
+    Args:
+        path: the image file.
+
+    Raises:
+        ValueError: naming the file, when it cannot be decoded.
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    from densenet_hub.data import read_image
+
+    path = f"{tempfile.mkdtemp()}/grey.png"
+    PIL.Image.fromarray(np.full((4, 6), 200, "uint8")).save(path)
+    print(read_image(path).shape)  # (4, 6, 3)
+    ```
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its two size limits; refusing there
+            # keeps a decompression bomb from being decoded at all.
+            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
+            with PIL.Image.open(path) as image:
+                image = PIL.ImageOps.exif_transpose(image)
+                return _to_rgb_array(image)
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombWarning) as error:
+        raise ValueError(f"cannot read the image {str(path)!r}: {_reason(error)}") from None
+
+
+def read_images(paths, on_error="skip"):
+    """Decodes `paths`; returns `(images, kept_paths)`.
+
+    Args:
+        paths: image file paths.
+        on_error: `"skip"` leaves a bad file out with a
+            `SkippedImageWarning`; `"fail"` raises its `ValueError`.
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    from densenet_hub.data import read_images
+
+    path = f"{tempfile.mkdtemp()}/a.png"
+    PIL.Image.fromarray(np.zeros((4, 4, 3), "uint8")).save(path)
+    images, kept = read_images([path])
+    print(len(images), kept == [path])  # 1 True
+    ```
+    """
+    check_choice("read_images", "on_error", on_error, ON_ERROR_CHOICES)
+    images, kept = [], []
+    for path in paths:
+        try:
+            images.append(read_image(path))
+        except ValueError as error:
+            if on_error == "fail":
+                raise
+            warnings.warn(SkippedImageWarning(path, str(error)), stacklevel=2)
+            continue
+        kept.append(path)
+    return images, kept
+
+
+def _to_rgb_array(image):
+    if image.mode.startswith("I;16"):
+        array = np.asarray(image, dtype="uint16") // UINT16_TO_UINT8
+        return np.repeat(array.astype("uint8")[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"), dtype="uint8")
+
+
+def _expand(spec):
+    path = pathlib.Path(spec)
+    if path.is_dir():
+        return _files_under(path)
+    if path.exists():
+        return [path]
+    if any(char in str(spec) for char in GLOB_CHARACTERS):
+        matches = sorted(glob.glob(str(spec), recursive=True))
+        if not matches:
+            raise FileNotFoundError(
+                f"the pattern {str(spec)!r} matches no files; check the pattern, "
+                "and quote it so the shell does not expand it first."
+            )
+        files = []
+        for match in matches:
+            files.extend(_expand(match))
+        return files
+    raise FileNotFoundError(
+        f"{str(spec)!r} does not exist; pass image files, folders or glob "
+        "patterns such as 'photos/*.jpg'."
+    )
+
+
+def _files_under(folder):
+    return sorted(
+        path
+        for path in pathlib.Path(folder).rglob("*")
+        if path.is_file() and not _is_hidden(path.relative_to(folder))
+    )
+
+
+def _is_hidden(path):
+    return any(part.startswith(".") for part in pathlib.Path(path).parts)
+
+
+def _unique(paths):
+    return list(dict.fromkeys(paths))
+
+
+def _keep_images(paths, on_error):
+    """`paths` whose header Pillow recognises; the rest skipped or refused."""
+    kept = []
+    for path in paths:
+        reason = _problem(path)
+        if reason is None:
+            kept.append(path)
+        elif on_error == "fail":
+            raise ValueError(
+                f"{str(path)!r} is not a readable image ({reason}); remove it, "
+                "or pass on_error='skip' (--on-error skip) to leave such files out."
+            )
+        else:
+            warnings.warn(SkippedImageWarning(path, reason), stacklevel=3)
+    return kept
+
+
+def _problem(path):
+    """Why `path` is not an image, from its name and header; `None` if it is."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return f"not an image file (suffix {path.suffix or 'none'!r})"
+    try:
+        with PIL.Image.open(path):
+            return None
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
+        return _reason(error)
+
+
+def _reason(error):
+    return str(error) or type(error).__name__
+
+
+def _check_class_size(class_dir, count, min_per_class):
+    if count == 0:
+        raise ValueError(
+            f"the class folder {str(class_dir)!r} holds no readable images; "
+            "add images to it or remove it."
+        )
+    if count < min_per_class:
+        raise ValueError(
+            f"the class folder {str(class_dir)!r} holds {count} image(s) but "
+            f"at least {min_per_class} are needed (one or more for training "
+            "and one for validation); add images or remove the folder."
+        )

@@ -1,0 +1,15 @@
+"""Fine-tuning an `ImageClassifier` on labelled image files: the recipe of
+`densenet-hub train` (`finetune`) and its parts."""
+
+from densenet_hub.training.augmentation import AUGMENTATIONS
+from densenet_hub.training.augmentation import augmentation_layers
+from densenet_hub.training.batches import LabelledBatches
+from densenet_hub.training.checkpoint import CheckpointError
+from densenet_hub.training.checkpoint import TrainingCheckpoint
+from densenet_hub.training.checkpoint import remove_checkpoint
+from densenet_hub.training.distributed import DISTRIBUTION_LAYOUTS
+from densenet_hub.training.distributed import start_distribution
+from densenet_hub.training.finetune import FinetuneResult
+from densenet_hub.training.finetune import TrainingInterrupted
+from densenet_hub.training.finetune import finetune
+from densenet_hub.training.split import stratified_split
