@@ -2,11 +2,16 @@
 `fit`, `evaluate` and `predict` run a preprocessor on every batch."""
 
 import inspect
+import pathlib
 
 import keras
 
+from densenet_hub import preset_file_names as names
 from densenet_hub.models import task_data
+from densenet_hub.presets import weights
 from densenet_hub.presets.mixin import PresetMixin
+from densenet_hub.publish import published
+from densenet_hub.publish import write_file
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
@@ -127,6 +132,13 @@ class Task(PresetMixin, keras.Model):
         The other arguments are those of `keras.Model.fit`.
         """
         if self.preprocessor is None:
+            y, sample_weight = task_data.lists_as_arrays(y, sample_weight)
+            if isinstance(validation_data, (tuple, list)):
+                # Only the labels and weights: `x` stays as given.
+                validation_data = (
+                    validation_data[0],
+                    *task_data.lists_as_arrays(*validation_data[1:]),
+                )
             return super().fit(
                 x,
                 y,
@@ -163,6 +175,7 @@ class Task(PresetMixin, keras.Model):
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         """`keras.Model.evaluate` on preprocessed batches; inputs as for `fit`."""
         if self.preprocessor is None:
+            y, sample_weight = task_data.lists_as_arrays(y, sample_weight)
             return super().evaluate(
                 x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs
             )
@@ -194,6 +207,80 @@ class Task(PresetMixin, keras.Model):
         """`keras.Model.predict_on_batch` on the preprocessed batch."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(self.preprocess_samples(x))
         return super().predict_on_batch(x)
+
+    def has_task_weights(self):
+        """Whether the task has variables outside its backbone (a head)."""
+        backbone_ids = {id(variable) for variable in self.backbone.weights}
+        return any(id(variable) not in backbone_ids for variable in self.weights)
+
+    def save_task_weights(self, filepath):
+        """Saves the head's weights, without the backbone's, as KerasHub does.
+
+        The file is a Keras `.weights.h5` file (`task.weights.h5` in a preset)
+        that KerasHub's `load_task_weights` reads. An existing file is
+        replaced; the new one is written beside it and renamed into place.
+
+        Args:
+            filepath: the file to write; its name must end in `.weights.h5`.
+
+        Raises:
+            ValueError: the name does not end in `.weights.h5`, or the task
+                has no variables outside its backbone.
+
+        Example:
+        ```python
+        import tempfile
+        import densenet_hub
+
+        backbone = densenet_hub.models.DenseNetBackbone(
+            stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+        )
+        task = densenet_hub.models.ImageClassifier(backbone, num_classes=3)
+        path = tempfile.mkdtemp() + "/head.weights.h5"
+        task.save_task_weights(path)
+        other = densenet_hub.models.ImageClassifier(backbone, num_classes=3)
+        other.load_task_weights(path)
+        ```
+        """
+        self._check_task_weights_name("save_task_weights", filepath)
+        if not self.has_task_weights():
+            raise ValueError(
+                f"{type(self).__name__}.save_task_weights: the task has no "
+                f"variables outside its backbone, so there is nothing to save. "
+                f"Save the backbone with backbone.save_weights() instead."
+            )
+        data = weights.weights_file_bytes(weights.task_weight_layout(self))
+        with published(filepath, overwrite=True) as staging:
+            write_file(staging, data)
+
+    def load_task_weights(self, filepath):
+        """Loads the head's weights from a `save_task_weights` file.
+
+        Reads KerasHub's task weight files too, including the published ones
+        that also hold the backbone and the optimizer (extra variables in
+        this file are ignored). Every head variable must be present with its
+        shape and finite values; nothing is assigned unless all are.
+
+        Args:
+            filepath: a `.weights.h5` file, e.g. a preset's `task.weights.h5`.
+
+        Raises:
+            ValueError: the name does not end in `.weights.h5`, or the file
+                does not hold this head's variables.
+        """
+        self._check_task_weights_name("load_task_weights", filepath)
+        # KerasHub's published task files also hold the whole model.
+        weights.load_weights(
+            [filepath], weights.task_weight_layout(self), allow_extra=True
+        )
+
+    def _check_task_weights_name(self, method, filepath):
+        if not str(filepath).endswith(".weights.h5"):
+            raise ValueError(
+                f"{type(self).__name__}.{method}: the file name must end in "
+                f"`.weights.h5`, got {pathlib.Path(filepath).name!r}. Use e.g. "
+                f"{names.TASK_WEIGHTS_FILE!r}."
+            )
 
     def compile_from_config(self, config):
         # `keras.Model` skips this for models that override `compile`, which

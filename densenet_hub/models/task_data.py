@@ -166,6 +166,16 @@ def _samples(x, y, sample_weight):
     return x, _numpy_structure(y), _numpy_structure(sample_weight)
 
 
+def lists_as_arrays(*parts):
+    """`parts` with each Python list turned into a numpy array.
+
+    Keras' own `fit` and `evaluate` refuse a list of labels or weights
+    ("Unrecognized data type"); KerasHub accepts one, so a task without a
+    preprocessor converts them first. Anything else is passed through.
+    """
+    return tuple(np.asarray(part) if isinstance(part, list) else part for part in parts)
+
+
 def _numpy_structure(data):
     if data is None:
         return None

@@ -204,11 +204,7 @@ def _task(source, cls, load_weights, kwargs):
         task_weights = files.required_file(
             source.directory, names.TASK_WEIGHTS_FILE, "the head weights"
         )
-        # KerasHub's published task files also hold the whole model: extras
-        # are ignored in this file only.
-        weights.load_weights(
-            [task_weights], weights.weight_layout(task, skip=[backbone]), allow_extra=True
-        )
+        task.load_task_weights(task_weights)
     return task
 
 

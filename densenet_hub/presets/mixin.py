@@ -95,7 +95,7 @@ class PresetMixin:
         load = _LOADERS[classes.preset_kind(cls)]
         return load(cls, preset, load_weights=load_weights, **kwargs)
 
-    def save_to_preset(self, preset_dir, overwrite=False, metadata=None):
+    def save_to_preset(self, preset_dir, max_shard_size=10, *, overwrite=False, metadata=None):
         """Saves this object as a preset folder in KerasHub's layout.
 
         The folder is written beside the target and renamed into place, so
@@ -103,8 +103,20 @@ class PresetMixin:
 
         Args:
             preset_dir: the folder to write (`str` or `os.PathLike`).
+            max_shard_size: as in KerasHub, the most GB of backbone weights
+                in one file: a larger backbone is written as
+                `model_00000.weights.h5`, ... listed in `model.weights.json`
+                (KerasHub reads both layouts). `None` always writes one
+                `model.weights.h5`. No effect on preprocessors and image
+                converters, which have no weights.
             overwrite: replace an existing non-empty folder.
             metadata: extra JSON keys for `metadata.json`, e.g. where the
                 weights come from (backbones and tasks only).
         """
-        saver.save_preset(self, preset_dir, overwrite=overwrite, metadata=metadata)
+        saver.save_preset(
+            self,
+            preset_dir,
+            overwrite=overwrite,
+            metadata=metadata,
+            max_shard_size=max_shard_size,
+        )

@@ -1,6 +1,8 @@
 """Writes presets in KerasHub's file layout, atomically.
 
-Files: `config.json`, `metadata.json` and `model.weights.h5` for a backbone;
+Files: `config.json`, `metadata.json` and `model.weights.h5` for a backbone
+(or, over `max_shard_size`, KerasHub's shards `model_00000.weights.h5`, ...
+listed in `model.weights.json`);
 `task.json` and `task.weights.h5` plus the backbone's and the preprocessor's
 files for a task; `preprocessor.json` and `image_converter.json` for a
 preprocessor; `image_converter.json` for a converter. JSON is written with an
@@ -35,7 +37,9 @@ from densenet_hub.publish import write_file
 from densenet_hub.version import __version__
 
 
-def save_preset(obj, preset_dir, overwrite=False, metadata=None, extra_files=None):
+def save_preset(
+    obj, preset_dir, overwrite=False, metadata=None, extra_files=None, max_shard_size=10
+):
     """Saves a backbone, task, preprocessor or image converter to `preset_dir`.
 
     Args:
@@ -48,6 +52,11 @@ def save_preset(obj, preset_dir, overwrite=False, metadata=None, extra_files=Non
         extra_files: `{file name: bytes}` written into the same folder in
             the same atomic save, e.g. the command line's `class_names.json`;
             KerasHub ignores such files.
+        max_shard_size: the most GB (2**30 bytes) of backbone weights in one
+            file, as in KerasHub: larger backbones are written as shards
+            `model_00000.weights.h5`, ... listed in `model.weights.json`.
+            `None` always writes one `model.weights.h5`. Preprocessors and
+            image converters have no weights, so it does not apply to them.
 
     Raises:
         FileExistsError: `preset_dir` is a non-empty folder and `overwrite`
@@ -56,8 +65,10 @@ def save_preset(obj, preset_dir, overwrite=False, metadata=None, extra_files=Non
         OSError: writing failed (read-only folder, full disk); nothing is left
             behind.
         TypeError: `metadata` is not a dict of JSON-serialisable values.
-        ValueError: `obj` holds something a preset cannot describe, or
-            `metadata` names a key the saver writes or has nowhere to go.
+        ValueError: `obj` holds something a preset cannot describe,
+            `metadata` names a key the saver writes or has nowhere to go, or
+            `max_shard_size` is not a positive number or None (or one
+            variable is larger).
 
     Example:
     ```python
@@ -79,7 +90,8 @@ def save_preset(obj, preset_dir, overwrite=False, metadata=None, extra_files=Non
         )
     target = pathlib.Path(preset_dir)
     _check_target(target, overwrite)
-    documents, weight_files = _preset_contents(obj)
+    _check_max_shard_size(max_shard_size)
+    documents, weight_files = _preset_contents(obj, max_shard_size)
     if metadata is not None:
         _merge_metadata(documents, metadata, obj)
     extra_files = _checked_extra_files(extra_files or {}, documents, weight_files)
@@ -103,6 +115,20 @@ def _check_target(target, overwrite):
         raise FileExistsError(
             f"Cannot save a preset to {target}: the folder is not empty. Pass "
             f"overwrite=True to replace it, or choose a new folder."
+        )
+
+
+def _check_max_shard_size(max_shard_size):
+    if max_shard_size is None:
+        return
+    if (
+        isinstance(max_shard_size, bool)
+        or not isinstance(max_shard_size, (int, float))
+        or not max_shard_size > 0
+    ):
+        raise ValueError(
+            f"`max_shard_size` must be a positive number of GB or None (one "
+            f"file), got {max_shard_size!r}. KerasHub's default is 10."
         )
 
 
@@ -157,7 +183,7 @@ def _merge_metadata(documents, extra, obj):
 # === What to write ===
 
 
-def _preset_contents(obj):
+def _preset_contents(obj, max_shard_size):
     """`({file name: JSON object}, {file name: weight layout})` for `obj`."""
     kind = classes.preset_kind(type(obj))
     if kind is None:
@@ -165,10 +191,12 @@ def _preset_contents(obj):
             f"Cannot save a {type(obj).__name__} as a preset; only backbones, "
             f"tasks, preprocessors and image converters can be saved."
         )
+    if kind in ("backbone", "task"):
+        return _CONTENTS[kind](obj, max_shard_size)
     return _CONTENTS[kind](obj)
 
 
-def _backbone_contents(backbone):
+def _backbone_contents(backbone, max_shard_size):
     reference, incompatibilities = _backbone_reference(backbone)
     metadata = {
         "keras_version": keras.version(),
@@ -180,11 +208,16 @@ def _backbone_contents(backbone):
         "keras_hub_incompatibilities": incompatibilities,
     }
     documents = {names.CONFIG_FILE: reference, names.METADATA_FILE: metadata}
-    return documents, {names.MODEL_WEIGHTS_FILE: weights.weight_layout(backbone)}
+    layout = weights.weight_layout(backbone)
+    # KerasHub's rule: shard only when the whole backbone is over the limit.
+    if max_shard_size is None or weights.variables_size_in_gb(backbone.variables) <= max_shard_size:
+        return documents, {names.MODEL_WEIGHTS_FILE: layout}
+    shards, documents[names.SHARDED_WEIGHTS_FILE] = weights.sharded_layouts(layout, max_shard_size)
+    return documents, shards
 
 
-def _task_contents(task):
-    documents, weight_files = _backbone_contents(task.backbone)
+def _task_contents(task, max_shard_size):
+    documents, weight_files = _backbone_contents(task.backbone, max_shard_size)
     config = task.get_config()
     config["backbone"] = documents[names.CONFIG_FILE]
     config["preprocessor"] = None
@@ -197,9 +230,7 @@ def _task_contents(task):
         config.pop("head_dtype", None)
     compatible = documents[names.METADATA_FILE]["keras_hub_compatible"]
     documents[names.TASK_FILE] = _reference(task, config, compatible, "task")
-    weight_files[names.TASK_WEIGHTS_FILE] = weights.weight_layout(
-        task, skip=[task.backbone]
-    )
+    weight_files[names.TASK_WEIGHTS_FILE] = weights.task_weight_layout(task)
     return documents, weight_files
 
 

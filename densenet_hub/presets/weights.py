@@ -17,6 +17,7 @@ leaves the model untouched.
 
 import contextlib
 import io
+import math
 import re
 
 import h5py
@@ -65,6 +66,76 @@ def weight_layout(model, skip=()):
         for index, variable in enumerate(layer.weights):
             layout[f"layers/{group}/vars/{index}"] = variable
     return layout
+
+
+def task_weight_layout(task):
+    """`weight_layout` of a task's own variables (its head): `task.weights.h5`
+    holds everything but the backbone, which has its own file."""
+    return weight_layout(task, skip=[task.backbone])
+
+
+def sharded_layouts(layout, max_shard_size):
+    """Splits a layout into KerasHub's (Keras') sharded weight files.
+
+    Keras fills `model_00000.weights.h5`, `model_00001.weights.h5`, ... with
+    the variables in order, starting a new file when the next variable would
+    take the current one past `max_shard_size` GB, and writes
+    `model.weights.json`, mapping each variable group
+    (`/layers/<group>/vars`) to its file, or to a list of files for a group of
+    several variables.
+
+    Args:
+        layout: `{dataset path: variable}` from `weight_layout`.
+        max_shard_size: the most GB (2**30 bytes) of variables in one file.
+
+    Returns:
+        `({shard file name: layout}, the model.weights.json object)`.
+
+    Raises:
+        ValueError: one variable alone is larger than `max_shard_size`.
+    """
+    limit = float(max_shard_size) * 1024**3
+    shards = [{}]
+    weight_map = {}
+    shard_size = total_size = 0
+    for key, variable in layout.items():
+        size = math.prod(variable.shape) * _target_dtype(variable).itemsize
+        if size > limit:
+            raise ValueError(
+                f"Variable {variable.path} takes {size} bytes, more than "
+                f"max_shard_size={max_shard_size} GB ({int(limit)} bytes); a "
+                "variable cannot be split across files. Pass a larger "
+                "max_shard_size, or None to write one file."
+            )
+        shard_size += size
+        total_size += size
+        if shard_size > limit:
+            shards.append({})
+            shard_size = size
+        shards[-1][key] = variable
+        name = _shard_name(len(shards) - 1)
+        group = "/" + key.rsplit("/", 1)[0]
+        if group not in weight_map:
+            weight_map[group] = name
+        else:
+            # Keras turns a group's entry into a list at its second variable.
+            listed = weight_map[group] if isinstance(weight_map[group], list) else [weight_map[group]]
+            weight_map[group] = listed + ([name] if name not in listed else [])
+    named = {_shard_name(index): shard for index, shard in enumerate(shards) if shard}
+    return named, {"metadata": {"total_size": float(total_size)}, "weight_map": weight_map}
+
+
+def _shard_name(index):
+    stem = names.SHARDED_WEIGHTS_FILE.split(".")[0]
+    return f"{stem}_{index:05}.weights.h5"
+
+
+def variables_size_in_gb(variables):
+    """The bytes of `variables` in their dtypes, in GB (2**30 bytes): what
+    KerasHub compares with `max_shard_size` to decide whether to shard."""
+    unique = {id(variable): variable for variable in variables}.values()
+    total = sum(math.prod(v.shape) * _target_dtype(v).itemsize for v in unique)
+    return total / 1024**3
 
 
 def backbone_weight_files(directory):
