@@ -3,7 +3,6 @@
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -15,14 +14,12 @@ import pytest
 from densenet_hub.cli import loading
 from densenet_hub.cli.explain import grad_cam
 from densenet_hub.cli.main import main
-from densenet_hub.models.densenet.densenet_image_converter import DenseNetImageConverter
-from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
-from densenet_hub.models.densenet.densenet_image_classifier import DenseNetImageClassifier
-from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import (
-    DenseNetImageClassifierPreprocessor,
-)
 from densenet_hub.models.image_classifier import ImageClassifier
-from cli_util import error_line
+from helpers.cli import error_line
+from helpers.models import build_tiny_backbone
+from helpers.models import build_tiny_classifier
+from helpers.paths import GOLDEN
+from helpers.paths import REPO_ROOT
 
 CLASSES = ["cat", "dog", "fox"]
 IMAGE_SIZE = 32
@@ -39,13 +36,8 @@ def write_png(path, rng, size=(IMAGE_SIZE, IMAGE_SIZE)):
 def preset(tmp_path_factory):
     """A 3-class classifier preset with class names, as `train` writes it."""
     keras.utils.set_random_seed(7)
-    backbone = DenseNetBackbone(stackwise_num_repeats=[2, 2], growth_rate=4)
-    converter = DenseNetImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE), scale=1 / 255)
-    classifier = DenseNetImageClassifier(
-        backbone,
-        num_classes=len(CLASSES),
-        preprocessor=DenseNetImageClassifierPreprocessor(converter),
-    )
+    backbone = build_tiny_backbone(image_shape=(None, None, 3))
+    classifier = build_tiny_classifier(backbone, num_classes=len(CLASSES))
     folder = tmp_path_factory.mktemp("presets") / "tiny"
     loading.save_classifier(classifier, CLASSES, folder)
     return folder
@@ -97,13 +89,14 @@ def test_missing_command_and_bad_option_are_usage_errors(capsys):
     assert "expected a positive integer, got '0'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_dash_m_reports_unknown_preset_in_one_line(tmp_path):
     image = write_png(tmp_path / "a.png", np.random.default_rng(0))
     result = subprocess.run(
         [sys.executable, "-m", "densenet_hub", "predict", "densenet_12_imagenet", str(image)],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         timeout=300,
     )
     assert result.returncode == 1
@@ -129,9 +122,9 @@ def test_presets_shows_the_table_and_what_is_cached(empty_caches, capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("densenet_121_imagenet"))
-    assert "7,037,504" in row
-    assert "kaggle://keras/densenet/keras/densenet_121_imagenet/3" in row
+    assert "7,037,504" in row and "densenet121_imagenet" in row
     assert row.split()[-1] == "no"
+    assert max(len(line) for line in out.splitlines()) <= 100
 
     # A complete kagglehub download: the folder and its completion marker.
     variation = empty_caches / "models/keras/densenet/keras/densenet_169_imagenet"
@@ -142,6 +135,8 @@ def test_presets_shows_the_table_and_what_is_cached(empty_caches, capsys):
     assert rows["densenet_169_imagenet"]["cached"] == str(variation / "3")
     assert rows["densenet_121_imagenet"]["cached"] is None
     assert rows["densenet_201_imagenet"]["parameters"] == 18_321_984
+    assert rows["densenet_201_imagenet"]["aliases"] == ["densenet201_imagenet"]
+    assert rows["densenet_121_imagenet"]["handle"].startswith("kaggle://")
 
 
 def test_info_describes_a_local_preset(preset, capsys):
@@ -160,6 +155,7 @@ def test_info_describes_a_local_preset(preset, capsys):
     assert main(["info", str(preset)]) == 0
     out = capsys.readouterr().out
     assert "input size: 32x32" in out and "class names: cat, dog, fox" in out
+    assert "  dtype: float32\n" in out
 
 
 def test_info_on_an_uncached_builtin_needs_no_download(empty_caches, capsys):
@@ -355,26 +351,32 @@ def test_explain_writes_the_heat_map_over_the_image(preset, images, tmp_path, ca
     out = tmp_path / "heat.png"
     assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "dog"]) == 0
     assert "class 'dog' (index 1" in capsys.readouterr().out
-    with PIL.Image.open(out) as heat, PIL.Image.open(images[1]) as image:
-        # The converter crops the 40x32 image to its centred 32x32 window,
-        # which is shown enlarged to 256x256.
-        assert image.size == (40, 32) and heat.size == (256, 256)
-        window = image.convert("RGB").crop((4, 0, 36, 32)).resize((256, 256), PIL.Image.BICUBIC)
-        difference = np.asarray(heat, dtype="float64") - np.asarray(window, dtype="float64")
-        assert np.abs(difference).mean() > 10
-    # Without the heat map the picture is exactly that window.
+    with PIL.Image.open(out) as picture:
+        # Two panels (the input, the heat map over it), a colour bar, a title.
+        assert picture.format == "PNG" and picture.width > 1.5 * picture.height > 300
+        heat = np.asarray(picture.convert("RGB"), dtype="float64")
+    # With the heat map hidden the right panel shows the input again: the
+    # two pictures differ only where the map is drawn.
     assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--opacity", "0"]) == 0
     with PIL.Image.open(out) as plain:
-        assert np.array_equal(np.asarray(plain), np.asarray(window))
+        assert np.abs(np.asarray(plain.convert("RGB"), dtype="float64") - heat).mean() > 1
     assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "do"]) == 1
     assert "Close names: 'dog'" in error_line(capsys)
+
+
+def test_pictures_without_matplotlib_say_which_pip_command(preset, images, tmp_path,
+                                                           monkeypatch, capsys):  # fmt: skip
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    out = tmp_path / "heat.png"
+    assert main(["explain", str(preset), str(images[1]), "--out", str(out)]) == 1
+    assert "pip install 'densenet-hub[plots]'" in error_line(capsys)
 
 
 # === convert ===
 
 
 def test_convert_writes_a_preset_that_predict_uses(images, tmp_path, capsys):
-    source = pathlib.Path(__file__).parent / "fixtures" / "golden" / "torchvision_densenet.pth"
+    source = GOLDEN / "torchvision_densenet.pth"
     out = tmp_path / "converted"
     assert main(["convert", str(source), str(out)]) == 0
     assert f"wrote {out}: DenseNetImageClassifier with 5 classes" in capsys.readouterr().out

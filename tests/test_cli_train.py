@@ -212,3 +212,39 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert len(list((out / "explain").glob("*.png"))) == 3
     assert main(["demo", "--out", str(out)]) == 1
     assert "--overwrite" in error_line(capsys)
+
+
+def test_backbone_with_a_fixed_image_shape_trains_at_that_size(data, tmp_path, capsys):
+    # A preset without an image converter, whose backbone takes 32x32 only:
+    # training used to resize to 224x224 and fail with a shape error.
+    from helpers.models import build_tiny_backbone
+
+    backbone = tmp_path / "backbone"
+    build_tiny_backbone(image_shape=(32, 32, 3)).save_to_preset(str(backbone))
+    out = tmp_path / "model"
+    args = train_args(data, backbone, out, "--warmup-epochs", "0", "--epochs", "1")
+    assert main(args) == 0, capsys.readouterr().err
+    assert "normalisation at 32x32" in capsys.readouterr().err
+    assert ImageClassifier.from_preset(str(out)).preprocessor.image_size == (32, 32)
+
+    assert main([*args, "--overwrite", "--restart", "--image-size", "48"]) == 1
+    assert "built for 32x32 images" in error_line(capsys)
+
+
+def _batchnorm_momenta(model):
+    return {
+        layer.momentum
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+
+
+def test_fresh_weights_train_with_short_run_batchnorm_and_pretrained_keep_theirs(base):
+    # From scratch, BatchNorm's moving statistics must follow the fast-moving
+    # activations within an epoch of a few dozen steps, or validation (which
+    # uses them) stays near chance while training accuracy climbs (the
+    # demo's log: 0.10-0.28 for 4 epochs). Fine-tuning keeps Keras' default.
+    fresh = loading.classifier_for_training(str(base), 3, pretrained=False)
+    assert _batchnorm_momenta(fresh) == {0.9}
+    pretrained = loading.classifier_for_training(str(base), 3, pretrained=True)
+    assert _batchnorm_momenta(pretrained) == {0.99}

@@ -24,11 +24,12 @@ import pytest
 from densenet_hub import distribution
 from densenet_hub.cli.main import main
 from densenet_hub.models.image_classifier import ImageClassifier
-from cli_util import error_line
-from cli_util import save_tiny_classifier_preset
-from cli_util import write_graded_noise_images
+from helpers.cli import error_line
+from helpers.models import save_tiny_classifier_preset
+from helpers.cli import write_graded_noise_images
+from helpers.paths import REPO_ROOT
 
-ROOT = pathlib.Path(__file__).parents[1]
+ROOT = REPO_ROOT
 WORKER = pathlib.Path(__file__).parent / "distributed_worker.py"
 TIMEOUT = 300
 # Float32 rounding only: the sharded step adds the same numbers in another
@@ -153,6 +154,7 @@ def assert_matches_one_device(runs, name, devices):
     return run
 
 
+@pytest.mark.slow
 @jax_only
 def test_the_reference_run_really_trains(runs):
     reference = load(runs, "one device")
@@ -163,6 +165,7 @@ def test_the_reference_run_really_trains(runs):
     assert np.abs(reference["weight:bn/moving_variance"] - 1).max() > 1e-3
 
 
+@pytest.mark.slow
 @jax_only
 @pytest.mark.parametrize("devices", [2, 4])
 def test_data_parallel_matches_one_device(runs, devices):
@@ -170,6 +173,7 @@ def test_data_parallel_matches_one_device(runs, devices):
     assert tuple(run["bottleneck_shard_shape"]) == (1, 1, 64, 16)  # replicated
 
 
+@pytest.mark.slow
 @jax_only
 def test_model_parallel_matches_one_device(runs):
     run = assert_matches_one_device(runs, "model parallel, 2 devices", 2)
@@ -177,6 +181,7 @@ def test_model_parallel_matches_one_device(runs):
     assert tuple(run["bottleneck_shard_shape"]) == (1, 1, 64, 8)
 
 
+@pytest.mark.slow
 @jax_only
 @pytest.mark.parametrize("process_id", [0, 1])
 def test_two_processes_match_one_device(runs, process_id):
@@ -202,6 +207,7 @@ def train_command(data, base, out, *extra):
             "--epochs", "1", *extra]  # fmt: skip
 
 
+@pytest.mark.slow
 @jax_only
 def test_cli_trains_on_two_devices_and_two_processes_resume(data, base, tmp_path):
     out = tmp_path / "model"

@@ -23,6 +23,8 @@ RANKS = {
     "densenet_hub.preset_file_names": 0,
     "densenet_hub.json_files": 0,
     "densenet_hub.imagenet": 0,
+    "densenet_hub.optional": 0,
+    "densenet_hub.keras_backend": 0,
     "densenet_hub.hub": 1,
     "densenet_hub.data": 1,
     "densenet_hub.presets": 2,

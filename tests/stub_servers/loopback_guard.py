@@ -4,6 +4,11 @@ An audit hook sees every `socket.connect` and `socket.getaddrinfo` in the
 process. While armed it records them and refuses, before any packet leaves,
 those that name anything but a loopback address. Tests then assert both that
 nothing was refused and how many connections were made (zero for a cache hit).
+
+Names under `.invalid` (RFC 2606: never resolvable) are answered here with
+the resolver's "name not known" error, recorded as a lookup and not refused:
+tests of an unresolvable host then see what a real failed lookup gives,
+and no DNS query leaves the machine.
 """
 
 import contextlib
@@ -39,6 +44,12 @@ def is_loopback(host):
         return False
 
 
+def is_invalid_name(host):
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return isinstance(host, str) and host.lower().rstrip(".").endswith(".invalid")
+
+
 def audit(event, args):
     """The audit hook: a no-op unless a `loopback_only` block is active."""
     if not _armed:
@@ -55,6 +66,8 @@ def audit(event, args):
         record.lookups.append((event, host, port))
     else:
         return
+    if event == "socket.getaddrinfo" and is_invalid_name(host):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     if not is_loopback(host):
         record.refused.append((event, host, port))
         raise PermissionError(f"loopback guard: refused {event} to {host!r}:{port}")

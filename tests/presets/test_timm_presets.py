@@ -7,15 +7,14 @@ folder and through the Hugging Face stub to the real huggingface_hub client.
 """
 
 import json
-import pathlib
 import shutil
 import tempfile
 
 import keras
 import numpy as np
 import pytest
-from hub_fixtures import guard  # noqa: F401
-from hub_fixtures import hf  # noqa: F401
+
+from helpers.paths import GOLDEN
 
 from densenet_hub.models import Backbone
 from densenet_hub.models import DenseNetBackbone
@@ -24,7 +23,6 @@ from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.models import ImageClassifier
 from densenet_hub.models import ImageClassifierPreprocessor
 
-GOLDEN = pathlib.Path(__file__).parent / "fixtures" / "golden"
 TIMM_FOLDER = GOLDEN / "timm_densenet121"
 TOLERANCE = 1e-4
 

@@ -4,29 +4,13 @@ on ONNX Runtime and OpenVINO, with and without a preprocessor."""
 import numpy as np
 import pytest
 
-import densenet_hub
+from helpers.models import build_tiny_backbone
+from helpers.models import build_tiny_classifier
+from helpers.models import build_tiny_preprocessor
+
 from densenet_hub.runtime import accelerate
 
 RUNTIMES = ("onnxruntime", "openvino")
-
-
-def tiny_backbone(image_shape=(32, 32, 3), **kwargs):
-    return densenet_hub.models.DenseNetBackbone(
-        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=image_shape, **kwargs
-    )
-
-
-def tiny_classifier(**kwargs):
-    preprocessor = densenet_hub.models.DenseNetImageClassifierPreprocessor(
-        densenet_hub.layers.DenseNetImageConverter(
-            image_size=(32, 32),
-            scale=1 / 255,
-            offset=[-0.4, -0.5, -0.6],
-        )
-    )
-    return densenet_hub.models.DenseNetImageClassifier(
-        tiny_backbone(**kwargs), num_classes=5, preprocessor=preprocessor
-    )
 
 
 def with_random_statistics(model, rng):
@@ -40,8 +24,8 @@ def with_random_statistics(model, rng):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_backbone_equals_keras(runtime, rng):
-    backbone = with_random_statistics(tiny_backbone(), rng)
+def test_backbone_equals_keras(runtime, rng, tiny_backbone):
+    backbone = with_random_statistics(tiny_backbone, rng)
     images = rng.uniform(size=(5, 32, 32, 3)).astype("float32")
     expected = backbone.predict(images, verbose=0)
     fast = accelerate(backbone, runtime=runtime)
@@ -52,7 +36,9 @@ def test_backbone_equals_keras(runtime, rng):
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_classifier_runs_its_preprocessor(runtime, rng):
-    classifier = with_random_statistics(tiny_classifier(), rng)
+    classifier = with_random_statistics(
+        build_tiny_classifier(preprocessor=build_tiny_preprocessor(offset=[-0.4, -0.5, -0.6])), rng
+    )
     raw = rng.integers(0, 256, size=(4, 40, 48, 3)).astype("uint8")  # resized on the way
     expected = classifier.predict(raw, verbose=0)
     got = accelerate(classifier, runtime=runtime).predict(raw)
@@ -60,15 +46,16 @@ def test_classifier_runs_its_preprocessor(runtime, rng):
 
 
 def test_channels_first_model(rng):
-    backbone = with_random_statistics(tiny_backbone((3, 32, 32), data_format="channels_first"), rng)
+    backbone = build_tiny_backbone(image_shape=(3, 32, 32), data_format="channels_first")
+    backbone = with_random_statistics(backbone, rng)
     images = rng.uniform(size=(2, 3, 32, 32)).astype("float32")
     expected = backbone.predict(images, verbose=0)
     got = accelerate(backbone).predict(images)
     assert np.abs(got - expected).max() < 1e-4
 
 
-def test_bfloat16_is_really_reduced_precision(rng):
-    backbone = with_random_statistics(tiny_backbone(), rng)
+def test_bfloat16_is_really_reduced_precision(rng, tiny_backbone):
+    backbone = with_random_statistics(tiny_backbone, rng)
     images = rng.uniform(size=(4, 32, 32, 3)).astype("float32")
     expected = backbone.predict(images, verbose=0)
     full = accelerate(backbone, runtime="openvino").predict(images)
@@ -79,9 +66,9 @@ def test_bfloat16_is_really_reduced_precision(rng):
     assert 1e-4 < np.abs(half - expected).max() < 0.1 * scale
 
 
-def test_onnxruntime_refuses_bfloat16():
+def test_onnxruntime_refuses_bfloat16(tiny_backbone):
     with pytest.raises(ValueError, match="runtime='openvino' for bfloat16"):
-        accelerate(tiny_backbone(), runtime="onnxruntime", precision="bfloat16")
+        accelerate(tiny_backbone, runtime="onnxruntime", precision="bfloat16")
 
 
 @pytest.mark.parametrize(
@@ -92,12 +79,12 @@ def test_onnxruntime_refuses_bfloat16():
         ({"threads": 0}, "`threads` must be a positive int"),
     ],
 )
-def test_bad_arguments(kwargs, message):
+def test_bad_arguments(kwargs, message, tiny_backbone):
     with pytest.raises(ValueError, match=message):
-        accelerate(tiny_backbone(), **kwargs)
+        accelerate(tiny_backbone, **kwargs)
 
 
-def test_empty_input_is_an_error():
-    fast = accelerate(tiny_backbone())
+def test_empty_input_is_an_error(tiny_backbone):
+    fast = accelerate(tiny_backbone)
     with pytest.raises(ValueError, match="got 0 images"):
         fast.predict(np.zeros((0, 32, 32, 3), "float32"))

@@ -17,6 +17,9 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.paths import REPO_ROOT
+from helpers.models import TINY_CONFIG
+
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.layers import ImageConverter
 from densenet_hub.models import Backbone
@@ -24,13 +27,11 @@ from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.models import ImageClassifier
 
-TINY = {"stackwise_num_repeats": [2, 2], "growth_rate": 4, "image_shape": (32, 32, 3)}
 KERAS_HUB_BACKBONE = {
     "module": "keras_hub.src.models.densenet.densenet_backbone",
     "class_name": "DenseNetBackbone",
     "registered_name": "keras_hub>DenseNetBackbone",
 }
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def saved(tmp_path_factory):
     """A tiny classifier preset with a preprocessor (KerasHub-expressible),
     saved once."""
     folder = tmp_path_factory.mktemp("saved") / "preset"
-    backbone = DenseNetBackbone(**TINY, stem_padding="same")
+    backbone = DenseNetBackbone(**TINY_CONFIG, stem_padding="same")
     converter = DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
     preprocessor = DenseNetImageClassifierPreprocessor(converter)
     ImageClassifier(backbone, num_classes=3, preprocessor=preprocessor).save_to_preset(folder)
@@ -56,7 +57,7 @@ def write_json(path, value):
 
 
 def backbone_reference(**config):
-    return {**KERAS_HUB_BACKBONE, "config": {**TINY, "image_shape": [32, 32, 3], **config}}
+    return {**KERAS_HUB_BACKBONE, "config": {**TINY_CONFIG, "image_shape": [32, 32, 3], **config}}
 
 
 def edit_h5(path, edit):
@@ -113,11 +114,11 @@ def test_malformed_json_is_refused_naming_the_file(preset, name, content, match)
     [
         ({"module": "keras.src.models.functional", "class_name": "Functional",
           "registered_name": "Functional", "config": {}}, "must be one of"),
-        ({**KERAS_HUB_BACKBONE, "module": "os", "config": TINY}, "points at code outside"),
-        ({**KERAS_HUB_BACKBONE, "registered_name": "DenseNetBackbone", "config": TINY},
+        ({**KERAS_HUB_BACKBONE, "module": "os", "config": TINY_CONFIG}, "points at code outside"),
+        ({**KERAS_HUB_BACKBONE, "registered_name": "DenseNetBackbone", "config": TINY_CONFIG},
          "points at code outside"),
         ({**KERAS_HUB_BACKBONE, "module": "keras_hub.src.models.resnet.resnet_backbone",
-          "config": TINY}, "points at code outside"),
+          "config": TINY_CONFIG}, "points at code outside"),
         ({**backbone_reference(), "shared_object_id": 1}, r"unknown key\(s\) \['shared_object_id'\]"),
         ({**KERAS_HUB_BACKBONE, "config": "import os"}, "must be a JSON object"),
     ],
@@ -458,6 +459,7 @@ def test_links_and_outside_storage_in_hdf5_are_refused(preset, tmp_path, make_ed
         Backbone.from_preset(preset)
 
 
+@pytest.mark.slow
 def test_fuzzed_weight_files_raise_value_error_or_load(saved, tmp_path):
     """Random byte flips never crash the process nor escape as another error."""
     script = textwrap.dedent(
@@ -649,6 +651,7 @@ def test_saving_onto_a_file_or_under_a_file_names_the_path(saved, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["file"]
 
 
+@pytest.mark.slow
 def test_a_full_disk_or_a_crash_leaves_the_old_preset_or_none(saved, tmp_path):
     """Faults injected in a child process: a file size limit stands in for a
     full disk (writes fail with EFBIG), then the process dies right after
@@ -687,6 +690,7 @@ def test_a_full_disk_or_a_crash_leaves_the_old_preset_or_none(saved, tmp_path):
     assert [name.split(".staging-")[0] for name in stray_entries(tmp_path)] == [".old"]
 
 
+@pytest.mark.slow
 def test_concurrent_saves_leave_exactly_one_complete_preset(saved, tmp_path, rng):
     models = [Backbone.from_preset(saved, load_weights=False) for _ in range(4)]
     target = tmp_path / "target"

@@ -9,7 +9,6 @@ import keras
 import numpy as np
 import pytest
 
-from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import compiler_memory
 
 BACKEND = keras.backend.backend()
@@ -36,10 +35,10 @@ def _hold_freed_heap(megabytes):
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="XLA compilations on JAX only")
-def test_a_long_compile_returns_freed_memory(monkeypatch):
+def test_a_long_compile_returns_freed_memory(monkeypatch, tiny_backbone):
     import jax
 
-    DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))  # registers
+    # Building `tiny_backbone` registered the release hook.
     assert compiler_memory.release_after_long_compiles() is True
     monkeypatch.setattr(compiler_memory, "LONG_COMPILE_SECONDS", 0.0)
     pin = _hold_freed_heap(200)

@@ -7,6 +7,7 @@ import pytest
 from densenet_hub.bench.workers import Worker
 
 
+@pytest.mark.slow
 def test_a_worker_builds_answers_and_stops():
     worker = Worker("densenet_hub", 121, 32)
     try:
@@ -19,6 +20,7 @@ def test_a_worker_builds_answers_and_stops():
     assert worker.process.returncode == 0
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_reported_with_its_exit_code():
     with pytest.raises(RuntimeError, match=r"bench worker died \(exit code 1\)"):
         Worker("no-such-candidate", 121, 32)

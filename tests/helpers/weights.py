@@ -30,7 +30,7 @@ def randomize_weights(model, seed):
             raise TypeError(
                 f"randomize_weights: layer {layer.name!r} of type "
                 f"{type(layer).__name__} has weights but no randomisation rule; "
-                f"add one to tests/weights_util.py."
+                f"add one to tests/helpers/weights.py."
             )
 
 

@@ -5,13 +5,10 @@ import json
 import sys
 
 import pytest
-from hub_fixtures import HF_REPO
-from hub_fixtures import _seed_and_reset  # noqa: F401
-from hub_fixtures import folder_files
-from hub_fixtures import guard  # noqa: F401
-from hub_fixtures import hf  # noqa: F401
-from hub_fixtures import preset_files
-from hub_fixtures import set_hf_offline
+from helpers.hub import HF_REPO
+from helpers.hub import folder_files
+from helpers.hub import preset_files
+from helpers.hub import set_hf_offline
 
 from densenet_hub.hub import HubAccessDeniedError
 from densenet_hub.hub import HubAuthenticationError
@@ -100,7 +97,7 @@ def test_offline_and_not_cached_says_how_to_fix(hf, guard, monkeypatch, tmp_path
     message = str(info.value)
     assert f"config.json of {HANDLE}" in message
     assert str(tmp_path / "hf_home" / "hub") in message
-    assert "HF_HUB_OFFLINE" in message and "from_preset" in message
+    assert "HF_HUB_OFFLINE" in message and "pass its folder" in message
     assert hf.requests == [] and _network_use(guard) == 0
 
 

@@ -15,10 +15,13 @@ from densenet_hub.cli.main import main
 from densenet_hub.export import export_model
 from densenet_hub.export import to_onnx
 from densenet_hub.export.packages import import_openvino
-from cli_util import error_line
-from weights_util import forward
-from weights_util import max_abs_diff
-from weights_util import randomize_weights
+from helpers.cli import error_line
+from helpers.weights import forward
+from helpers.weights import max_abs_diff
+from helpers.weights import randomize_weights
+from helpers.models import build_tiny_backbone
+from helpers.models import build_tiny_classifier
+from helpers.models import build_tiny_preprocessor
 
 TOLERANCE = 1e-4
 BACKEND = keras.backend.backend()
@@ -27,13 +30,13 @@ SCALE = [1 / (255 * 0.229), 1 / (255 * 0.224), 1 / (255 * 0.225)]
 OFFSET = [-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225]
 
 
-def tiny_backbone(
+def random_backbone(
     stem_padding="symmetric", data_format="channels_last", size=32, dtype=None
 ):
+    """A tiny backbone with random, distinct weights (see `randomize_weights`);
+    `size=None` makes it size-agnostic."""
     shape = (size, size, 3) if data_format == "channels_last" else (3, size, size)
-    backbone = densenet_hub.models.DenseNetBackbone(
-        stackwise_num_repeats=[2, 2],
-        growth_rate=4,
+    backbone = build_tiny_backbone(
         image_shape=shape if size else (None, None, 3),
         stem_padding=stem_padding,
         data_format=data_format,
@@ -43,17 +46,16 @@ def tiny_backbone(
     return backbone
 
 
-def tiny_classifier(backbone=None, with_preprocessor=True, **kwargs):
-    backbone = backbone or tiny_backbone()
+def random_classifier(backbone=None, with_preprocessor=True, **kwargs):
+    """A tiny 5-class classifier on `backbone` (default `random_backbone()`),
+    with per-channel normalisation unless `with_preprocessor` is false."""
+    backbone = backbone or random_backbone()
     preprocessor = None
     if with_preprocessor:
-        converter = densenet_hub.layers.DenseNetImageConverter(
-            image_size=(32, 32), scale=SCALE, offset=OFFSET, data_format=backbone.data_format
+        preprocessor = build_tiny_preprocessor(
+            scale=SCALE, offset=OFFSET, data_format=backbone.data_format
         )
-        preprocessor = densenet_hub.models.DenseNetImageClassifierPreprocessor(converter)
-    return densenet_hub.models.DenseNetImageClassifier(
-        backbone, num_classes=5, preprocessor=preprocessor, **kwargs
-    )
+    return build_tiny_classifier(backbone, preprocessor=preprocessor, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def raw_classifier():
     """`(classifier, raw uint8 pixels, classifier.predict(pixels))` for a
     classifier with per-channel normalisation and a size-agnostic backbone."""
     keras.utils.set_random_seed(5)
-    classifier = tiny_classifier(tiny_backbone(size=None))
+    classifier = random_classifier(random_backbone(size=None))
     images = pixels(np.random.default_rng(4))
     return classifier, images, classifier.predict(images, verbose=0)
 
@@ -99,8 +101,8 @@ def pixels(rng, size=(32, 32), batch=2):
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("stem_padding", ["symmetric", "same"])
 def test_onnx_matches_keras_for_backbone_and_classifier(stem_padding, data_format, rng):
-    backbone = tiny_backbone(stem_padding, data_format)
-    classifier = tiny_classifier(backbone, with_preprocessor=False)
+    backbone = random_backbone(stem_padding, data_format)
+    classifier = random_classifier(backbone, with_preprocessor=False)
     images = rng.normal(size=(2, 32, 32, 3)).astype("float32")
     keras_images = images if data_format == "channels_last" else nchw(images)
 
@@ -117,7 +119,7 @@ def test_onnx_matches_keras_for_backbone_and_classifier(stem_padding, data_forma
 
 
 def test_onnx_with_dynamic_image_size_matches_keras(rng):
-    backbone = tiny_backbone("same", size=None)
+    backbone = random_backbone("same", size=None)
     proto = to_onnx(backbone)
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", "height", "width", 3]
@@ -127,7 +129,7 @@ def test_onnx_with_dynamic_image_size_matches_keras(rng):
 
 
 def test_onnx_max_pooling_dropout_and_sigmoid_head(rng):
-    classifier = tiny_classifier(
+    classifier = random_classifier(
         with_preprocessor=False, pooling="max", dropout=0.5, activation="sigmoid"
     )
     proto = to_onnx(classifier)
@@ -138,7 +140,7 @@ def test_onnx_max_pooling_dropout_and_sigmoid_head(rng):
 
 
 def test_softmax_head_output_is_named_predictions(rng):
-    classifier = tiny_classifier(with_preprocessor=False, activation="softmax")
+    classifier = random_classifier(with_preprocessor=False, activation="softmax")
     proto = to_onnx(classifier, opset=13)
     assert [o.name for o in proto.graph.output] == ["predictions"]
     assert proto.opset_import[0].version == 13
@@ -152,7 +154,7 @@ def test_softmax_head_output_is_named_predictions(rng):
 
 
 def test_batch_norms_after_convs_are_folded_and_the_others_kept():
-    backbone = tiny_backbone()
+    backbone = random_backbone()
     proto = to_onnx(backbone)
     batch_norms = [
         layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)
@@ -222,7 +224,7 @@ def test_zero_padding_before_average_pool_stays_a_pad_node(rng):
 
 
 def test_bfloat16_model_is_exported_in_float32(rng):
-    backbone = tiny_backbone(dtype="bfloat16")
+    backbone = random_backbone(dtype="bfloat16")
     proto = to_onnx(backbone)
     float_types = {init.data_type for init in proto.graph.initializer if len(init.dims) > 1}
     assert float_types == {1}  # TensorProto.FLOAT
@@ -255,7 +257,23 @@ def test_onnx_with_preprocessing_matches_predict_on_raw_pixels(raw_classifier):
 
 def test_preprocessing_needs_a_preprocessor():
     with pytest.raises(ValueError, match="include_preprocessing=False"):
-        to_onnx(tiny_backbone(), include_preprocessing=True)
+        to_onnx(random_backbone(), include_preprocessing=True)
+
+
+def test_backbone_exports_with_the_default_arguments(tmp_path):
+    # A backbone has no preprocessing to include, so the default leaves it out.
+    path = export_model(random_backbone(), tmp_path / "backbone.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    # The input is what the backbone itself takes: nothing was added before it.
+    assert [node.name for node in session.get_inputs()] == ["images"]
+    assert len(session.get_outputs()) == 1
+
+
+def test_classifier_without_preprocessor_still_needs_one(tmp_path):
+    classifier = build_tiny_classifier()
+    classifier.preprocessor = None
+    with pytest.raises(ValueError, match="include_preprocessing=False"):
+        export_model(classifier, tmp_path / "classifier.onnx")
 
 
 # === Errors ===
@@ -276,7 +294,7 @@ def test_unsupported_activation_and_bad_opset_are_refused():
     with pytest.raises(ValueError, match="'gelu_conv'.*gelu"):
         to_onnx(keras.Model(inputs, outputs))
     with pytest.raises(ValueError, match="`opset` must be an integer from 13"):
-        to_onnx(tiny_backbone(), opset=9)
+        to_onnx(random_backbone(), opset=9)
 
 
 def test_subclassed_model_is_refused():
@@ -347,7 +365,7 @@ def test_keras_formats_name_the_backend(tmp_path):
             continue
         target = tmp_path / ("model.tflite" if format == "litert" else "saved")
         with pytest.raises(ValueError, match=f"not available with the {BACKEND}.*KERAS_BACKEND"):
-            export_model(tiny_classifier(), target, format=format)
+            export_model(random_classifier(), target, format=format)
         assert not target.exists()
 
 
@@ -356,9 +374,9 @@ def test_keras_formats_name_the_backend(tmp_path):
 
 def test_bad_format_and_suffix_are_refused(tmp_path):
     with pytest.raises(ValueError, match="`format` must be one of"):
-        export_model(tiny_classifier(), tmp_path / "m", format="tflite")
+        export_model(random_classifier(), tmp_path / "m", format="tflite")
     with pytest.raises(ValueError, match="ends with '.onnx'.*m.onnx"):
-        export_model(tiny_classifier(), tmp_path / "m.bin")
+        export_model(random_classifier(), tmp_path / "m.bin")
 
 
 def test_failed_export_leaves_nothing_and_keeps_the_old_file(tmp_path):
@@ -371,13 +389,13 @@ def test_failed_export_leaves_nothing_and_keeps_the_old_file(tmp_path):
     old = tmp_path / "model.onnx"
     old.write_bytes(b"previous export")
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        export_model(tiny_classifier(), old)
+        export_model(random_classifier(), old)
     with pytest.raises(ValueError, match="LayerNormalization"):
         export_model(model, old, include_preprocessing=False, overwrite=True)
     assert old.read_bytes() == b"previous export"
     assert list(tmp_path.iterdir()) == [old]
 
-    export_model(tiny_classifier(), old, overwrite=True)
+    export_model(random_classifier(), old, overwrite=True)
     assert list(tmp_path.iterdir()) == [old]
     assert old.read_bytes() != b"previous export"
 
@@ -397,8 +415,9 @@ def test_cli_exports_a_classifier_preset(tmp_path, raw_classifier, capsys):
     backbone_preset = tmp_path / "backbone"
     classifier.backbone.save_to_preset(str(backbone_preset))
     backbone_out = tmp_path / "b.onnx"
-    assert main(["export", str(backbone_preset), str(backbone_out)]) == 1
-    assert "--no-preprocessing" in error_line(capsys)
-    assert main(["export", str(backbone_preset), str(backbone_out), "--no-preprocessing"]) == 0
+    # A backbone has no normalisation to include: it exports as it is.
+    assert main(["export", str(backbone_preset), str(backbone_out)]) == 0
+    assert main(["export", str(backbone_preset), str(backbone_out), "--no-preprocessing",
+                 "--overwrite"]) == 0  # fmt: skip
     assert main(["export", str(preset), str(out)]) == 1
     assert "overwrite" in error_line(capsys)

@@ -11,12 +11,15 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
-from weights_util import forward
-from weights_util import max_abs_diff
-from weights_util import random_images
-from weights_util import randomize_weights
+from helpers.weights import forward
+from helpers.weights import max_abs_diff
+from helpers.weights import random_images
+from helpers.weights import randomize_weights
 
 from densenet_hub.models import DenseNetBackbone
+
+# Every test here builds full-size DenseNet-121/169/201 models.
+pytestmark = pytest.mark.slow
 
 TOLERANCE = 1e-5
 APPLICATIONS = {

@@ -11,7 +11,6 @@ that read them are skipped when it is absent.
 import hashlib
 import importlib.util
 import json
-import pathlib
 import pickle
 import warnings
 
@@ -20,6 +19,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+
+from helpers.paths import GOLDEN
 
 from densenet_hub.convert import EvalTransform
 from densenet_hub.convert import convert
@@ -36,7 +37,6 @@ from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifier
 
-GOLDEN = pathlib.Path(__file__).parent / "fixtures" / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 TOLERANCE = 1e-4
 HAS_TORCH = importlib.util.find_spec("torch") is not None

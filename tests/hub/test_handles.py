@@ -7,8 +7,6 @@ import pathlib
 import socket
 
 import pytest
-from hub_fixtures import _seed_and_reset  # noqa: F401
-from hub_fixtures import guard  # noqa: F401
 from stub_servers import loopback_guard
 
 from densenet_hub.hub import download_first_available
@@ -162,7 +160,7 @@ def test_upload_refuses_folders_that_are_not_presets(guard, tmp_path):
         with pytest.raises(ValueError, match=words):
             upload_preset(uri, path)
     for config, words in [
-        ("not json", "is not valid UTF-8 JSON"),
+        ("not json", "is not valid JSON"),
         ("[1, 2]", "must hold a JSON object, got a JSON list"),
     ]:
         (tmp_path / "preset" / "config.json").write_text(config)

@@ -2,6 +2,7 @@
 gives the normal pass' outputs, gradients, BatchNorm statistics and `fit`
 results, and really recomputes (checked on the backend's own autodiff)."""
 
+import collections
 import json
 
 import keras
@@ -9,13 +10,14 @@ import numpy as np
 import pytest
 from keras import ops
 
+from helpers.models import TINY_CONFIG
+
 import densenet_hub
 from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifier
 from densenet_hub.models.densenet import memory_efficient
 
 BACKEND = keras.backend.backend()
-TINY = {"stackwise_num_repeats": [2, 2], "growth_rate": 4, "image_shape": (32, 32, 3)}
 # Float32 gradients of the two passes differ by rounding only: the sums run
 # in another order (on torch the concatenations also have another memory
 # layout). Relative to each gradient's largest entry; seen up to about 5e-5
@@ -34,7 +36,7 @@ OUTPUT_TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 def _pair(**overrides):
     """A normal and a memory-efficient backbone with the same random weights
     and random BatchNorm statistics."""
-    config = {**TINY, **overrides}
+    config = {**TINY_CONFIG, **overrides}
     normal = DenseNetBackbone(**config)
     efficient = DenseNetBackbone(**config, memory_efficient=True)
     rng = np.random.default_rng(7)
@@ -142,6 +144,7 @@ def test_gradients_and_statistics_equal_the_normal_pass(overrides):
     print(f"{BACKEND} float32: max relative gradient difference {max(differences):.3g}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND == "torch", reason="Keras' torch BatchNorm runs float64 in float32")
 def test_gradients_agree_to_float64_precision():
     if BACKEND == "jax":
@@ -215,7 +218,7 @@ def test_fit_for_two_steps_gives_the_same_weights():
     for flag in (False, True):
         keras.utils.set_random_seed(11)
         classifier = DenseNetImageClassifier(
-            DenseNetBackbone(**TINY, memory_efficient=flag), num_classes=3
+            DenseNetBackbone(**TINY_CONFIG, memory_efficient=flag), num_classes=3
         )
         classifier.compile(
             optimizer=keras.optimizers.SGD(0.1),
@@ -231,28 +234,54 @@ def test_fit_for_two_steps_gives_the_same_weights():
         np.testing.assert_array_equal(a, b)
 
 
+def _count_layer_calls(model, monkeypatch):
+    """A Counter of layer name -> how often that layer's public `call` ran.
+
+    Wraps `call` on each of the model's Keras layer objects (instances, not
+    classes). Segments run their Conv2D and BatchNormalization layers through
+    the variables they take as arguments, so the layers whose `call` runs are
+    the ReLUs, paddings and poolings inside the segments, and (outside JAX's
+    fused dense block) each dense layer's last convolution, which is not
+    recomputed."""
+    calls = collections.Counter()
+    for layer in model.layers:
+
+        def counting(*args, _call=layer.call, _name=layer.name, **kwargs):
+            calls[_name] += 1
+            return _call(*args, **kwargs)
+
+        monkeypatch.setattr(layer, "call", counting)
+    return calls
+
+
 def test_the_backward_pass_runs_each_segment_again(monkeypatch):
     _, efficient = _pair()
     images = _images()
-    calls = []
-    original = memory_efficient._Segment.__call__
-
-    def counting(self, *tensors):
-        calls.append(self.layers[0].name)
-        return original(self, *tensors)
-
-    monkeypatch.setattr(memory_efficient._Segment, "__call__", counting)
+    calls = _count_layer_calls(efficient, monkeypatch)
     efficient(images, training=True)
-    forward_calls = sorted(calls)
+    forward_calls = dict(calls)
     calls.clear()
     _training_step(efficient, images)
-    dense_layers = [f"stack{s}_block{b}_1_bn" for s in (1, 2) for b in (1, 2)]
-    segments = sorted(["conv1_pad", *dense_layers, "transition1_bn", "bn"])
-    assert forward_calls == segments
-    # Forward, then the recomputation (traced once each on JAX).
-    assert sorted(calls) == sorted(segments * 2)
+    dense_layers = [f"stack{s}_block{b}" for s in (1, 2) for b in (1, 2)]
+    # One ReLU per segment: the stem, each dense layer's bottleneck (two
+    # ReLUs), the transition and the final BatchNorm + ReLU.
+    segment_relus = [
+        "conv1_relu",
+        *(name + suffix for name in dense_layers for suffix in ("_1_relu", "_2_relu")),
+        "transition1_relu",
+        "relu",
+    ]
+    not_recomputed = {name + "_2_conv" for name in dense_layers} if BACKEND != "jax" else set()
+    assert set(segment_relus) <= set(forward_calls)
+    assert forward_calls == dict.fromkeys(forward_calls, 1)
+    # Forward, then the recomputation (traced once each on JAX); the dense
+    # layers' last convolutions are outside the segments and run once.
+    assert dict(calls) == {
+        name: 1 if name in not_recomputed else 2 for name in forward_calls
+    }
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "jax", reason="XLA's buffer assignment is JAX's")
 def test_jax_training_memory_grows_linearly_with_depth():
     """XLA's own peak-memory figure for a gradient, at two depths: with
@@ -284,19 +313,19 @@ def test_jax_training_memory_grows_linearly_with_depth():
 
 
 def test_config_round_trip_and_bad_value():
-    model = DenseNetBackbone(**TINY, memory_efficient=True)
+    model = DenseNetBackbone(**TINY_CONFIG, memory_efficient=True)
     config = json.loads(json.dumps(model.get_config()))
     assert config["memory_efficient"] is True
     assert DenseNetBackbone.from_config(config).memory_efficient is True
-    assert DenseNetBackbone(**TINY).get_config()["memory_efficient"] is False
+    assert DenseNetBackbone(**TINY_CONFIG).get_config()["memory_efficient"] is False
     with pytest.raises(ValueError, match="memory_efficient.*True or False.*'yes'"):
-        DenseNetBackbone(**TINY, memory_efficient="yes")
+        DenseNetBackbone(**TINY_CONFIG, memory_efficient="yes")
 
 
 def test_presets_never_save_the_flag_and_stay_keras_hub(tmp_path):
     # A training-time choice: the graph and weights are the same either way.
     # "same" stem padding: a backbone KerasHub can express.
-    backbone = DenseNetBackbone(**TINY, stem_padding="same")
+    backbone = DenseNetBackbone(**TINY_CONFIG, stem_padding="same")
     backbone.save_to_preset(tmp_path / "plain")
     saved = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert "memory_efficient" not in saved["config"]
@@ -306,7 +335,7 @@ def test_presets_never_save_the_flag_and_stay_keras_hub(tmp_path):
     assert DenseNetBackbone.from_preset(tmp_path / "plain").memory_efficient is False
 
     classifier = DenseNetImageClassifier(
-        DenseNetBackbone(**TINY, stem_padding="same"), num_classes=3
+        DenseNetBackbone(**TINY_CONFIG, stem_padding="same"), num_classes=3
     )
     classifier.save_to_preset(tmp_path / "task")
     task = densenet_hub.models.ImageClassifier.from_preset(
@@ -319,7 +348,7 @@ def test_presets_never_save_the_flag_and_stay_keras_hub(tmp_path):
         ops.convert_to_numpy(classifier(images, training=False)),
     )
 
-    DenseNetBackbone(**TINY, stem_padding="same", memory_efficient=True).save_to_preset(
+    DenseNetBackbone(**TINY_CONFIG, stem_padding="same", memory_efficient=True).save_to_preset(
         tmp_path / "efficient"
     )
     saved = json.loads((tmp_path / "efficient" / "config.json").read_text())
@@ -330,7 +359,7 @@ def test_presets_never_save_the_flag_and_stay_keras_hub(tmp_path):
 
 
 def test_an_older_preset_with_the_flag_loads_it_and_a_non_bool_is_refused(tmp_path):
-    DenseNetBackbone(**TINY, memory_efficient=True).save_to_preset(tmp_path / "p")
+    DenseNetBackbone(**TINY_CONFIG, memory_efficient=True).save_to_preset(tmp_path / "p")
     path = tmp_path / "p" / "config.json"
     saved = json.loads(path.read_text())
     # Older densenet_hub versions saved the flag (with their own class names).

@@ -10,10 +10,10 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-from weights_util import forward
-from weights_util import max_abs_diff
-from weights_util import random_images
-from weights_util import randomize_weights
+from helpers.weights import forward
+from helpers.weights import max_abs_diff
+from helpers.weights import random_images
+from helpers.weights import randomize_weights
 
 from densenet_hub.models import DenseNetBackbone
 
@@ -77,6 +77,7 @@ def test_small_layer_names_order_and_parameter_count_match(stem_padding):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem_padding", ["same", "symmetric"])
 def test_densenet121_layer_names_order_and_parameter_count_match(
     densenet121, stem_padding
@@ -123,6 +124,7 @@ def test_symmetric_model_loads_keras_hub_file(tmp_path, size):
         assert diff > 1e-3
 
 
+@pytest.mark.slow
 def test_densenet121_keras_hub_file_gives_keras_hub_outputs(densenet121, tmp_path):
     theirs, ours = densenet121["keras_hub"], densenet121["same"]
     path = tmp_path / "densenet121.weights.h5"

@@ -6,15 +6,10 @@ import math
 import keras
 import numpy as np
 
-import densenet_hub
+from helpers.models import build_tiny_backbone
+
 from densenet_hub.models.host_initializers import HostConstant
 from densenet_hub.models.host_initializers import HostGlorotUniform
-
-
-def tiny_backbone():
-    return densenet_hub.models.DenseNetBackbone(
-        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
-    )
 
 
 def test_glorot_uniform_limit_and_spread_match_keras():
@@ -44,18 +39,16 @@ def test_constant_fills_and_round_trips():
 
 def test_builds_are_reproducible_under_set_random_seed():
     keras.utils.set_random_seed(7)
-    first = [keras.ops.convert_to_numpy(w) for w in tiny_backbone().weights]
+    first = [keras.ops.convert_to_numpy(w) for w in build_tiny_backbone().weights]
     keras.utils.set_random_seed(7)
-    second = [keras.ops.convert_to_numpy(w) for w in tiny_backbone().weights]
+    second = [keras.ops.convert_to_numpy(w) for w in build_tiny_backbone().weights]
     keras.utils.set_random_seed(8)
-    third = [keras.ops.convert_to_numpy(w) for w in tiny_backbone().weights]
+    third = [keras.ops.convert_to_numpy(w) for w in build_tiny_backbone().weights]
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     kernels = [i for i, a in enumerate(first) if a.ndim == 4]
     assert kernels and not any(np.array_equal(first[i], third[i]) for i in kernels)
 
 
 def test_bfloat16_backbone_gets_bfloat16_variables():
-    backbone = densenet_hub.models.DenseNetBackbone(
-        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3), dtype="bfloat16"
-    )
+    backbone = build_tiny_backbone(dtype="bfloat16")
     assert {w.dtype for w in backbone.weights} == {"bfloat16"}

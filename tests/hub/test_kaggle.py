@@ -5,15 +5,11 @@ import sys
 import threading
 
 import pytest
-from hub_fixtures import HF_REPO
-from hub_fixtures import _seed_and_reset  # noqa: F401
-from hub_fixtures import KAGGLE_VARIATION
-from hub_fixtures import folder_files
-from hub_fixtures import guard  # noqa: F401
-from hub_fixtures import hf  # noqa: F401
-from hub_fixtures import kaggle  # noqa: F401
-from hub_fixtures import preset_files
-from hub_fixtures import set_hf_offline
+from helpers.hub import HF_REPO
+from helpers.hub import KAGGLE_VARIATION
+from helpers.hub import folder_files
+from helpers.hub import preset_files
+from helpers.hub import set_hf_offline
 
 from densenet_hub.hub import HubAccessDeniedError
 from densenet_hub.hub import HubAuthenticationError
@@ -88,7 +84,7 @@ def test_offline_and_not_cached_says_how_to_fix(kaggle, tmp_path):
     message = str(info.value)
     assert HANDLE in message
     assert str(tmp_path / "kagglehub") in message
-    assert "KAGGLEHUB_CACHE" in message and "from_preset" in message
+    assert "KAGGLEHUB_CACHE" in message and "pass its folder" in message
     assert isinstance(info.value, ConnectionError)
 
 

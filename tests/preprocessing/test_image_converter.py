@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import paths
+
 import densenet_hub
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.layers import ImageConverter
@@ -231,6 +233,7 @@ def test_tf_data_rounds_resized_integer_images_like_eager():
     assert np.abs(mapped - expected).max() < 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="needs a non-TF backend")
 def test_runs_without_tensorflow_installed():
     script = textwrap.dedent(
@@ -465,7 +468,7 @@ def test_docstring_examples_run(capsys):
 
 # crop_pct: torchvision's and timm's "resize the shorter side, centre-crop" --
 
-GOLDEN = os.path.join(os.path.dirname(__file__), "fixtures", "golden")
+GOLDEN = str(paths.GOLDEN)
 # One grey level in the normalised output of an ImageNet converter: the
 # largest value of 1 / (255 * std) over the channels.
 GREY_LEVEL = 1 / (255 * min(STD))

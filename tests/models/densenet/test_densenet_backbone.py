@@ -5,10 +5,10 @@ import json
 import keras
 import numpy as np
 import pytest
-from weights_util import forward
-from weights_util import max_abs_diff
-from weights_util import random_images
-from weights_util import randomize_weights
+from helpers.weights import forward
+from helpers.weights import max_abs_diff
+from helpers.weights import random_images
+from helpers.weights import randomize_weights
 
 from densenet_hub.models import DenseNetBackbone
 
@@ -127,6 +127,7 @@ def densenet121_224():
     )
 
 
+@pytest.mark.slow
 def test_densenet121_pyramid_shapes_at_224(densenet121_224):
     shapes = {k: tuple(v.shape[1:]) for k, v in densenet121_224.pyramid_outputs.items()}
     assert shapes == {
@@ -165,6 +166,7 @@ def test_smallest_static_size_builds_and_one_less_is_rejected(
 # === Parameter counts ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "repeats, expected",
     [([6, 12, 32, 32], 12_642_880), ([6, 12, 48, 32], 18_321_984)],
@@ -174,6 +176,7 @@ def test_parameter_counts_match_keras_hub_presets(repeats, expected):
     assert build_unfilled(stackwise_num_repeats=repeats).count_params() == expected
 
 
+@pytest.mark.slow
 def test_densenet121_parameter_counts(densenet121_224):
     # 6,953,856 trainable: torchvision's 7,978,856 minus its 1024x1000 head.
     assert densenet121_224.count_params() == 7_037_504
@@ -181,6 +184,7 @@ def test_densenet121_parameter_counts(densenet121_224):
     assert batch_norm_channels([6, 12, 24, 16], 32, 64) * 2 == 83_648
 
 
+@pytest.mark.slow
 def test_densenet161_matches_torchvision_feature_count():
     repeats = [6, 12, 36, 24]
     model = build_unfilled(

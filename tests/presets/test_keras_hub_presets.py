@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.models import TINY_CONFIG
+
 keras_hub = pytest.importorskip("keras_hub")
 
 from densenet_hub.layers import DenseNetImageConverter  # noqa: E402
@@ -18,7 +20,6 @@ from densenet_hub.models import DenseNetImageClassifier  # noqa: E402
 from densenet_hub.models import DenseNetImageClassifierPreprocessor  # noqa: E402
 from densenet_hub.models import ImageClassifier  # noqa: E402
 
-TINY = {"stackwise_num_repeats": [2, 2], "growth_rate": 4, "image_shape": (32, 32, 3)}
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CONVERTER = {
     "image_size": (32, 32),
@@ -37,7 +38,7 @@ def max_diff(a, b):
 
 
 def keras_hub_classifier():
-    backbone = keras_hub.models.DenseNetBackbone(**TINY)
+    backbone = keras_hub.models.DenseNetBackbone(**TINY_CONFIG)
     converter = keras_hub.layers.DenseNetImageConverter(**CONVERTER)
     preprocessor = keras_hub.models.DenseNetImageClassifierPreprocessor(converter)
     return keras_hub.models.DenseNetImageClassifier(
@@ -46,7 +47,7 @@ def keras_hub_classifier():
 
 
 def our_classifier(**backbone_kwargs):
-    backbone = DenseNetBackbone(**TINY, **backbone_kwargs)
+    backbone = DenseNetBackbone(**TINY_CONFIG, **backbone_kwargs)
     converter = DenseNetImageConverter(**CONVERTER)
     preprocessor = DenseNetImageClassifierPreprocessor(converter)
     return DenseNetImageClassifier(
@@ -71,7 +72,7 @@ def raw_images(rng):
 
 
 def test_keras_hub_backbone_preset_loads_with_identical_outputs(tmp_path, images):
-    reference = keras_hub.models.DenseNetBackbone(**TINY)
+    reference = keras_hub.models.DenseNetBackbone(**TINY_CONFIG)
     reference.save_to_preset(str(tmp_path))
 
     loaded = Backbone.from_preset(tmp_path)
@@ -97,6 +98,7 @@ def test_keras_hub_classifier_preset_loads_with_identical_outputs(
     assert max_diff(reference(preprocessed), loaded(preprocessed)) == 0.0
 
 
+@pytest.mark.slow
 def test_our_preset_loads_in_keras_hub_with_identical_outputs(tmp_path, images, raw_images):
     ours = our_classifier(stem_padding="same")
     ours.save_to_preset(tmp_path)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from keras.src.applications.densenet import DenseNet as ApplicationsDenseNet
 from keras.src.legacy.saving import legacy_h5_format
-from weights_util import randomize_weights
+from helpers.weights import randomize_weights
 
 from densenet_hub.convert import convert
 from densenet_hub.convert import load_checkpoint

@@ -19,8 +19,11 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.models import build_tiny_backbone
+from helpers.models import build_tiny_classifier
+from helpers.models import build_tiny_preprocessor
+
 import densenet_hub
-from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifier
 from densenet_hub.models import DenseNetImageClassifierPreprocessor
@@ -35,25 +38,10 @@ BATCH_SIZE = 4
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(densenet_hub.__file__)))
 
 
-def tiny_backbone(**kwargs):
-    return DenseNetBackbone(
-        stackwise_num_repeats=[2, 2],
-        growth_rate=4,
-        image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
-        **kwargs,
-    )
-
-
-def tiny_preprocessor():
-    converter = DenseNetImageConverter(
-        image_size=(IMAGE_SIZE, IMAGE_SIZE), scale=1 / 255, offset=-0.5
-    )
-    return DenseNetImageClassifierPreprocessor(converter)
-
-
-def tiny_classifier(**kwargs):
-    kwargs.setdefault("preprocessor", tiny_preprocessor())
-    return DenseNetImageClassifier(tiny_backbone(), NUM_CLASSES, **kwargs)
+def classifier_of_3(**kwargs):
+    """A tiny 3-class classifier whose preprocessor scales to [-0.5, 0.5]."""
+    kwargs.setdefault("preprocessor", build_tiny_preprocessor(offset=-0.5))
+    return build_tiny_classifier(num_classes=NUM_CLASSES, **kwargs)
 
 
 def raw_images(rng, count):
@@ -89,19 +77,19 @@ def toy_task(rng, count):
 def reader():
     """A classifier the tests only predict and evaluate with."""
     keras.utils.set_random_seed(1)
-    return tiny_classifier()
+    return classifier_of_3()
 
 
 @pytest.fixture(scope="module")
 def trainee():
     """A classifier the tests train without relying on its starting weights."""
     keras.utils.set_random_seed(2)
-    return tiny_classifier(activation="softmax")
+    return classifier_of_3(activation="softmax")
 
 
 @pytest.fixture(scope="module")
 def backbone():
-    return tiny_backbone()
+    return build_tiny_backbone()
 
 
 class BatchList(keras.utils.PyDataset):
@@ -172,9 +160,8 @@ def test_head_computes_pooling_then_dense(rng, backbone, pooling, activation):
 
 
 def test_pooling_follows_a_channels_first_backbone(rng):
-    backbone = DenseNetBackbone(
-        [2, 2], growth_rate=4, image_shape=(3, IMAGE_SIZE, IMAGE_SIZE),
-        data_format="channels_first",
+    backbone = build_tiny_backbone(
+        image_shape=(3, IMAGE_SIZE, IMAGE_SIZE), data_format="channels_first"
     )
     classifier = ImageClassifier(backbone, NUM_CLASSES)
     images = rng.uniform(size=(2, 3, IMAGE_SIZE, IMAGE_SIZE)).astype("float32")
@@ -205,7 +192,7 @@ def test_dropout_acts_only_in_training(rng, backbone):
 
 
 def test_head_dtype_sets_the_head_policy():
-    backbone = tiny_backbone(dtype="mixed_bfloat16")
+    backbone = build_tiny_backbone(dtype="mixed_bfloat16")
     images = np.ones((2, IMAGE_SIZE, IMAGE_SIZE, 3), dtype="float32")
 
     default = ImageClassifier(backbone, NUM_CLASSES)
@@ -341,9 +328,10 @@ def test_setting_preprocessor_to_none_disables_preprocessing(rng, reader):
 # === Preprocessing in fit ===
 
 
+@pytest.mark.slow
 def test_fit_learns_a_toy_task_from_raw_images(rng):
     images, labels = toy_task(rng, 16)
-    classifier = tiny_classifier()
+    classifier = classifier_of_3()
     classifier.compile(optimizer=keras.optimizers.Adam(1e-2))
 
     before = classifier.evaluate(images, labels, batch_size=16, verbose=0)[0]
@@ -420,6 +408,7 @@ def test_tf_data_is_preprocessed(rng, trainee):
     assert np.isfinite(history.history["loss"][0])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.config.backend() == "tensorflow", reason="the TensorFlow backend needs TF"
 )
@@ -506,7 +495,7 @@ def test_torch_data_loader_is_rejected_with_advice(rng, reader):
 
 
 def test_config_round_trip_gives_identical_outputs(rng):
-    classifier = tiny_classifier(pooling="max", activation="softmax", dropout=0.25)
+    classifier = classifier_of_3(pooling="max", activation="softmax", dropout=0.25)
     config = classifier.get_config()
     json.dumps(config)  # preset files store it as JSON
 
@@ -672,7 +661,7 @@ def randomize_normalization(model, rng):
 def test_matches_keras_hub_with_the_same_weights(rng, tmp_path, pooling):
     keras_hub = pytest.importorskip("keras_hub")
     ours = DenseNetImageClassifier(
-        tiny_backbone(stem_padding="same"), NUM_CLASSES, pooling=pooling
+        build_tiny_backbone(stem_padding="same"), NUM_CLASSES, pooling=pooling
     )
     theirs = keras_hub.models.DenseNetImageClassifier(
         keras_hub.models.DenseNetBackbone(
@@ -690,7 +679,7 @@ def test_matches_keras_hub_with_the_same_weights(rng, tmp_path, pooling):
     theirs_path = str(tmp_path / "theirs.weights.h5")
     theirs.save_weights(theirs_path)
     round_trip = DenseNetImageClassifier(
-        tiny_backbone(stem_padding="same"), NUM_CLASSES, pooling=pooling
+        build_tiny_backbone(stem_padding="same"), NUM_CLASSES, pooling=pooling
     )
     round_trip.load_weights(theirs_path)
     images = model_images(rng, 2)
