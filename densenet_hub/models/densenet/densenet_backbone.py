@@ -43,13 +43,15 @@ class DenseNetBackbone(Backbone):
     BatchNorm + ReLU feature map (no pooling); `pyramid_outputs` maps
     `"P2"`..`"P{L+1}"` to the raw output of each dense block.
 
-    Stem padding: the torch models the public weights come from (torchvision,
+    Stem padding: `stem_padding="same"` (the default) is KerasHub's
+    architecture, Keras' "same" padding, asymmetric on even input sizes (it
+    pads (2, 3) and (0, 1) at 224), so a model built from arguments equals
+    KerasHub's. The torch models the public weights come from (torchvision,
     timm) pad the 7x7/2 stem convolution by 3 and the 3x3/2 max-pool by 1 on
-    every side. `stem_padding="symmetric"` (the default) does the same, so the
-    model reproduces the weights' original outputs. `stem_padding="same"` uses
-    Keras' "same" padding, which is asymmetric on even input sizes (it pads
-    (2, 3) and (0, 1) at 224); it reproduces KerasHub's outputs bit for bit.
-    On odd input sizes both choices give identical outputs.
+    every side: `stem_padding="symmetric"` does the same and reproduces their
+    outputs. Whatever loads torch-trained weights sets it (the built-in
+    presets, `hf://timm/...`, every converter); see `densenet_layout`. On odd
+    input sizes both choices give identical outputs.
 
     Memory-efficient training (Pleiss et al., "Memory-Efficient
     Implementation of DenseNets", 2017): with `memory_efficient=True`, a

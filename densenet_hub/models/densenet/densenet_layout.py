@@ -9,9 +9,10 @@ Stem padding: the torch models the public weights come from (torchvision,
 timm) pad the 7x7/2 stem convolution by 3 and the 3x3/2 max pool by 1 on
 every side (`TORCH_STEM_PADDING`, "symmetric"); KerasHub's backbone uses
 Keras' "same" padding (`KERAS_HUB_STEM_PADDING`), asymmetric on even input
-sizes. The rule: whatever loads torch-trained weights (the built-in presets,
-`hf://timm/...`, every converter) sets `TORCH_STEM_PADDING` explicitly; a
-config without the key (every KerasHub file) means KerasHub's.
+sizes. The rule: a backbone built from arguments, and a config without the
+key (every KerasHub file), is KerasHub's; whatever loads torch-trained
+weights (the built-in presets, `hf://timm/...`, every converter) sets
+`TORCH_STEM_PADDING` explicitly.
 """
 
 BN_EPSILON = 1.001e-5
@@ -21,8 +22,8 @@ STEM_KERNEL_SIZE = 7
 TORCH_STEM_PADDING = "symmetric"
 KERAS_HUB_STEM_PADDING = "same"
 STEM_PADDINGS = (TORCH_STEM_PADDING, KERAS_HUB_STEM_PADDING)
-# `DenseNetBackbone(...)`'s default.
-DEFAULT_STEM_PADDING = TORCH_STEM_PADDING
+# `DenseNetBackbone(...)`'s default: built from arguments, it is KerasHub's.
+DEFAULT_STEM_PADDING = KERAS_HUB_STEM_PADDING
 
 STEM_CONV = "conv1_conv"
 STEM_BN = "conv1_bn"

@@ -58,7 +58,7 @@ def densenet121():
     return {
         "keras_hub": theirs,
         "same": DenseNetBackbone(stem_padding="same", **DENSENET_121),
-        "symmetric": DenseNetBackbone(**DENSENET_121),
+        "symmetric": DenseNetBackbone(stem_padding="symmetric", **DENSENET_121),
     }
 
 
@@ -107,11 +107,22 @@ def test_small_weight_files_interchange_both_ways(tmp_path):
     assert to_ours <= TOLERANCE
 
 
+def test_a_backbone_built_from_arguments_is_keras_hub_s_architecture(tmp_path):
+    theirs = keras_hub_backbone(SMALL)
+    randomize_weights(theirs, seed=6)
+    ours = DenseNetBackbone(**SMALL)
+    assert ours.stem_padding == "same"
+    copy_through_file(theirs, ours, tmp_path / "theirs.weights.h5")
+    # An even size, where the two paddings differ.
+    images = random_images(1, 32, seed=7)
+    assert max_abs_diff(forward(ours, images), forward(theirs, images)) <= TOLERANCE
+
+
 @pytest.mark.parametrize("size", [32, 33])
 def test_symmetric_model_loads_keras_hub_file(tmp_path, size):
     theirs = keras_hub_backbone(SMALL)
     randomize_weights(theirs, seed=4)
-    ours = DenseNetBackbone(**SMALL)
+    ours = DenseNetBackbone(stem_padding="symmetric", **SMALL)
     copy_through_file(theirs, ours, tmp_path / "theirs.weights.h5")
 
     images = random_images(1, size, seed=size)
@@ -129,7 +140,7 @@ def test_densenet121_keras_hub_file_gives_keras_hub_outputs(densenet121, tmp_pat
     theirs, ours = densenet121["keras_hub"], densenet121["same"]
     path = tmp_path / "densenet121.weights.h5"
     copy_through_file(theirs, ours, path)
-    # The default model loads the same file: its extra layers hold no weights.
+    # The torch-padded model loads the same file: its extra layers hold no weights.
     copy_through_file(theirs, densenet121["symmetric"], path)
 
     images = random_images(1, 224, seed=5)
