@@ -64,7 +64,7 @@ class DistributionError(ValueError):
     try:
         distribution.check_global_batch(6, replicas=4)
     except distribution.DistributionError as error:
-        print(error)  # the global batch size 6 is not divisible by 4 ...
+        assert "the global batch size 6 is not divisible by 4" in str(error)
     ```
     """
 
@@ -99,7 +99,7 @@ def process_index():
     ```python
     from densenet_hub import distribution
 
-    print(distribution.process_index(), distribution.process_count())  # 0 1
+    assert (distribution.process_index(), distribution.process_count()) == (0, 1)
     ```
     """
     if keras.backend.backend() != "jax":
@@ -204,7 +204,7 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None):
 
     # Two processes on one machine would each run, with their own id:
     #   distribution.initialize("127.0.0.1:12345", num_processes=2, process_id=0)
-    print(distribution.process_count())  # 1 until initialize joins more
+    assert distribution.process_count() == 1  # until initialize joins more
     ```
     """
     _require_jax("multi-process training")
@@ -316,7 +316,7 @@ def data_parallel(devices=None, auto_shard_dataset=True):
 
     if keras.backend.backend() == "jax":
         layout = distribution.data_parallel(devices=1)
-        print(layout.device_mesh.shape)  # (1,)
+        assert tuple(layout.device_mesh.shape) == (1,)
         keras.distribution.set_distribution(None)
     ```
     """
@@ -348,8 +348,8 @@ def densenet_layout_map(device_mesh):
 
     mesh = keras.distribution.DeviceMesh((1, 1), ["batch", "model"], ["cpu:0"])
     layout_map = distribution.densenet_layout_map(mesh)
-    print(layout_map["stack1_block3_1_conv/kernel"].axes)  # (None, None, None, 'model')
-    print(layout_map["conv1_conv/kernel"])  # None: replicated
+    assert tuple(layout_map["stack1_block3_1_conv/kernel"].axes) == (None, None, None, "model")
+    assert layout_map["conv1_conv/kernel"] is None  # replicated
     ```
     """
     layout_map = keras.distribution.LayoutMap(device_mesh)
@@ -383,7 +383,7 @@ def model_parallel(model_devices=2, devices=None, auto_shard_dataset=True):
 
     if keras.backend.backend() == "jax":
         layout = distribution.model_parallel(model_devices=1, devices=1)
-        print(layout.device_mesh.shape)  # (1, 1)
+        assert tuple(layout.device_mesh.shape) == (1, 1)
         keras.distribution.set_distribution(None)
     ```
     """
@@ -482,7 +482,7 @@ def local_batch_rows(global_batch_size):
     from densenet_hub import distribution
 
     batch = np.arange(8)
-    print(batch[distribution.local_batch_rows(len(batch))])  # all 8 rows in one process
+    assert list(batch[distribution.local_batch_rows(len(batch))]) == list(range(8))  # one process
     ```
     """
     count = process_count()

@@ -54,8 +54,7 @@ def decode_predictions(scores, top=5, class_names=None):
     logits = np.zeros((1, 1000), dtype="float32")
     logits[0, 1] = 5.0  # goldfish
     logits[0, 0] = 3.0  # tench
-    print(imagenet.decode_predictions(logits, top=2))
-    # [[(1, 'goldfish', 5.0), (0, 'tench', 3.0)]]
+    assert imagenet.decode_predictions(logits, top=2) == [[(1, "goldfish", 5.0), (0, "tench", 3.0)]]
     ```
     """
     scores = _scores_array(scores)

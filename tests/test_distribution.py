@@ -218,9 +218,9 @@ def test_cli_trains_on_two_devices_and_two_processes_resume(data, base, tmp_path
     assert status == 75, output[-3000:]
     assert "training on 2 devices (data_parallel, 1 process(es)); global batch 4" in output
     # 9 training and 3 validation images in batches of 4: the last batch of
-    # each is cut to a multiple of 2.
+    # each training epoch is cut to a multiple of 2; validation pads and masks.
     assert "training leaves out 1 image(s) per epoch" in output
-    assert "validation uses 2 of 3 images" in output
+    assert "validation uses every image" in output
     assert json.loads((checkpoint / "state.json").read_text())["epochs_done"] == 1
 
     # Resumed by two processes of one device each, configured through

@@ -1,6 +1,9 @@
-"""Printing for the command line: warnings on stderr and plain-text tables."""
+"""Printing for the command line: errors and warnings on stderr, and
+plain-text tables."""
 
+import shutil
 import sys
+import textwrap
 
 PROGRAM = "densenet-hub"
 MAX_NAMED = 10
@@ -9,6 +12,16 @@ MAX_NAMED = 10
 def warn(message):
     """Prints `message` as one warning line on stderr."""
     print(f"{PROGRAM}: warning: {one_line(message)}", file=sys.stderr)
+
+
+def print_error(error):
+    """Prints `error` as the command's error message on stderr: one line for
+    scripts and logs, wrapped to the width of a terminal for people."""
+    message = f"{PROGRAM}: error: {one_line(error)}"
+    if sys.stderr.isatty():
+        width = shutil.get_terminal_size().columns
+        message = textwrap.fill(message, width=width, subsequent_indent="  ")
+    print(message, file=sys.stderr)
 
 
 def one_line(text):
@@ -23,7 +36,8 @@ def format_table(header, rows):
     ```python
     from densenet_hub.cli.console import format_table
 
-    print(format_table(["label", "score"], [["cat", "0.91"], ["dog", "0.07"]]))
+    table = format_table(["label", "score"], [["cat", "0.91"], ["dog", "0.07"]])
+    assert table.splitlines() == ["label  score", "-----  -----", "cat    0.91", "dog    0.07"]
     ```
     """
     cells = [[str(cell) for cell in row] for row in [header, *rows]]

@@ -57,7 +57,7 @@ def register(subparsers):
         "--epochs",
         type=arguments.positive_int,
         default=10,
-        help="fine-tuning epochs after a one-epoch warm-up (default 10)",
+        help="training epochs (default 10)",
     )
     parser.add_argument(
         "--images-per-class",
@@ -98,8 +98,11 @@ def run(args):
     _command(
         args.parser,
         "train", str(train_dir), "--preset", str(base), "--out", str(preset),
-        "--no-pretrained", "--warmup-epochs", "1", "--epochs", str(args.epochs),
-        "--warmup-learning-rate", "3e-3", "--learning-rate", "3e-3",
+        # No warm-up of the head alone: it protects pretrained features from
+        # a random head's gradients, and this backbone is as random as the
+        # head (a frozen random backbone left the head at chance).
+        "--no-pretrained", "--warmup-epochs", "0", "--epochs", str(args.epochs),
+        "--learning-rate", "3e-3",
         "--patience", "4", "--augment", "rotate,zoom,translate",
         "--seed", str(args.seed), *(["--quiet"] if args.quiet else []),
     )  # fmt: skip

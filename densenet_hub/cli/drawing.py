@@ -1,121 +1,131 @@
-"""Pictures the commands write, drawn with Pillow: a confusion matrix and a
-heat-map overlay."""
+"""Pictures the commands write, drawn with matplotlib (the `plots` extra): a
+confusion matrix and a Grad-CAM explanation, as PNG files.
+
+Figures are built with matplotlib's object interface and its Agg renderer,
+never `pyplot`: no display is needed, and no global figure state is touched
+in a process that runs commands from Python.
+"""
+
+import sys
 
 import numpy as np
-import PIL.Image
-import PIL.ImageDraw
-import PIL.ImageFont
 
-MAX_MATRIX_PIXELS = 800
-MIN_CELL, MAX_CELL = 4, 48
-MIN_CELL_FOR_COUNTS = 22
-MIN_CELL_FOR_NAMES = 10
+from densenet_hub.optional import extra_fix
+from densenet_hub.optional import import_optional
+
+DPI = 100
+# Cells get their counts and the axes their class names up to this many
+# classes; beyond, the text would overlap and only the shading is drawn.
+MAX_LABELLED_CLASSES = 30
 MAX_NAME_CHARACTERS = 16
-MARGIN = 8
-WHITE, BLACK = (255, 255, 255), (0, 0, 0)
-# Cells shade from white to this blue as their share of the row grows.
-FULL_CELL = np.array([8, 48, 107], dtype="float64")
-# Anchors of a "jet"-like ramp: blue (0) through cyan, yellow, to red (1).
-HEAT_ANCHORS = np.array(
-    [[0, 0, 128], [0, 0, 255], [0, 255, 255], [255, 255, 0], [255, 0, 0], [128, 0, 0]],
-    dtype="float64",
-)
+# Grad-CAM's usual colour ramp: blue (no relevance) to red (the most).
+HEAT_COLOURS = "jet"
 
 
-def confusion_matrix_image(matrix, row_names, column_names):
-    """A picture of a confusion matrix: rows are true classes, columns
-    predicted ones; cells shaded by their share of the row, with counts and
-    class names when the cells are large enough.
-
-    Args:
-        matrix: `(rows, columns)` int counts.
-        row_names, column_names: the class names along each axis.
-
-    Returns:
-        A `PIL.Image.Image` (RGB).
+def save_confusion_matrix(path, matrix, row_names, column_names, accuracy):
+    """Writes a confusion matrix as a PNG: rows are true classes, columns
+    predicted ones, cells shaded by their share of the row, with a colour
+    bar, the counts and class names when they fit, and the accuracy in the
+    title.
 
     Example:
     ```python
+    import pathlib, tempfile
     import numpy as np
-    from densenet_hub.cli.drawing import confusion_matrix_image
+    import PIL.Image
+    from densenet_hub.cli.drawing import save_confusion_matrix
 
-    image = confusion_matrix_image(np.array([[5, 1], [0, 4]]), ["a", "b"], ["a", "b"])
-    image.save("/tmp/confusion.png")
+    path = pathlib.Path(tempfile.mkdtemp()) / "confusion.png"
+    save_confusion_matrix(path, np.array([[5, 1], [0, 4]]), ["a", "b"], ["a", "b"], 0.9)
+    assert PIL.Image.open(path).format == "PNG"
     ```
     """
+    figure_class = _figure_class("Drawing the confusion matrix")
     matrix = np.asarray(matrix)
-    font = PIL.ImageFont.load_default()
-    cell = int(np.clip(MAX_MATRIX_PIXELS // max(matrix.shape), MIN_CELL, MAX_CELL))
-    show_names = cell >= MIN_CELL_FOR_NAMES
-    row_labels = _labels(font, row_names) if show_names else []
-    column_labels = _labels(font, column_names) if show_names else []
-    left = MARGIN + max((label.width for label in row_labels), default=0) + MARGIN
-    top = 2 * MARGIN + _line_height(font) + max((label.width for label in column_labels), default=0)
-    width = left + cell * matrix.shape[1] + MARGIN
-    height = top + cell * matrix.shape[0] + MARGIN
-    image = PIL.Image.new("RGB", (width, height), WHITE)
-    draw = PIL.ImageDraw.Draw(image)
-    draw.text((MARGIN, MARGIN), "true (rows) vs predicted (columns)", fill=BLACK, font=font)
-    _draw_cells(draw, font, matrix, left, top, cell)
-    for row, label in enumerate(row_labels):
-        y = top + row * cell + (cell - label.height) // 2
-        image.paste(label, (left - MARGIN - label.width, y))
-    for column, label in enumerate(column_labels):
-        vertical = label.rotate(90, expand=True)
-        x = left + column * cell + (cell - vertical.width) // 2
-        image.paste(vertical, (x, top - MARGIN - vertical.height))
-    return image
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    side = float(np.clip(3 + 0.45 * max(matrix.shape), 5, 16))
+    figure = figure_class(figsize=(side + 1.2, side), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    shading = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(shading, ax=axes, shrink=0.8, label="share of the true class's images")
+    labelled = max(matrix.shape) <= MAX_LABELLED_CLASSES
+    if labelled:
+        axes.set_xticks(range(matrix.shape[1]), _short(column_names), rotation=90)
+        axes.set_yticks(range(matrix.shape[0]), _short(row_names))
+        for (row, column), count in np.ndenumerate(matrix):
+            if count:
+                colour = "white" if shares[row, column] > 0.5 else "black"
+                axes.text(column, row, str(int(count)), ha="center", va="center", color=colour)
+    else:
+        axes.set_xticks([])
+        axes.set_yticks([])
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(
+        f"Confusion matrix: accuracy {accuracy:.1%} on {int(matrix.sum())} images"
+    )
+    figure.savefig(path, format="png")
 
 
-def _draw_cells(draw, font, matrix, left, top, cell):
-    totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    shares = matrix / totals
-    for (row, column), count in np.ndenumerate(matrix):
-        share = shares[row, column]
-        colour = tuple(int(c) for c in np.round(255 + (FULL_CELL - 255) * share))
-        x, y = left + column * cell, top + row * cell
-        draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=colour, outline=(200, 200, 200))
-        if cell >= MIN_CELL_FOR_COUNTS and count:
-            text = str(int(count))
-            box = draw.textbbox((0, 0), text, font=font)
-            draw.text(
-                (x + (cell - box[2]) // 2, y + (cell - box[3]) // 2),
-                text,
-                fill=WHITE if share > 0.5 else BLACK,
-                font=font,
-            )
+def save_explanation(path, image, heat, class_name, probability, opacity):
+    """Writes a Grad-CAM explanation as a PNG: the input as the model sees
+    it, beside the heat map (values in [0, 1], any resolution) laid over it
+    with `opacity`, a colour bar, and the class with its probability.
 
+    Example:
+    ```python
+    import pathlib, tempfile
+    import numpy as np
+    import PIL.Image
+    from densenet_hub.cli.drawing import save_explanation
 
-def _labels(font, names):
-    """Each name as a small black-on-white picture."""
-    pictures = []
-    for name in names:
-        text = str(name)[:MAX_NAME_CHARACTERS]
-        box = font.getbbox(text)
-        picture = PIL.Image.new("RGB", (max(box[2], 1), _line_height(font)), WHITE)
-        PIL.ImageDraw.Draw(picture).text((0, 0), text, fill=BLACK, font=font)
-        pictures.append(picture)
-    return pictures
-
-
-def _line_height(font):
-    return font.getbbox("Ag")[3] + 2
-
-
-def heat_colours(values):
-    """RGB uint8 colours for `values` in [0, 1] on a blue-to-red ramp."""
-    positions = np.clip(values, 0.0, 1.0) * (len(HEAT_ANCHORS) - 1)
-    lower = np.minimum(np.floor(positions).astype("int64"), len(HEAT_ANCHORS) - 2)
-    weight = (positions - lower)[..., None]
-    colours = HEAT_ANCHORS[lower] * (1 - weight) + HEAT_ANCHORS[lower + 1] * weight
-    return np.round(colours).astype("uint8")
-
-
-def heat_overlay(image, heat, opacity=0.5):
-    """`image` (uint8 RGB) with the heat map (values in [0, 1], any size)
-    stretched over it and blended in with `opacity`."""
+    path = pathlib.Path(tempfile.mkdtemp()) / "explanation.png"
+    image = np.zeros((32, 32, 3), "uint8")
+    save_explanation(path, image, np.eye(4), "cat", 0.93, opacity=0.5)
+    assert PIL.Image.open(path).format == "PNG"
+    ```
+    """
+    figure_class = _figure_class("Drawing the Grad-CAM explanation")
+    # Loaded with matplotlib.figure, as are its `cm` and `colors` modules.
+    matplotlib = sys.modules["matplotlib"]
+    figure = figure_class(figsize=(8.4, 4.4), dpi=DPI, layout="constrained")
+    source, overlay = figure.subplots(1, 2)
     height, width = image.shape[:2]
-    heat_picture = PIL.Image.fromarray(np.asarray(heat, dtype="float32"))
-    stretched = np.asarray(heat_picture.resize((width, height), PIL.Image.BILINEAR))
-    blended = (1 - opacity) * image + opacity * heat_colours(stretched)
-    return PIL.Image.fromarray(np.round(blended).astype("uint8"))
+    for axes, title in ((source, "input"), (overlay, "where the model looks")):
+        axes.imshow(image, interpolation="nearest")
+        axes.set_title(title)
+        axes.set_axis_off()
+    ramp = matplotlib.colormaps[HEAT_COLOURS]
+    overlay.imshow(
+        np.asarray(heat, dtype="float32"), cmap=_fading(matplotlib, ramp, opacity),
+        vmin=0, vmax=1, interpolation="bilinear",
+        # The map covers the whole picture whatever its resolution, and is
+        # interpolated between its cells' centres rather than shown as blocks.
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+    )  # fmt: skip
+    # The bar shows the ramp at full strength, whatever the opacity.
+    scale = matplotlib.cm.ScalarMappable(cmap=ramp)
+    scale.set_clim(0, 1)
+    figure.colorbar(scale, ax=overlay, shrink=0.85, label="Grad-CAM relevance (1: most)")
+    figure.suptitle(f"class {class_name}: probability {probability:.1%}", fontsize="x-large")
+    figure.savefig(path, format="png")
+
+
+def _fading(matplotlib, ramp, opacity):
+    """`ramp` with an opacity that grows with the value up to `opacity`: the
+    image shows through where the model does not look, instead of lying
+    under a uniform tint."""
+    colours = ramp(np.linspace(0, 1, ramp.N))
+    colours[:, 3] = opacity * np.linspace(0, 1, ramp.N) ** 0.5
+    return matplotlib.colors.ListedColormap(colours)
+
+
+def _figure_class(purpose):
+    return import_optional("matplotlib.figure", extra_fix("plots"), purpose).Figure
+
+
+def _short(names):
+    return [
+        name if len(name) <= MAX_NAME_CHARACTERS else name[: MAX_NAME_CHARACTERS - 1] + "…"
+        for name in map(str, names)
+    ]

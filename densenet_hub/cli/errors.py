@@ -15,6 +15,6 @@ class CliError(Exception):
     try:
         raise CliError("no images found in 'photos/'; add .png or .jpg files")
     except CliError as error:
-        print(error)
+        assert "no images found in 'photos/'" in str(error)
     ```
     """

@@ -9,7 +9,7 @@ import numpy as np
 from densenet_hub.cli import arguments
 from densenet_hub.cli.console import format_table
 from densenet_hub.cli.console import warn
-from densenet_hub.cli.drawing import confusion_matrix_image
+from densenet_hub.cli.drawing import save_confusion_matrix
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.images import find_labelled_images
 from densenet_hub.cli.loading import load_classifier
@@ -87,8 +87,8 @@ def evaluate_folder(
         "confusion_matrix": str(confusion_matrix_path),
     }
     matrix, column_names = _confusion_matrix(truth, predicted, class_indices, folder_names)
-    confusion_matrix_image(matrix, folder_names, column_names).save(
-        confusion_matrix_path, format="PNG"
+    save_confusion_matrix(
+        confusion_matrix_path, matrix, folder_names, column_names, metrics["accuracy"]
     )
     return metrics
 

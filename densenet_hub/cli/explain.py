@@ -1,20 +1,18 @@
 """`densenet-hub explain PRESET IMAGE --out heat.png`: a Grad-CAM heat map of
 where the classifier looks, computed by `densenet_hub.explain.grad_cam`, laid
-over the image as the model sees it.
+over the image as the model sees it, beside the image, with the class and its
+probability.
 """
 
 import numpy as np
-import PIL.Image
 
 from densenet_hub import explain
 from densenet_hub.cli import arguments
-from densenet_hub.cli.drawing import heat_overlay
+from densenet_hub.cli.drawing import save_explanation
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.cli.loading import to_probabilities
 from densenet_hub.data.images import read_image
-
-MIN_SIDE = 256
 
 
 def register(subparsers):
@@ -22,9 +20,11 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "explain",
         help="write a Grad-CAM heat map of an image",
-        description="Writes the image (as the model sees it, centre-cropped "
-        "when the preset crops; small images enlarged to 256 pixels) with a "
-        "Grad-CAM heat map of the predicted class, or of --class, laid over it.",
+        description="Writes a PNG with the image as the model sees it "
+        "(centre-cropped when the preset crops) and, beside it, a Grad-CAM "
+        "heat map of the predicted class, or of --class, laid over it, with a "
+        "colour bar and the class's probability. Needs matplotlib (pip "
+        "install 'densenet-hub[plots]').",
     )
     parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
     parser.add_argument("image", help="an image file")
@@ -52,8 +52,10 @@ def run(args):
     probabilities = to_probabilities(classifier, classifier(x, training=False))[0]
     index = _class_index(args.class_name, class_names, probabilities)
     heat = grad_cam(classifier, x, index)
-    view = _enlarged(_model_view(image, classifier.preprocessor.image_converter))
-    heat_overlay(view, heat, args.opacity).save(args.out, format="PNG")
+    view = _model_view(image, classifier.preprocessor.image_converter)
+    save_explanation(
+        args.out, view, heat, class_names[index], float(probabilities[index]), args.opacity
+    )
     print(
         f"{args.image}: class {class_names[index]!r} (index {index}, probability "
         f"{probabilities[index]:.4f}); heat map written to {args.out}"
@@ -94,14 +96,3 @@ def _model_view(image, converter):
     crop_width = min(width, round(height * target_width / target_height))
     top, left = (height - crop_height) // 2, (width - crop_width) // 2
     return image[top : top + crop_height, left : left + crop_width]
-
-
-def _enlarged(image):
-    """`image`, scaled up so its shorter side has at least `MIN_SIDE` pixels:
-    the heat map of a small image would otherwise be hard to see."""
-    height, width = image.shape[:2]
-    factor = MIN_SIDE / min(height, width)
-    if factor <= 1:
-        return image
-    size = (round(width * factor), round(height * factor))
-    return np.asarray(PIL.Image.fromarray(image).resize(size, PIL.Image.BICUBIC))

@@ -6,7 +6,6 @@ from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.export.export import FORMATS
 from densenet_hub.export.export import export_model
-from densenet_hub.export.packages import MissingExportPackageError
 from densenet_hub.models import Backbone
 from densenet_hub.preset_file_names import TASK_FILE
 from densenet_hub.presets.resolver import local_folder
@@ -35,8 +34,11 @@ def register(subparsers):
     parser.add_argument(
         "--no-preprocessing",
         dest="preprocessing",
-        action="store_false",
-        help="leave the normalisation out: the export takes normalised images",
+        action="store_const",
+        const=False,
+        default=None,
+        help="leave the normalisation out: the export takes normalised images "
+        "(always so for a backbone preset, which has no normalisation)",
     )
     arguments.add_image_size_option(
         parser, help_text="the input size, SIZE or HEIGHTxWIDTH, instead of the preset's"
@@ -47,16 +49,13 @@ def register(subparsers):
 
 def run(args):
     model = _load_model(args)
-    try:
-        path = export_model(
-            model,
-            args.out,
-            format=args.format,
-            include_preprocessing=args.preprocessing,
-            overwrite=args.overwrite,
-        )
-    except MissingExportPackageError as error:
-        raise CliError(str(error)) from None
+    path = export_model(
+        model,
+        args.out,
+        format=args.format,
+        include_preprocessing=args.preprocessing,
+        overwrite=args.overwrite,
+    )
     print(f"wrote {path}: {args.format} export of {type(model).__name__}")
     return 0
 
@@ -64,13 +63,6 @@ def run(args):
 def _load_model(args):
     folder = local_folder(args.preset)
     if folder is not None and not (folder / TASK_FILE).is_file():
-        if args.preprocessing:
-            raise CliError(
-                f"the preset {args.preset!r} is a backbone (no {TASK_FILE}), "
-                "which has no preprocessor to export; pass --no-preprocessing "
-                "and feed the export images normalised as the preset's image "
-                "converter does."
-            )
         if args.image_size is not None:
             raise CliError(
                 "--image-size applies to a classifier's preprocessing; a "

@@ -2,8 +2,11 @@
 
 import json
 
+import keras
+
 from densenet_hub import preset_file_names as names
 from densenet_hub.cli import loading
+from densenet_hub.cli.console import PROGRAM
 from densenet_hub.cli.console import format_table
 from densenet_hub.models import Backbone
 from densenet_hub.models import ImageClassifier
@@ -42,6 +45,7 @@ def run_presets(args):
         rows.append(
             {
                 "name": name,
+                "aliases": listing["metadata"]["aliases"],
                 "parameters": listing["metadata"]["params"],
                 "description": listing["metadata"]["description"],
                 "handle": listing["kaggle_handle"],
@@ -51,17 +55,19 @@ def run_presets(args):
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    # Descriptions and handles would make rows of about 200 columns; the
+    # table keeps what tells presets apart, and `info` shows the rest.
     table = [
         [
             row["name"],
+            ", ".join(row["aliases"]),
             f"{row['parameters']:,}",
-            row["description"],
-            row["handle"],
             "yes" if row["cached"] else "no",
         ]
         for row in rows
     ]
-    print(format_table(["name", "parameters", "description", "handle", "cached"], table))
+    print(format_table(["name", "alias", "parameters", "cached"], table))
+    print(f"\nDescription, weights and download source: {PROGRAM} info NAME")
     return 0
 
 
@@ -125,7 +131,13 @@ def _loaded_details(preset):
 
 
 def _public_config(config):
-    return {key: value for key, value in config.items() if key not in ("name", "trainable")}
+    """The backbone's config as a user reads it: without Keras' bookkeeping,
+    and the dtype policy by name (`float32`, `mixed_bfloat16`) rather than
+    Keras' serialised dict."""
+    public = {key: value for key, value in config.items() if key not in ("name", "trainable")}
+    if "dtype" in public:
+        public["dtype"] = keras.dtype_policies.get(public["dtype"]).name
+    return public
 
 
 def _print_details(details):

@@ -26,6 +26,7 @@ from densenet_hub.preprocessing import ImageConverter
 from densenet_hub.presets.builtin import find_builtin
 from densenet_hub.presets.resolver import local_folder
 from densenet_hub.presets.saver import save_preset
+from densenet_hub.training.finetune import use_from_scratch_batchnorm
 
 CLASS_NAMES_FILE = "class_names.json"
 MAX_CLASS_NAMES_BYTES = 16 << 20
@@ -97,9 +98,33 @@ def default_preprocessor(image_size):
     )
 
 
+def _size_without_converter(backbone, image_size):
+    """The input size when the preset has no image converter: `--image-size`,
+    else the size the backbone was built for, else DenseNet's usual 224."""
+    fixed = fixed_image_size(backbone)
+    if image_size is not None and fixed is not None and tuple(image_size) != fixed:
+        raise CliError(
+            f"--image-size {image_size[0]}x{image_size[1]} does not fit the "
+            f"preset's backbone, built for {fixed[0]}x{fixed[1]} images "
+            f"(image_shape {tuple(backbone.image_shape)}). Fix: drop "
+            "--image-size, or use a backbone built without a fixed image_shape."
+        )
+    return tuple(image_size or fixed or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE))
+
+
+def fixed_image_size(backbone):
+    """The `(height, width)` `backbone` was built for, or None if it takes any size."""
+    shape = getattr(backbone, "image_shape", None)
+    if shape is None:
+        return None
+    channels_first = getattr(backbone, "data_format", None) == "channels_first"
+    spatial = tuple(shape[1:3] if channels_first else shape[0:2])
+    return None if None in spatial else spatial
+
+
 def _ensure_preprocessor(classifier, image_size):
     if classifier.preprocessor is None:
-        size = image_size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+        size = _size_without_converter(classifier.backbone, image_size)
         warn(
             f"the preset has no preprocessor; using ImageNet normalisation at "
             f"{size[0]}x{size[1]} (set another size with --image-size)."
@@ -123,6 +148,8 @@ def classifier_for_training(preset, num_classes, pretrained=True, image_size=Non
         classifier = ImageClassifier.from_preset(
             preset, num_classes=num_classes, load_weights=pretrained
         )
+    if not pretrained:
+        use_from_scratch_batchnorm(classifier)
     _ensure_preprocessor(classifier, image_size)
     return classifier
 
@@ -135,7 +162,7 @@ def load_backbone(preset, image_size=None):
     backbone = Backbone.from_preset(preset)
     folder = local_folder(preset)
     if folder is not None and not (folder / names.IMAGE_CONVERTER_FILE).is_file():
-        size = image_size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+        size = _size_without_converter(backbone, image_size)
         warn(
             f"the preset has no {names.IMAGE_CONVERTER_FILE}; using ImageNet "
             f"normalisation at {size[0]}x{size[1]} (set another size with "

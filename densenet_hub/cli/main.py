@@ -1,8 +1,10 @@
 """The `densenet-hub` entry point: parses the command line and runs a command.
 
 A user mistake (a bad path, an unknown preset, an unreadable image, a preset
-that fails its checks) ends with one line on stderr and exit status 1, never
-a traceback; `--debug` shows the traceback. Usage errors exit with 2, an
+that fails its checks, a missing optional package) ends with one message on
+stderr (one line, wrapped to the width of a terminal) and exit status 1,
+never a traceback; `--debug` shows the traceback. Without any Keras backend
+installed, `--help` and `--version` still work. Usage errors exit with 2, an
 interruption with 130.
 """
 
@@ -10,48 +12,64 @@ import argparse
 import os
 import sys
 
-from densenet_hub.cli import bench
-from densenet_hub.cli import convert
-from densenet_hub.cli import demo
-from densenet_hub.cli import embed
-from densenet_hub.cli import evaluate
-from densenet_hub.cli import explain
-from densenet_hub.cli import export
-from densenet_hub.cli import info
-from densenet_hub.cli import predict
-from densenet_hub.cli import train
 from densenet_hub.cli.console import PROGRAM
-from densenet_hub.cli.console import one_line
+from densenet_hub.cli.console import print_error
 from densenet_hub.cli.errors import CliError
-from densenet_hub.hub.errors import MissingHubClientError
+from densenet_hub.keras_backend import NoKerasBackendError
+from densenet_hub.keras_backend import choose_backend
+from densenet_hub.optional import MissingOptionalPackageError
 from densenet_hub.version import __version__
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-# The library reports bad files, configs and presets with these; anything
-# else is a bug and keeps its traceback.
-USER_ERRORS = (CliError, ValueError, OSError, MissingHubClientError)
-COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, bench, demo)
+# The library reports bad files, configs and presets, and missing optional
+# packages, with these; anything else is a bug and keeps its traceback.
+USER_ERRORS = (CliError, ValueError, OSError, MissingOptionalPackageError)
 
 
 def build_parser():
     """The argument parser with every command."""
-    parser = argparse.ArgumentParser(
-        prog=PROGRAM,
-        description="DenseNet image models from the shell: list and inspect "
-        "presets, classify, embed, fine-tune, evaluate and explain images. "
-        "Start with `densenet-hub demo`, which runs offline.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks for errors"
-    )
+    # The commands import Keras: only once a backend is known to exist.
+    from densenet_hub.cli.commands import COMMANDS
+
+    parser = _program_parser()
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(subparsers)
     # Commands that run other commands (the demo) parse them with this parser.
     parser.set_defaults(parser=parser)
     return parser
+
+
+def _program_parser(epilog=None):
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="DenseNet image models from the shell: list and inspect "
+        "presets, classify, embed, fine-tune, evaluate and explain images. "
+        "Start with `densenet-hub demo`, which runs offline.",
+        epilog=epilog,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for errors"
+    )
+    return parser
+
+
+def _main_without_backend(argv):
+    """`--help` and `--version` without any Keras backend; anything else is
+    an error saying how to install one."""
+    error = NoKerasBackendError()
+    parser = _program_parser(
+        epilog=f"The commands need a Keras backend, and none is installed. {error}"
+    )
+    parser.add_argument("command", metavar="COMMAND ...", nargs=argparse.REMAINDER)
+    try:
+        parser.parse_args(argv)
+    except SystemExit as exit:
+        return exit.code
+    print_error(error)
+    return EXIT_ERROR
 
 
 def main(argv=None):
@@ -69,6 +87,8 @@ def main(argv=None):
     assert status == 0
     ```
     """
+    if choose_backend() is None:
+        return _main_without_backend(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -82,7 +102,7 @@ def main(argv=None):
     except USER_ERRORS as error:
         if args.debug:
             raise
-        print(f"{PROGRAM}: error: {one_line(error)}", file=sys.stderr)
+        print_error(error)
         return EXIT_ERROR
 
 

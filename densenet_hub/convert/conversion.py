@@ -160,7 +160,9 @@ def _detect_format(path):
         f"Cannot tell the format of {str(path)!r}: expected a torch state dict "
         f"({CHECKPOINT_SUFFIXES}), a Keras "
         f"weight file (.h5, .weights.h5) or a timm folder with "
-        f"{names.CONFIG_FILE} and {names.TIMM_WEIGHTS_FILE}. Pass `source_format`."
+        f"{names.CONFIG_FILE} and {names.TIMM_WEIGHTS_FILE}. Fix: name the format: "
+        f"`source_format=` one of {', '.join(SOURCE_FORMATS)} in Python, "
+        "`--format` in `densenet-hub convert`."
     )
 
 

@@ -19,7 +19,10 @@ import ml_dtypes
 import numpy as np
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
-PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+# `.tar`: research code often names `torch.save` output `*.pth.tar` (CheXNet's
+# checkpoint among them); it is the same zip checkpoint (or, before torch 1.6,
+# torch's legacy format), which `torch.load` reads whatever the name.
+PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 CHECKPOINT_SUFFIXES = ", ".join(PICKLE_SUFFIXES + SAFETENSORS_SUFFIXES)
 # Keys under which training scripts nest the model's state dict, in the order
 # they are tried (e.g. CheXNet saves {"epoch", "arch", "state_dict", ...}).
@@ -27,7 +30,7 @@ NESTED_STATE_DICT_KEYS = ("state_dict", "model")
 
 
 def load_torch_state_dict(path):
-    """Read a PyTorch state dict from `.pth`/`.pt`/`.bin`/`.ckpt` or `.safetensors`.
+    """Read a PyTorch state dict from `.pth`/`.pt`/`.bin`/`.ckpt`/`.tar` or `.safetensors`.
 
     Pickled checkpoints are opened with `torch.load(weights_only=True)` only:
     one that needs any other global (a `__reduce__` payload, a pickled

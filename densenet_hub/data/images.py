@@ -56,8 +56,9 @@ class SkippedImageWarning(UserWarning):
         try:
             find_images([folder])
         except ValueError as error:
-            print(error)  # no readable images found in ...
-    print([w.message.path.name for w in caught if w.category is SkippedImageWarning])
+            assert "no readable images found in" in str(error)
+    skipped = [w.message.path.name for w in caught if w.category is SkippedImageWarning]
+    assert skipped == ["notes.txt"]
     ```
     """
 
@@ -88,7 +89,7 @@ def find_images(specs, on_error="skip"):
 
     folder = tempfile.mkdtemp()
     PIL.Image.fromarray(np.zeros((4, 4, 3), "uint8")).save(f"{folder}/a.png")
-    print(find_images([folder]))  # [PosixPath('.../a.png')]
+    assert [path.name for path in find_images([folder])] == ["a.png"]
     ```
     """
     check_choice("find_images", "on_error", on_error, ON_ERROR_CHOICES)
@@ -132,7 +133,7 @@ def find_labelled_images(data_dir, on_error="skip", min_per_class=1):
         (root / name).mkdir()
         PIL.Image.fromarray(np.zeros((4, 4, 3), "uint8")).save(root / name / "1.png")
     paths, labels, class_names = find_labelled_images(root)
-    print(labels, class_names)  # [0 1] ['cat', 'dog']
+    assert list(labels) == [0, 1] and class_names == ["cat", "dog"]
     ```
     """
     check_choice("find_labelled_images", "on_error", on_error, ON_ERROR_CHOICES)
@@ -182,7 +183,7 @@ def read_image(path):
 
     path = f"{tempfile.mkdtemp()}/grey.png"
     PIL.Image.fromarray(np.full((4, 6), 200, "uint8")).save(path)
-    print(read_image(path).shape)  # (4, 6, 3)
+    assert read_image(path).shape == (4, 6, 3)
     ```
     """
     try:
@@ -215,7 +216,7 @@ def read_images(paths, on_error="skip"):
     path = f"{tempfile.mkdtemp()}/a.png"
     PIL.Image.fromarray(np.zeros((4, 4, 3), "uint8")).save(path)
     images, kept = read_images([path])
-    print(len(images), kept == [path])  # 1 True
+    assert len(images) == 1 and kept == [path]
     ```
     """
     check_choice("read_images", "on_error", on_error, ON_ERROR_CHOICES)

@@ -8,6 +8,7 @@ import keras
 from densenet_hub.export.onnx_graph import to_onnx
 from densenet_hub.export.packages import import_openvino
 from densenet_hub.export.packages import import_package
+from densenet_hub.models import Backbone
 from densenet_hub.publish import published
 
 FORMATS = ("onnx", "openvino", "saved_model", "litert")
@@ -23,7 +24,7 @@ OWNER = "export_model"
 
 
 def export_model(
-    model, path, format="onnx", include_preprocessing=True, overwrite=False
+    model, path, format="onnx", include_preprocessing=None, overwrite=False
 ):
     """Writes `model` for an inference runtime, checked to load.
 
@@ -44,7 +45,8 @@ def export_model(
     the model's data format. With `include_preprocessing=True` the input is
     raw pixels (0-255 for 8-bit images, as float32), already resized (and
     centre-cropped) to the preprocessor's `image_size`; the export applies
-    the image converter's `x * scale + offset`. With `False` the input is
+    the image converter's `x * scale + offset`. With `False` (the default
+    for a backbone, which has no preprocessing) the input is
     what the model itself takes (what `model.preprocessor` returns). The
     output is the classifier's predictions (after its activation) or the
     backbone's feature map (NHWC in ONNX and OpenVINO).
@@ -58,8 +60,9 @@ def export_model(
         path: the `.onnx` or `.tflite` file, or the folder, to write.
         format: one of `"onnx"`, `"openvino"`, `"saved_model"`, `"litert"`.
         include_preprocessing: whether the export applies the model's image
-            converter's scale and offset; needs a `preprocessor` with an
-            `image_converter` (a backbone has none: pass `False`).
+            converter's scale and offset; `True` needs a `preprocessor` with
+            an `image_converter`. Default: `True`, except for a `Backbone`,
+            which has no preprocessing to include.
         overwrite: replace an existing `path`.
 
     Returns:
@@ -105,6 +108,8 @@ def export_model(
         )
     if format in KERAS_FORMATS:
         _check_keras_backend(format)
+    if include_preprocessing is None:
+        include_preprocessing = not isinstance(model, Backbone)
     writers = {
         "onnx": _write_onnx,
         "openvino": _write_openvino,

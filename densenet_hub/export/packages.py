@@ -1,28 +1,21 @@
 """Lazy imports of the optional export packages, with the pip extra to install."""
 
-import importlib
 import os
 import sys
 
+from densenet_hub.optional import MissingOptionalPackageError
+from densenet_hub.optional import extra_fix
+from densenet_hub.optional import import_optional
 
-class MissingExportPackageError(ImportError):
+
+class MissingExportPackageError(MissingOptionalPackageError):
     """An optional package an export format needs (`onnx`, `onnxruntime`,
     `openvino`, `tensorflow`) is not installed."""
 
 
 def import_package(module, extra, purpose):
-    """Import `module` or raise `MissingExportPackageError` naming the extra.
-
-    The export packages are imported only when an export runs, so that
-    `import densenet_hub` works without them.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise MissingExportPackageError(
-            f"{purpose} needs the optional package `{module}`, which is not "
-            f"installed. Fix: `pip install 'densenet-hub[{extra}]'`."
-        ) from error
+    """Import `module` or raise `MissingExportPackageError` naming the extra."""
+    return import_optional(module, extra_fix(extra), purpose, MissingExportPackageError)
 
 
 def import_openvino(purpose):
@@ -33,7 +26,8 @@ def import_openvino(purpose):
     runs with `CI=true` for its duration. Only `openvino.convert_model`
     would ask again, and densenet_hub never calls it.
     """
-    if "openvino" in sys.modules:
+    # None in sys.modules means the import is blocked: import_optional reports it.
+    if sys.modules.get("openvino") is not None:
         return sys.modules["openvino"]
     saved = os.environ.get("CI")
     os.environ["CI"] = "true"

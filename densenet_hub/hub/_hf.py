@@ -9,6 +9,7 @@ fetched from the same commit, so a push to the repository mid-download
 cannot mix two versions of the preset.
 """
 
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from densenet_hub.json_files import read_json
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 from densenet_hub.hub.handles import COMMIT
+from densenet_hub.hub.reachability import unreachable_reason
 
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.weights\.h5$")
 _MAX_JSON_BYTES = 16 * 2**20
@@ -74,6 +76,9 @@ class _Fetcher:
         self.hub = hub
         self.handle = handle
         self.revision = handle.revision
+        # Checked before the first request that needs the network: when the
+        # host cannot be reached, files come from the cache only.
+        self._unreachable = None
 
     def pin(self, commit):
         if commit is not None:
@@ -89,16 +94,25 @@ class _Fetcher:
                 return Path(cached)
             if cached is hub._CACHED_NO_EXIST:
                 return self._absent(filename, required)
+        # A submodule huggingface_hub does not load with its top level.
+        constants = importlib.import_module("huggingface_hub.constants")
+        if self._unreachable is None and not constants.HF_HUB_OFFLINE:
+            self._unreachable = unreachable_reason(constants.ENDPOINT) or ""
         try:
             return Path(
                 hub.hf_hub_download(
-                    self.handle.client_id, filename, revision=self.revision
+                    self.handle.client_id,
+                    filename,
+                    revision=self.revision,
+                    local_files_only=bool(self._unreachable),
                 )
             )
         except hub.errors.RemoteEntryNotFoundError:
             return self._absent(filename, required)
         except Exception as err:
-            translated = _translate(hub, self.handle, err, "download", filename)
+            translated = _translate(
+                hub, self.handle, err, "download", filename, self._unreachable
+            )
             if translated is None:
                 raise
             raise translated from err
@@ -189,9 +203,11 @@ def _commit_of(path):
     return commit if COMMIT.match(commit) else None
 
 
-def _translate(hub, handle, err, action, filename=None):
+def _translate(hub, handle, err, action, filename=None, unreachable=None):
     """Map a huggingface_hub failure to a `HubError`, or None when it is not
-    a hub failure (then the original error is raised unchanged)."""
+    a hub failure (then the original error is raised unchanged).
+    `unreachable`: why the host could not be reached, when the file was
+    looked up in the cache only for that reason."""
     # Connection failures while streaming a file come straight from
     # huggingface_hub's HTTP library, which it has imported by now.
     transport_error = getattr(sys.modules.get("httpx2"), "TransportError", ())
@@ -225,7 +241,9 @@ def _translate(hub, handle, err, action, filename=None):
         type(err) is OSError and err.errno is None
     ):
         return errors.HubUnavailableError(
-            _unavailable_message(hub, handle, action, filename, _reason(err))
+            _unavailable_message(
+                hub, handle, action, filename, unreachable or _reason(err)
+            )
         )
     return None
 
@@ -285,7 +303,7 @@ def _unavailable_message(hub, handle, action, filename, reason):
         f"reached or the transfer broke off ({reason}), and it is not in "
         f"the local cache {hub.constants.HF_HUB_CACHE}. Fix: retry when "
         "online (unset HF_HUB_OFFLINE if set); or download the preset on a "
-        "connected machine and pass its folder to `from_preset`; or set "
+        "connected machine and pass its folder instead of this handle; or set "
         "HF_HUB_CACHE (or HF_HOME) to a cache folder that already holds it."
     )
 

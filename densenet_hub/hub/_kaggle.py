@@ -165,7 +165,8 @@ def _unavailable_message(handle, action, reason, cache):
         f"Cannot download {handle}: Kaggle could not be reached or the "
         f"transfer broke off ({reason}), and the preset is not complete in "
         f"the local cache {cache}. Fix: retry when online; or download the "
-        "preset on a connected machine and pass its folder to `from_preset`; "
+        "preset on a connected machine and pass its folder instead of this "
+        "handle; "
         "or set KAGGLEHUB_CACHE to a cache folder that already holds it."
     )
     if not handle.is_pinned:

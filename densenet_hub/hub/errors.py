@@ -6,6 +6,8 @@ to it (the preset registry falls back to a mirror only on
 the matching built-in `OSError` subclass, so generic handlers keep working.
 """
 
+from densenet_hub.optional import MissingOptionalPackageError
+
 
 class HubError(OSError):
     """A remote preset could not be downloaded or uploaded."""
@@ -32,6 +34,6 @@ class HubUnavailableError(HubError, ConnectionError):
     server error) and the preset is not in the local cache."""
 
 
-class MissingHubClientError(ImportError):
+class MissingHubClientError(MissingOptionalPackageError):
     """The optional client package for a hub (`kagglehub` or
     `huggingface_hub`) is not installed."""

@@ -62,7 +62,7 @@ class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
         np.random.randint(0, 256, size=(64, 64, 3), dtype="uint8"),
     ]
     x, y = preprocessor(images, np.array([3, 7]))
-    print(tuple(x.shape), y)  # (2, 32, 32, 3) [3 7]
+    assert tuple(x.shape) == (2, 32, 32, 3) and list(y) == [3, 7]
     ```
     """
 

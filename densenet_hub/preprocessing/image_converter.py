@@ -93,7 +93,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         image_size=(32, 32), scale=1.0 / 255
     )
     images = np.random.randint(0, 256, size=(2, 64, 48, 3), dtype="uint8")
-    print(tuple(converter(images).shape))  # (2, 32, 32, 3)
+    assert tuple(converter(images).shape) == (2, 32, 32, 3)
     ```
     """
 

@@ -24,7 +24,7 @@ def augmentation_layers(names=AUGMENTATIONS, seed=None):
 
     augment = augmentation_layers(["flip", "zoom"], seed=0)
     images = np.random.default_rng(0).uniform(size=(2, 16, 16, 3)).astype("float32")
-    print(augment(images, training=True).shape)  # (2, 16, 16, 3)
+    assert tuple(augment(images, training=True).shape) == (2, 16, 16, 3)
     ```
     """
     unknown = [names] if isinstance(names, str) else [

@@ -31,7 +31,13 @@ class LabelledBatches(keras.utils.PyDataset):
         replicas: the data-parallel replicas of a multi-device run. Every
             replica needs the same number of rows, so a batch is cut to a
             multiple of `replicas` (only the last batch can lose rows: fewer
-            than `replicas`, different ones each shuffled epoch).
+            than `replicas`, different ones each shuffled epoch), unless
+            `cover_every_row`.
+        cover_every_row: for evaluation: pad the last batch to a multiple of
+            `replicas` instead, with copies of its first row, and give every
+            batch sample weights (0 for the padding), so that the loss and
+            weighted metrics cover every image once and equal the
+            one-device result. Batches are then `(images, labels, weights)`.
         local_rows: `None`, or a function from a global batch size to the
             slice of it this process reads in a multi-process run, such as
             `densenet_hub.distribution.local_batch_rows`.
@@ -53,7 +59,7 @@ class LabelledBatches(keras.utils.PyDataset):
         preprocess=lambda images: np.stack(images) / 255.0,
     )
     x, y = batches[0]
-    print(len(batches), x.shape, y)  # 2 (2, 8, 8, 3) [0 1]
+    assert len(batches) == 2 and x.shape == (2, 8, 8, 3) and list(y) == [0, 1]
     ```
     """
 
@@ -69,6 +75,7 @@ class LabelledBatches(keras.utils.PyDataset):
         on_error="fail",
         replicas=1,
         local_rows=None,
+        cover_every_row=False,
     ):
         super().__init__()
         self.paths = list(paths)
@@ -80,19 +87,36 @@ class LabelledBatches(keras.utils.PyDataset):
         self.on_error = on_error
         self.replicas = replicas
         self.local_rows = local_rows
+        self.cover_every_row = cover_every_row
+        # Keras averages a batch's weighted loss over all its rows, padding
+        # included, then weights batches by their row count: real rows
+        # weighing (rows + padding) / rows make both averages the true mean.
+        rows = len(self.paths)
+        self._real_row_weight = (rows + self._padding(rows)) / max(rows, 1)
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.paths))
         self._reshuffle()
 
     def __len__(self):
         full, rest = divmod(len(self.paths), self.batch_size)
-        return full + (rest >= self.replicas)
+        return full + (rest >= (1 if self.cover_every_row else self.replicas))
+
+    def _padding(self, rows):
+        """Rows of padding that bring a batch of `rows` to a multiple of the replicas."""
+        return -rows % self.replicas if self.cover_every_row else 0
 
     def __getitem__(self, index):
         indices = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        indices = indices[: len(indices) - len(indices) % self.replicas]
+        weights = np.full(len(indices), self._real_row_weight, "float32")
+        if self.cover_every_row:
+            padding = self._padding(len(indices))
+            indices = np.concatenate([indices, np.repeat(indices[:1], padding)])
+            weights = np.concatenate([weights, np.zeros(padding, "float32")])
+        else:
+            indices = indices[: len(indices) - len(indices) % self.replicas]
         if self.local_rows is not None:
-            indices = indices[self.local_rows(len(indices))]
+            rows = self.local_rows(len(indices))
+            indices, weights = indices[rows], weights[rows]
         batch_paths = [self.paths[i] for i in indices]
         images, kept = read_images(batch_paths, self.on_error)
         if self.replicas > 1 and len(images) < len(batch_paths):
@@ -107,13 +131,12 @@ class LabelledBatches(keras.utils.PyDataset):
                 f"({', '.join(map(str, batch_paths[:3]))}, ...); check the files."
             )
         kept = set(kept)
-        labels = np.asarray(
-            [self.labels[i] for i, path in zip(indices, batch_paths) if path in kept]
-        )
+        rows = [row for row, path in enumerate(batch_paths) if path in kept]
         x = self.preprocess(images)
         if self.augment is not None:
             x = self.augment(x, training=True)
-        return keras.ops.convert_to_numpy(x), labels
+        x, labels = keras.ops.convert_to_numpy(x), self.labels[indices[rows]]
+        return (x, labels, weights[rows]) if self.cover_every_row else (x, labels)
 
     def on_epoch_end(self):
         self._reshuffle()

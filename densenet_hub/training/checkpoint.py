@@ -40,7 +40,9 @@ class CheckpointError(ValueError):
     from densenet_hub.training import CheckpointError
 
     error = CheckpointError("the checkpoint in ckpt/ cannot be read", "restart")
-    print(error)  # the checkpoint in ckpt/ cannot be read; pass restart=True to start over.
+    assert str(error) == (
+        "the checkpoint in ckpt/ cannot be read; pass restart=True to start over."
+    )
     ```
     """
 
@@ -89,7 +91,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     checkpoint = TrainingCheckpoint(folder, {"lr": 0.01}, patience=2)
     model.fit(x, y, validation_data=(x, y), epochs=3, callbacks=[checkpoint], verbose=0)
     resumed = TrainingCheckpoint(folder, {"lr": 0.01}, patience=2)
-    print(resumed.epochs_done)  # 3
+    assert resumed.epochs_done == 3
     ```
     """
 

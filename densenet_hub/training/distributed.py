@@ -51,7 +51,7 @@ def start_distribution(
     ```python
     from densenet_hub.training import start_distribution
 
-    print(start_distribution(batch_size=32))  # None: one device, nothing to set
+    assert start_distribution(batch_size=32) is None  # one device, nothing to set
     ```
     """
     if layout not in (None, *DISTRIBUTION_LAYOUTS):

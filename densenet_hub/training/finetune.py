@@ -78,7 +78,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     try:
         raise TrainingInterrupted(3, "checkpoints")
     except KeyboardInterrupt as stop:
-        print(stop.epochs_done, stop.checkpoint_dir)  # 3 checkpoints
+        assert (stop.epochs_done, stop.checkpoint_dir) == (3, "checkpoints")
     ```
     """
 
@@ -203,7 +203,7 @@ def finetune(
         classifier, paths, labels, f"{folder}/checkpoints",
         warmup_epochs=1, epochs=1, batch_size=2, verbose=0,
     )
-    print(result.epochs_done, result.best_epoch)  # 2 and 1 or 2
+    assert result.epochs_done == 2 and result.best_epoch in (1, 2)
     ```
     """
     total_epochs = _check_arguments(classifier, paths, labels, epochs, warmup_epochs,
@@ -395,6 +395,7 @@ def _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed, on
             on_error=on_error,
             replicas=replicas,
             local_rows=local_rows,
+            cover_every_row=not training,
         )
 
     return batches
@@ -423,7 +424,10 @@ def _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs
     )
     classifier.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        # Weighted: validation batches padded for several devices mask the
+        # padding with zero sample weights.
+        metrics=[],
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     if done > phase.start:
         checkpoint.restore_optimizer(classifier.optimizer, classifier.trainable_variables)
@@ -446,17 +450,51 @@ def _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epoch
         f"{epochs} fine-tuning epoch(s)"
     )
     replicas = distribution.replica_count()
-    val_left_out = (len(val_rows) % batch_size) % replicas
     train_left_out = (len(train_rows) % batch_size) % replicas
-    if val_left_out or train_left_out:
+    if train_left_out:
         print(
-            f"each batch is cut to a multiple of the {replicas} model copies: "
-            f"training leaves out {train_left_out} image(s) per epoch (different "
-            f"ones each epoch), validation uses {len(val_rows) - val_left_out} "
-            f"of {len(val_rows)} images"
+            f"each training batch is cut to a multiple of the {replicas} model "
+            f"copies: training leaves out {train_left_out} image(s) per epoch "
+            "(different ones each epoch); validation uses every image"
         )
     if checkpoint.epochs_done:
         print(
             f"resuming from epoch {checkpoint.epochs_done} of "
             f"{warmup_epochs + epochs} (checkpoint {checkpoint.directory})"
         )
+
+
+# Keras' default BatchNormalization momentum, 0.99, suits long runs and
+# pretrained statistics: the moving averages forget a step's batch
+# statistics over about 100 steps. A backbone trained from scratch starts
+# them at mean 0 and variance 1 while its activations drift fast, so after a
+# few dozen steps the averages still mostly hold the initial values and
+# validation (which uses them) scores near chance while training accuracy
+# climbs. 0.9, torchvision's default (its momentum=0.1) and DenseNet's
+# original setting, forgets over about 10 steps.
+FROM_SCRATCH_BATCHNORM_MOMENTUM = 0.9
+
+
+def use_from_scratch_batchnorm(model, momentum=FROM_SCRATCH_BATCHNORM_MOMENTUM):
+    """Sets every BatchNormalization layer of `model` to `momentum`, for
+    training fresh weights in few steps; pretrained models keep Keras'
+    default. The setting is not saved with the model (a preset stores the
+    architecture's config, not the layers' momentum).
+
+    Example:
+    ```python
+    import keras
+    import densenet_hub
+    from densenet_hub.training.finetune import use_from_scratch_batchnorm
+
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    use_from_scratch_batchnorm(backbone)
+    layers = [l for l in backbone._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    assert layers and all(layer.momentum == 0.9 for layer in layers)
+    ```
+    """
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum

@@ -23,7 +23,7 @@ def stratified_split(labels, val_split=0.2, seed=0):
     from densenet_hub.training import stratified_split
 
     train, val = stratified_split(np.array([0, 0, 0, 1, 1, 1]), val_split=0.3)
-    print(len(train), len(val))  # 4 2: one validation row per class
+    assert (len(train), len(val)) == (4, 2)  # one validation row per class
     ```
     """
     labels = np.asarray(labels)

@@ -54,7 +54,8 @@ class DenseNetImageClassifier(ImageClassifier):
     # Raw uint8 images of any size: `predict` resizes and rescales them.
     images = np.random.randint(0, 256, size=(3, 48, 40, 3), dtype="uint8")
     probabilities = classifier.predict(images, verbose=0)
-    print(probabilities.shape)  # (3, 2), rows sum to 1
+    assert probabilities.shape == (3, 2)
+    assert np.allclose(probabilities.sum(axis=-1), 1, atol=1e-5)
     ```
     """
 

@@ -43,7 +43,7 @@ class DenseNetImageClassifierPreprocessor(ImageClassifierPreprocessor):
         )
     )
     x = preprocessor(np.zeros((4, 48, 48, 3), dtype="uint8"))
-    print(tuple(x.shape))  # (4, 32, 32, 3)
+    assert tuple(x.shape) == (4, 32, 32, 3)
     ```
     """
 

@@ -37,7 +37,7 @@ class DenseNetImageConverter(ImageConverter):
         offset=[-m / s for m, s in zip(mean, std)],
     )
     image = np.random.randint(0, 256, size=(80, 100, 3), dtype="uint8")
-    print(tuple(converter(image).shape))  # (64, 64, 3)
+    assert tuple(converter(image).shape) == (64, 64, 3)
     ```
     """
 
