@@ -16,9 +16,9 @@ from densenet_hub.cli import loading
 from densenet_hub.cli.demo import write_digit_folders
 from densenet_hub.cli.main import main
 from densenet_hub.models import ImageClassifier
-from cli_util import error_line
-from cli_util import save_tiny_classifier_preset
-from cli_util import write_graded_noise_images
+from helpers.cli import error_line
+from helpers.cli import write_graded_noise_images
+from helpers.models import save_tiny_classifier_preset
 
 CLASSES = ["a", "b", "c"]
 IMAGES_PER_CLASS = 4

@@ -84,3 +84,26 @@ def test_a_bad_class_index_is_refused(rng, class_index, message):
     with pytest.raises(ValueError) as caught:
         grad_cam(tiny_classifier(), [image], class_index)
     assert message in str(caught.value)
+
+
+def test_grad_cam_of_a_pooled_dense_head_is_the_class_activation_map(rng):
+    # Through global average pooling and a dense layer the gradient of a
+    # class score is that class's dense weights, so Grad-CAM reduces to
+    # relu(features . w_c), scaled to a peak of 1.
+    classifier = tiny_classifier()
+    x = classifier.preprocessor(rng.integers(0, 256, size=(1, SIDE, SIDE, 3), dtype="uint8"))
+    features = keras.ops.convert_to_numpy(classifier.backbone(x))[0]
+    # The features are post-ReLU, so a positive column scores positive
+    # everywhere and a negative one nowhere (an all-zero map).
+    magnitudes = np.random.default_rng(0).uniform(0.1, 1.0, size=(44, 3))
+    kernel = magnitudes * np.array([1.0, -1.0, 1.0])
+    kernel[::2, 2] *= -1
+    classifier.output_dense.kernel.assign(kernel)
+    for class_index in range(3):
+        expected = np.maximum(features @ kernel[:, class_index], 0)
+        assert (expected.max() > 0) == (class_index == 0) or class_index == 2
+        if expected.max() > 0:
+            expected = expected / expected.max()
+        heat = grad_cam(classifier, x, class_index, preprocessed=True)[0]
+        assert heat.shape == (SIDE // CELL, SIDE // CELL)
+        assert np.max(np.abs(heat - expected)) < 1e-5

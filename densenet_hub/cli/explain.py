@@ -51,7 +51,7 @@ def run(args):
     x = classifier.preprocessor([image])
     probabilities = to_probabilities(classifier, classifier(x, training=False))[0]
     index = _class_index(args.class_name, class_names, probabilities)
-    heat = grad_cam(classifier, x, index)
+    heat = explain.grad_cam(classifier, x, index, preprocessed=True)[0]
     view = _model_view(image, classifier.preprocessor.image_converter)
     save_explanation(
         args.out, view, heat, class_names[index], float(probabilities[index]), args.opacity
@@ -61,13 +61,6 @@ def run(args):
         f"{probabilities[index]:.4f}); heat map written to {args.out}"
     )
     return 0
-
-
-def grad_cam(classifier, x, class_index):
-    """The Grad-CAM map of one preprocessed image `x` (a batch of 1) for
-    `class_index`: a `(height, width)` array in [0, 1] at the resolution of
-    the backbone's output."""
-    return explain.grad_cam(classifier, x, class_index, preprocessed=True)[0]
 
 
 def _class_index(requested, class_names, probabilities):

@@ -15,6 +15,7 @@ from pathlib import Path
 from densenet_hub import preset_file_names as names
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
+from densenet_hub.hub.cache import cached_folder
 
 try:
     import fcntl
@@ -33,6 +34,10 @@ def download(handle):
     """Download the preset named by a parsed `kaggle://` handle and return
     the folder holding its files."""
     kagglehub = import_client("kagglehub", f"Downloading {handle}")
+    # kagglehub itself only knows a version it downloaded whole.
+    cached = cached_folder(str(handle))
+    if cached is not None:
+        return cached
     cache = kagglehub.config.get_cache_folder()
     with _variation_lock(cache, handle):
         try:

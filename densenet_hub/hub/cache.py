@@ -7,16 +7,19 @@ import pathlib
 from densenet_hub import preset_file_names as names
 from densenet_hub.hub.handles import parse_handle
 
-KAGGLE_MODELS_FOLDER = "models"
-
 
 def cached_folder(handle):
     """The cached folder of a `kaggle://` or `hf://` preset, else `None`.
 
-    Only a complete download counts: kagglehub marks a model version complete
-    after its last file, and a Hugging Face preset needs its `config.json`.
-    An unpinned Kaggle handle (no version) has no single folder and gives
-    `None`. The hub clients are optional; without one, nothing is cached.
+    Only a complete download counts. kagglehub marks a model version
+    complete after its last file; KerasHub downloads a preset file by file,
+    and kagglehub then marks each file (`<variation>/.complete/<version>/
+    <file>.complete`): such a folder counts when it holds `config.json` and
+    every file in it is marked, so a cache KerasHub filled (or one copied
+    from another machine) loads offline. A Hugging Face preset needs its
+    `config.json`. An unpinned Kaggle handle (no version) has no single
+    folder and gives `None`. The hub clients are optional; without one,
+    nothing is cached.
     """
     parsed = parse_handle(handle)
     if parsed.scheme == "kaggle":
@@ -27,19 +30,18 @@ def cached_folder(handle):
 def _kaggle_folder(handle):
     if handle.version is None or importlib.util.find_spec("kagglehub") is None:
         return None
-    import kagglehub.config
+    from kagglehub.cache import Cache
+    from kagglehub.handle import parse_model_handle
 
-    variation = pathlib.Path(
-        kagglehub.config.get_cache_folder(),
-        KAGGLE_MODELS_FOLDER,
-        handle.owner,
-        handle.name,
-        handle.framework,
-        handle.variation,
-    )
-    folder = variation / str(handle.version)
-    complete = variation / f"{handle.version}.complete"
-    return folder if folder.is_dir() and complete.exists() else None
+    model, cache = parse_model_handle(handle.client_id), Cache()
+    whole = cache.load_from_cache(model)
+    if whole is not None:
+        return pathlib.Path(whole)
+    folder = pathlib.Path(cache.get_path(model))
+    files = [path.name for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
+    if names.CONFIG_FILE in files and all(cache.load_from_cache(model, name) for name in files):
+        return folder
+    return None
 
 
 def _hf_folder(handle):

@@ -223,3 +223,26 @@ def test_missing_kagglehub_says_how_to_install_it(monkeypatch, guard):
     with pytest.raises(MissingHubClientError, match="pip install kagglehub"):
         download_preset(HANDLE)
     assert _network_use(guard) == 0
+
+
+def test_a_preset_keras_hub_downloaded_file_by_file_loads_offline(kaggle, guard, tmp_path):
+    import keras_hub
+    from helpers.models import build_tiny_backbone
+
+    from densenet_hub.models import Backbone
+
+    # A real backbone preset (KerasHub's architecture, so KerasHub loads it).
+    build_tiny_backbone().save_to_preset(tmp_path / "saved")
+    kaggle.add_version(KAGGLE_VARIATION, 3, folder_files(tmp_path / "saved"))
+    # KerasHub fetches each file it needs with kagglehub, which marks each
+    # file complete, never the whole version.
+    reference = keras_hub.models.Backbone.from_preset(HANDLE)
+    kaggle.stop()
+    requests_before, network_before = len(kaggle.requests), _network_use(guard)
+
+    loaded = Backbone.from_preset(HANDLE)
+
+    assert len(kaggle.requests) == requests_before
+    assert _network_use(guard) == network_before
+    for ours, theirs in zip(loaded.weights, reference.weights):
+        assert (ours.numpy() == theirs.numpy()).all()
