@@ -2,11 +2,12 @@
 
 import keras
 
+from densenet_hub.models.property_setters import PropertySetters
 from densenet_hub.presets.mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
-class Backbone(PresetMixin, keras.Model):
+class Backbone(PropertySetters, PresetMixin, keras.Model):
     """Base class for backbones: feature extractors without a task head.
 
     A backbone is a functional model built from stock Keras layers. Subclasses
@@ -45,16 +46,6 @@ class Backbone(PresetMixin, keras.Model):
         # reports (and saves) a float32 policy while its layers run bfloat16.
         if dtype is not None:
             self.dtype_policy = keras.dtype_policies.get(dtype)
-
-    def __setattr__(self, name, value):
-        # With the torch backend, `torch.nn.Module.__setattr__` files a layer
-        # value under `_modules` and skips a property's setter; calling the
-        # descriptor directly keeps `token_embedding` (and `dtype_policy`)
-        # working.
-        if isinstance(getattr(type(self), name, None), property):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     @property
     def token_embedding(self):

@@ -8,6 +8,7 @@ import keras
 
 from densenet_hub import preset_file_names as names
 from densenet_hub.models import task_data
+from densenet_hub.models.property_setters import PropertySetters
 from densenet_hub.presets import weights
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.publish import published
@@ -15,7 +16,7 @@ from densenet_hub.publish import write_file
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")
-class Task(PresetMixin, keras.Model):
+class Task(PropertySetters, PresetMixin, keras.Model):
     """Base class for task models: a functional backbone + head, with preprocessing.
 
     A task is a functional `keras.Model` whose graph contains a `backbone`.
@@ -70,15 +71,6 @@ class Task(PresetMixin, keras.Model):
         # `compile` wraps the optimizer for loss scaling when this policy is
         # mixed, so the task takes the backbone's policy.
         self.dtype_policy = backbone.dtype_policy
-
-    def __setattr__(self, name, value):
-        # With the torch backend, `torch.nn.Module.__setattr__` files a layer
-        # value under `_modules` and skips a property's setter; calling the
-        # descriptor directly keeps `preprocessor` (and `dtype_policy`) working.
-        if isinstance(getattr(type(self), name, None), property):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     @property
     def backbone(self):
