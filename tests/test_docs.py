@@ -7,6 +7,7 @@ import pathlib
 import pkgutil
 
 import pytest
+from stub_servers.loopback_guard import loopback_only
 
 import densenet_hub
 
@@ -68,13 +69,20 @@ def test_the_package_documents_examples():
     assert len(DOCSTRING_EXAMPLES) >= 10
 
 
+def _run_offline(code, name):
+    # An example must never reach beyond this machine.
+    with loopback_only() as network:
+        exec(compile(code, name, "exec"), {})
+    assert network.refused == [], f"{name} used the network: {network.refused}"
+
+
 @pytest.mark.parametrize("name", sorted(DOCSTRING_EXAMPLES))
 def test_docstring_example_runs(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    exec(compile(DOCSTRING_EXAMPLES[name], name, "exec"), {})
+    _run_offline(DOCSTRING_EXAMPLES[name], name)
 
 
 @pytest.mark.parametrize("name", sorted(_readme_examples()))
 def test_readme_example_runs(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    exec(compile(_readme_examples()[name], name, "exec"), {})
+    _run_offline(_readme_examples()[name], name)
