@@ -20,9 +20,15 @@
 #   `keras_hub.src.models...`; the three files' imports are merged at the top.
 #   The harness is KerasHub's own `TestCase`, imported from the installed
 #   keras_hub (`keras_hub.src.tests.test_case`, identical to the v0.29.1 text).
-# - a skip mark (NEEDS_REAL_WEIGHTS or NEEDS_FULL_SIZE_HUB_FILES, defined
-#   below the imports) on the four tests that cannot run here, with the
-#   reason; the test bodies are unchanged.
+# - a skip mark (NEEDS_REAL_WEIGHTS, defined below the imports) on the one
+#   test that cannot run here, with the reason; the test bodies are unchanged.
+# - an addition: `@pytest.mark.usefixtures(...)` on the three tests that load
+#   full-size presets from the hubs (`test_all_presets`,
+#   `test_convert_densenet_backbone`, `test_convert_densenet_classifier`).
+#   The fixtures (tests/keras_hub_compat/conftest.py) serve full-size files
+#   with random weights, generated once per session by
+#   tests/helpers/full_size.py, from the local Kaggle and Hugging Face stubs,
+#   with the loopback guard on, so nothing leaves the machine.
 import numpy as np
 import pytest
 from keras import ops
@@ -37,11 +43,6 @@ NEEDS_REAL_WEIGHTS = pytest.mark.skip(
     reason="needs the published ImageNet weights from Kaggle (it checks the "
     "predicted label of a real photo, 85) and KerasHub's test image, which "
     "the installed wheel lacks; no network in tests"
-)
-NEEDS_FULL_SIZE_HUB_FILES = pytest.mark.skip(
-    reason="needs full-size checkpoints served by the hub stubs (all built-in "
-    "presets / a 1000-class densenet121 timm repository with 7x7x1024 "
-    "features); the stubs only hold tiny fixtures so far"
 )
 
 
@@ -140,7 +141,7 @@ class DenseNetImageClassifierTest(TestCase):
             input_data=self.images,
         )
 
-    @NEEDS_FULL_SIZE_HUB_FILES
+    @pytest.mark.usefixtures("all_builtin_presets_on_hubs")
     @pytest.mark.extra_large
     def test_all_presets(self):
         for preset in DenseNetImageClassifier.presets:
@@ -154,14 +155,14 @@ class DenseNetImageClassifierTest(TestCase):
 
 
 class TimmDenseNetBackboneTest(TestCase):
-    @NEEDS_FULL_SIZE_HUB_FILES
+    @pytest.mark.usefixtures("timm_densenet121_on_hf")
     @pytest.mark.extra_large
     def test_convert_densenet_backbone(self):
         model = Backbone.from_preset("hf://timm/densenet121.tv_in1k")
         outputs = model.predict(ops.ones((1, 224, 224, 3)))
         self.assertEqual(outputs.shape, (1, 7, 7, 1024))
 
-    @NEEDS_FULL_SIZE_HUB_FILES
+    @pytest.mark.usefixtures("timm_densenet121_on_hf")
     @pytest.mark.extra_large
     def test_convert_densenet_classifier(self):
         model = ImageClassifier.from_preset("hf://timm/densenet121.tv_in1k")

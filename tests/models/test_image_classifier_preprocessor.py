@@ -1,7 +1,6 @@
 """ImageClassifierPreprocessor and DenseNetImageClassifierPreprocessor."""
 
 import json
-import textwrap
 
 import keras
 import numpy as np
@@ -201,13 +200,3 @@ def test_densenet_preprocessor_names_its_classes():
     )
     assert ImageClassifierPreprocessor.backbone_cls is None
     assert ImageClassifierPreprocessor.image_converter_cls is None
-
-
-def test_docstring_examples_run(capsys):
-    for cls in (ImageClassifierPreprocessor, DenseNetImageClassifierPreprocessor):
-        example = cls.__doc__.split("```python")[1].split("```")[0]
-        exec(textwrap.dedent(example), {})
-    assert capsys.readouterr().out.splitlines() == [
-        "(2, 32, 32, 3) [3 7]",
-        "(4, 32, 32, 3)",
-    ]

@@ -459,13 +459,6 @@ def test_bad_constructor_arguments_are_rejected():
             assert word in str(error.value), (kwargs, str(error.value))
 
 
-def test_docstring_examples_run(capsys):
-    for cls in (ImageConverter, DenseNetImageConverter):
-        example = cls.__doc__.split("```python")[1].split("```")[0]
-        exec(textwrap.dedent(example), {})
-    assert capsys.readouterr().out.splitlines() == ["(2, 32, 32, 3)", "(64, 64, 3)"]
-
-
 # crop_pct: torchvision's and timm's "resize the shorter side, centre-crop" --
 
 GOLDEN = str(paths.GOLDEN)
