@@ -21,10 +21,12 @@ from densenet_hub.models.densenet import DenseNetBackbone
 from densenet_hub.models.densenet import DenseNetImageClassifier
 from densenet_hub.models.densenet import DenseNetImageClassifierPreprocessor
 from densenet_hub.models.densenet import DenseNetImageConverter
+from densenet_hub.models.densenet.densenet_config import backbone_size
 from densenet_hub.models.densenet.densenet_layout import TORCH_STEM_PADDING
 from densenet_hub.models.image_classifier import PREDICTIONS_LAYER
 from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.presets import files
+from densenet_hub.presets import schema
 from densenet_hub.json_files import read_json
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.presets.sources import register_source
@@ -37,6 +39,11 @@ TIMM_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201"
 # keras.applications' default `classifier_activation`.
 KERAS_APPLICATIONS_ACTIVATION = "softmax"
 HASH_CHUNK_BYTES = 1 << 20
+FLOAT32_BYTES = 4
+# How many times the values a checkpoint holds its inferred model may have:
+# above this it is refused unbuilt; up to it, the strict key and shape checks
+# name each missing tensor.
+MAX_SIZE_OVER_VALUES = 2
 
 
 def load_checkpoint(source, source_format=None, activation=None):
@@ -169,6 +176,7 @@ def _detect_format(path):
 def _from_torch(path, transform, activation):
     tensors = normalize_torch_keys(load_torch_state_dict(path))
     backbone_kwargs, num_classes = infer_torch_architecture(tensors, path.name)
+    _check_size(path, backbone_kwargs, num_classes, tensors)
     model, layers = _build(backbone_kwargs, num_classes, transform, activation)
     repeats = backbone_kwargs["stackwise_num_repeats"]
     rows = mapping_table(repeats, with_head=num_classes is not None)
@@ -192,12 +200,52 @@ def _from_timm_folder(folder, activation):
 def _from_keras(path, activation):
     layers, tensors = read_keras_weights(path)
     backbone_kwargs, num_classes = infer_keras_architecture(layers, tensors, path.name)
+    _check_size(path, backbone_kwargs, num_classes, tensors)
     transform = EvalTransform.keras_applications()
     activation = activation or KERAS_APPLICATIONS_ACTIVATION
     model, model_layers = _build(backbone_kwargs, num_classes, transform, activation)
     rows = keras_mapping_table(layers, model_layers)
     apply_mapping(rows, tensors, model_layers, path.name)
     return model, transform
+
+
+def _check_size(path, backbone_kwargs, num_classes, tensors):
+    """Refuses an architecture read from tensor shapes that the file's own
+    tensors are far from filling, or that is over the preset loader's cap,
+    before anything is built.
+
+    A real checkpoint stores every parameter and BatchNorm statistic, so its
+    floating-point tensors hold as many values as the model has. Empty or
+    missing tensors whose shapes imply a huge model (a growth rate of 20000
+    from a few kilobytes) fail here instead of allocating it. A model of up
+    to `MAX_SIZE_OVER_VALUES` times the values present goes on to the strict
+    key and shape checks, which name each missing or wrong tensor.
+    """
+    count, features = backbone_size(backbone_kwargs)
+    if num_classes is not None:
+        count += (features + 1) * num_classes
+    described = ", ".join(
+        [f"{key}={value}" for key, value in backbone_kwargs.items()]
+        + [f"num_classes={num_classes}"]
+    )
+    floats = [array for array in tensors.values() if array.dtype.kind == "f"]
+    present = sum(array.size for array in floats)
+    if count > MAX_SIZE_OVER_VALUES * present:
+        raise ValueError(
+            f"{path}: its tensor shapes describe a DenseNet ({described}) of "
+            f"{count:,} parameters, i.e. {count * FLOAT32_BYTES:,} bytes as "
+            f"float32, but its floating-point tensors hold only {present:,} "
+            f"values ({sum(array.nbytes for array in floats):,} bytes as "
+            "read). Tensors are empty or missing, so the file is truncated, "
+            "corrupt or not a DenseNet checkpoint; nothing was built. "
+            "Re-download or re-export the checkpoint."
+        )
+    schema.check_parameter_count(
+        path,
+        described,
+        count,
+        fix="The file is not a DenseNet checkpoint; convert a real one.",
+    )
 
 
 def _build(backbone_kwargs, num_classes, transform, activation):

@@ -129,37 +129,59 @@ def _load_pickle_checkpoint(path):
 def _unsafe_globals(torch, path):
     """Names of the globals that made the weights-only unpickler refuse `path`."""
     if zipfile.is_zipfile(path):
-        # Static disassembly of the checkpoint's data.pkl against torch's
-        # allowlist; nothing is executed.
+        # torch's static scan of data.pkl against its allowlist names the
+        # refused globals as spelled; our own scan of the same pickle gives
+        # each its Python 3 name. Nothing is executed.
         try:
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            refused = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
         except (ValueError, RuntimeError):  # e.g. a TorchScript archive
-            names = []
+            refused = set()
+        with zipfile.ZipFile(path) as archive:
+            pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
+            found = {}
+            for name in pickles:
+                with archive.open(name) as stream:
+                    found.update(pickle_globals(stream))
+        names = [
+            shown
+            for (spelled, imported), shown in found.items()
+            if spelled in refused or imported in refused
+        ] or sorted(refused)
     else:
         # Legacy and raw pickles: every global they import (torch has no
         # scanner for these); the refused ones are among them.
         with open(path, "rb") as file:
-            names = pickle_globals(file)
+            names = pickle_globals(file).values()
     return sorted(set(names)) or ["<none found: see the pickle's opcodes>"]
 
 
 def pickle_globals(stream):
-    """`module.name` of every global imported by the pickles in `stream`.
+    """Every global imported by the pickles in `stream`.
 
     Found by disassembly with `pickletools`, which executes nothing. Scans
     consecutive pickles (legacy torch files hold several) until the data
     stops being a pickle. `STACK_GLOBAL` takes its names from the two
     latest pushes, followed through the memo.
+
+    Returns:
+        dict `(spelled, imported) -> shown`: `spelled` is `module.name` as
+        the file writes it, `imported` the name Python 3 would import (a
+        protocol 0-2 pickle spells some modules the Python 2 way, e.g.
+        `commands.call` for `subprocess.call`, and is unpickled with
+        `_compat_pickle`'s mapping), and `shown` the imported name, followed
+        by the spelling when the two differ.
     """
-    found = set()
+    found = {}
     while True:
-        pushes, memo = [], {}
+        pushes, memo, protocol = [], {}, 0
         try:
             for opcode, arg, _ in pickletools.genops(stream):
-                if opcode.name == "GLOBAL":
-                    found.add(_global_name(*arg.split(" ", 1)))
+                if opcode.name == "PROTO":
+                    protocol = arg
+                elif opcode.name == "GLOBAL":
+                    found.update([_global_name(protocol, *arg.split(" ", 1))])
                 elif opcode.name == "STACK_GLOBAL" and len(pushes) >= 2:
-                    found.add(_global_name(str(pushes[-2]), str(pushes[-1])))
+                    found.update([_global_name(protocol, str(pushes[-2]), str(pushes[-1]))])
                 elif opcode.name == "MEMOIZE":
                     memo[len(memo)] = pushes[-1] if pushes else None
                 elif opcode.name in ("PUT", "BINPUT", "LONG_BINPUT"):
@@ -172,9 +194,18 @@ def pickle_globals(stream):
             return found  # past the last pickle: raw tensor bytes or the end
 
 
-def _global_name(module, name):
-    # Protocol 0-2 pickles spell Python 3 modules the Python 2 way.
-    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
+def _global_name(protocol, module, name):
+    """`((spelled, imported), shown)` for one global, as `pickle_globals` returns."""
+    spelled = f"{module}.{name}"
+    if protocol < 3:
+        # What pickle.Unpickler(fix_imports=True) imports for such a pickle.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+    imported = f"{module}.{name}"
+    shown = imported if imported == spelled else f"{imported} (written {spelled} in the file)"
+    return (spelled, imported), shown
 
 
 def _unwrap_state_dict(path, checkpoint, tensor_type):

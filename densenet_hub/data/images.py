@@ -1,7 +1,9 @@
 """Finding and decoding image files: files, folders and glob patterns, and
 folders with one sub-folder of images per class.
 
-A file that is not an image, or that Pillow cannot decode, is a "bad file".
+A file that is not an image, that Pillow cannot decode, or that is not a
+regular file (a FIFO, socket or device, which could block a reader forever)
+is a "bad file".
 With `on_error="skip"` it is left out with a `SkippedImageWarning` (one per
 file, so a caller can count, filter or print them); with `on_error="fail"`
 it raises a `ValueError` naming it. A path that does not exist, a glob that
@@ -9,7 +11,9 @@ matches nothing and a folder without images always raise.
 """
 
 import glob
+import os
 import pathlib
+import stat
 import warnings
 
 import numpy as np
@@ -32,6 +36,16 @@ IMAGE_SUFFIXES = (
     ".pgm",
 )
 GLOB_CHARACTERS = "*?["
+SPECIAL_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+# Pixels per image read by default: about Pillow's own decompression-bomb
+# guard (89.5 megapixels), rounded up; the converter uses it for arrays.
+MAX_IMAGE_PIXELS = 100_000_000
 # 16-bit greyscale (common for X-rays) maps onto 8 bits by this factor.
 UINT16_TO_UINT8 = 257
 
@@ -162,17 +176,26 @@ def find_labelled_images(data_dir, on_error="skip", min_per_class=1):
     return paths, np.asarray(labels, dtype="int64"), [d.name for d in class_dirs]
 
 
-def read_image(path):
+def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     """Decodes an image file into a `(height, width, 3)` uint8 RGB array.
 
     The EXIF orientation is applied; greyscale, palette and alpha images are
-    converted to RGB, 16-bit greyscale scaled to 8 bits.
+    converted to RGB, 16-bit greyscale scaled to 8 bits. Floating-point
+    greyscale (32-bit float TIFFs, common in medical imaging) is read by its
+    range: values in [0, 1] are taken as fractions of full scale (times 255),
+    values in [0, 255] as 8-bit levels; anything else (negative values,
+    Hounsfield units, NaN) is refused, since no fixed mapping to 8 bits fits
+    it: window or rescale such images yourself and pass arrays.
 
     Args:
         path: the image file.
+        max_pixels: the most pixels (height x width) an image may have,
+            checked from its header before it is decoded; `None` leaves
+            only Pillow's own limit (twice `PIL.Image.MAX_IMAGE_PIXELS`).
 
     Raises:
-        ValueError: naming the file, when it cannot be decoded.
+        ValueError: naming the file, when it cannot be decoded or is over
+            `max_pixels`.
 
     Example:
     ```python
@@ -186,25 +209,30 @@ def read_image(path):
     assert read_image(path).shape == (4, 6, 3)
     ```
     """
+    special = _special_file(path)
+    if special is not None:
+        raise ValueError(f"cannot read the image {str(path)!r}: {special}")
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between its two size limits; refusing there
-            # keeps a decompression bomb from being decoded at all.
-            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
+            # Pillow warns between its two size limits; `max_pixels` decides
+            # there instead, before anything is decoded.
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
             with PIL.Image.open(path) as image:
+                _check_pixels(image.size, max_pixels)
                 image = PIL.ImageOps.exif_transpose(image)
                 return _to_rgb_array(image)
-    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombWarning) as error:
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
         raise ValueError(f"cannot read the image {str(path)!r}: {_reason(error)}") from None
 
 
-def read_images(paths, on_error="skip"):
+def read_images(paths, on_error="skip", max_pixels=MAX_IMAGE_PIXELS):
     """Decodes `paths`; returns `(images, kept_paths)`.
 
     Args:
         paths: image file paths.
         on_error: `"skip"` leaves a bad file out with a
             `SkippedImageWarning`; `"fail"` raises its `ValueError`.
+        max_pixels: as for `read_image`.
 
     Example:
     ```python
@@ -223,7 +251,7 @@ def read_images(paths, on_error="skip"):
     images, kept = [], []
     for path in paths:
         try:
-            images.append(read_image(path))
+            images.append(read_image(path, max_pixels))
         except ValueError as error:
             if on_error == "fail":
                 raise
@@ -234,10 +262,38 @@ def read_images(paths, on_error="skip"):
 
 
 def _to_rgb_array(image):
+    if image.mode == "F":
+        return np.repeat(_float_to_uint8(np.asarray(image))[..., None], 3, axis=-1)
     if image.mode.startswith("I;16"):
         array = np.asarray(image, dtype="uint16") // UINT16_TO_UINT8
         return np.repeat(array.astype("uint8")[..., None], 3, axis=-1)
     return np.asarray(image.convert("RGB"), dtype="uint8")
+
+
+def _check_pixels(size, max_pixels):
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise ValueError(
+            f"{width}x{height} is {width * height:,} pixels, over the "
+            f"{max_pixels:,} allowed (`max_pixels`); shrink the image, or "
+            "pass a larger max_pixels if it is genuine"
+        )
+
+
+def _float_to_uint8(array):
+    """A float greyscale image in [0, 1] or [0, 255] as 8-bit levels."""
+    finite = np.isfinite(array).all()
+    low, high = (float(array.min()), float(array.max())) if finite else (None, None)
+    if not finite or low < 0 or high > 255:
+        found = "NaN or infinite values" if not finite else f"values in [{low:g}, {high:g}]"
+        raise ValueError(
+            f"a floating-point image with {found}; only [0, 1] (fractions "
+            "of full scale) or [0, 255] (8-bit levels) can be read. Window "
+            "or rescale it to one of these (or to 8 or 16 bits) first."
+        )
+    if high <= 1:
+        array = array * 255
+    return np.round(array).astype("uint8")
 
 
 def _expand(spec):
@@ -267,7 +323,7 @@ def _files_under(folder):
     return sorted(
         path
         for path in pathlib.Path(folder).rglob("*")
-        if path.is_file() and not _is_hidden(path.relative_to(folder))
+        if not path.is_dir() and not _is_hidden(path.relative_to(folder))
     )
 
 
@@ -300,11 +356,29 @@ def _problem(path):
     """Why `path` is not an image, from its name and header; `None` if it is."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return f"not an image file (suffix {path.suffix or 'none'!r})"
+    special = _special_file(path)
+    if special is not None:
+        return special
     try:
         with PIL.Image.open(path):
             return None
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
         return _reason(error)
+
+
+def _special_file(path):
+    """Why `path` is not a regular file (checked before opening it: reading a
+    FIFO or a device can block forever); `None` if it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return _reason(error)
+    if stat.S_ISREG(mode):
+        return None
+    kind = next(
+        (name for is_kind, name in SPECIAL_FILE_KINDS if is_kind(mode)), "a special file"
+    )
+    return f"{kind}, not a regular file; pass image files only"
 
 
 def _reason(error):

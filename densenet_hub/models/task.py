@@ -175,7 +175,12 @@ class Task(PropertySetters, PresetMixin, keras.Model):
         return super().evaluate(data, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
-        """`keras.Model.predict` on preprocessed batches, in input order."""
+        """`keras.Model.predict` on preprocessed batches, in input order.
+
+        With a preprocessor, 0 images (an empty array or list) raise a
+        `ValueError` rather than return an empty result: skip the call when
+        there is nothing to predict.
+        """
         if self.preprocessor is None:
             return super().predict(x, batch_size=batch_size, **kwargs)
         data = self._batches(x, None, None, batch_size, False, "predict")

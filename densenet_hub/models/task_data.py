@@ -217,6 +217,12 @@ def _num_samples(samples, owner):
             f"number of samples, got batch sizes {sizes}. Pass one label "
             f"(and weight) per image."
         )
+    if sizes[0] == 0:
+        raise ValueError(
+            f"{owner}: got 0 samples (shapes {shapes}), so there is nothing "
+            "to run. Pass at least one image; skip the call when a batch is "
+            "empty."
+        )
     return sizes[0]
 
 

@@ -7,6 +7,7 @@ import numbers
 import keras
 import numpy as np
 
+from densenet_hub.data.images import MAX_IMAGE_PIXELS
 from densenet_hub.preprocessing import image_converter_arguments as arguments
 from densenet_hub.preprocessing import image_ops
 from densenet_hub.preprocessing.image_converter_arguments import BOUNDING_BOX_FORMATS
@@ -81,7 +82,20 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             torchvision's `Resize(int)` and `CenterCrop`.
         bounding_box_format: format of boxes passed in a dict input.
         data_format: `"channels_last"` or `"channels_first"`; defaults to
-            `keras.config.image_data_format()`.
+            `keras.config.image_data_format()`. A NumPy batch laid out the
+            other way (3 channels on the wrong axis) is refused with the
+            transpose that fixes it.
+        allow_non_finite: NumPy images (and lists of them) with a NaN or
+            infinite pixel are refused with the index of the first such
+            image in the batch the converter gets (a task's `predict` passes
+            it batches of `batch_size`), since they would give NaN scores;
+            `True` lets them through.
+            Saved in the config only when `True`.
+        max_pixels: the most pixels (height x width) an input image may
+            have, checked from its shape before resizing (image files are
+            capped the same way when read); `None` for no cap. The default,
+            100 megapixels, is about Pillow's own decompression-bomb guard.
+            Saved in the config only when not the default.
         **kwargs: `name`, `trainable` and `dtype`, passed to `keras.Layer`.
 
     Example:
@@ -112,6 +126,8 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         crop_pct=None,
         bounding_box_format="yxyx",
         data_format=None,
+        allow_non_finite=False,
+        max_pixels=MAX_IMAGE_PIXELS,
         **kwargs,
     ):
         owner = type(self).__name__
@@ -143,6 +159,8 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             data_format or keras.config.image_data_format(),
             DATA_FORMATS,
         )
+        self.allow_non_finite = bool(allow_non_finite)
+        self.max_pixels = arguments.max_pixels_value(owner, max_pixels)
         # The resizing layer always exists so that `image_size` stays settable
         # (tasks set it on their preprocessor).
         self.resizing = keras.layers.Resizing(
@@ -373,6 +391,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
                     f"single images of rank 3, but item {index} has shape "
                     f"{array.shape}. Pass a list of (H, W, C) arrays."
                 )
+            self._check_numpy_images(array[None], first_index=index)
         if self.image_size is None:
             raise ValueError(
                 f"{owner}: got images of different sizes "
@@ -388,8 +407,44 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         if isinstance(images, (np.ndarray, numbers.Number)):
             images = np.asarray(images)
             image_ops.check_image_dtype(type(self).__name__, images.dtype)
+            self._check_numpy_images(images if images.ndim == 4 else images[None])
             return keras.ops.convert_to_tensor(images)
         return images
+
+    def _check_numpy_images(self, batch, first_index=0):
+        """Refuses a NumPy batch laid out for the other data format, or with
+        non-finite pixels (unless `allow_non_finite`)."""
+        owner = type(self).__name__
+        if batch.ndim != 4:
+            return  # reported by `_check_images`
+        channels_last = self.data_format == "channels_last"
+        if channels_last and batch.shape[1] == 3 and batch.shape[3] not in (1, 3):
+            raise ValueError(
+                f"{owner}: the images have shape {batch.shape[1:]}, channels "
+                "first, but this model expects channels last (H, W, C). Pass "
+                "`np.transpose(images, (0, 2, 3, 1))` for a batch, "
+                "`np.transpose(image, (1, 2, 0))` for one image."
+            )
+        if not channels_last and batch.shape[3] == 3 and batch.shape[1] not in (1, 3):
+            raise ValueError(
+                f"{owner}: the images have shape {batch.shape[1:]}, channels "
+                "last, but this model expects channels first (C, H, W). Pass "
+                "`np.transpose(images, (0, 3, 1, 2))` for a batch, "
+                "`np.transpose(image, (2, 0, 1))` for one image."
+            )
+        if self.allow_non_finite or batch.dtype.kind != "f" or batch.size == 0:
+            return
+        finite = np.isfinite(batch).reshape(len(batch), -1).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite) + first_index
+            raise ValueError(
+                f"{owner}: image {bad[0]} of this batch (counting from 0) has "
+                "a NaN or infinite pixel"
+                + (f", as do images {bad[1:10].tolist()}" if len(bad) > 1 else "")
+                + ", which would give NaN scores. Fix or drop such images, or pass "
+                "`allow_non_finite=True` to the image converter to let them "
+                "through."
+            )
 
     def _check_images(self, images):
         owner = type(self).__name__
@@ -413,6 +468,14 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
                 "pixels with at least one channel."
             )
         channel_axis = -3 if self.data_format == "channels_first" else -1
+        height, width = (shape[-2], shape[-1]) if channel_axis == -3 else (shape[-3], shape[-2])
+        if None not in (height, width, self.max_pixels) and height * width > self.max_pixels:
+            raise ValueError(
+                f"{owner}: images of shape {shape} have {height * width:,} "
+                f"pixels each, over `max_pixels`={self.max_pixels:,}. Shrink "
+                "them first, or pass a larger max_pixels (None for no cap) to "
+                "the image converter if they are genuine."
+            )
         channels = shape[channel_axis]
         expected = image_ops.channel_count(self.scale, self.offset)
         if channels is not None and expected is not None and channels != expected:
@@ -442,6 +505,10 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         # Written only when set, so KerasHub can read every other config.
         if self.crop_pct is not None:
             config["crop_pct"] = self.crop_pct
+        if self.allow_non_finite:
+            config["allow_non_finite"] = True
+        if self.max_pixels != MAX_IMAGE_PIXELS:
+            config["max_pixels"] = self.max_pixels
         return config
 
     @classmethod

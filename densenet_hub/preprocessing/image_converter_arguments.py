@@ -217,6 +217,22 @@ def _preset_per_channel(allow_none, positive=False):
     return check
 
 
+def max_pixels_value(owner, value):
+    """`max_pixels` as a positive int, or `None` for no cap."""
+    if value is not None and not is_positive_int(value):
+        raise ValueError(
+            f"{owner}: `max_pixels` must be None or a positive integer, got "
+            f"{value!r}. Pass e.g. max_pixels=100_000_000, or None for no cap."
+        )
+    return None if value is None else int(value)
+
+
+def _preset_max_pixels(file, where, value):
+    if value is not None and not (schema.is_int(value) and value > 0):
+        raise schema.error(file, where, "null or a positive integer", value)
+    return value
+
+
 PRESET_VALIDATORS = {
     **schema.LAYER_VALIDATORS,
     "image_size": _preset_image_size,
@@ -229,6 +245,8 @@ PRESET_VALIDATORS = {
     "crop_pct": schema.fraction,
     "bounding_box_format": schema.check_identifier,
     "data_format": schema.choice(*DATA_FORMATS, optional=True),
+    "allow_non_finite": schema.check_bool,
+    "max_pixels": _preset_max_pixels,
     # The keys of older KerasHub versions, translated by `from_config`.
     "height": _preset_side,
     "width": _preset_side,

@@ -177,14 +177,15 @@ def error(file, where, expected, value, fix="Fix the value or re-save the preset
     )
 
 
-def check_parameter_count(file, where, count):
+def check_parameter_count(file, where, count, fix="Fix the hyperparameters."):
     """Refuses a model of more than `MAX_PARAMETERS` parameters before it is
-    built: a small file must not make the loader allocate gigabytes."""
+    built: a small file must not make the loader (or a converter) allocate
+    gigabytes."""
     if count > MAX_PARAMETERS:
         raise ValueError(
             f"{file}: the model described by `{where}` would have {count:,} "
             f"parameters, over the {MAX_PARAMETERS:,} that any DenseNet "
-            "needs; refusing to allocate it. Fix the hyperparameters."
+            f"needs; refusing to allocate it. {fix}"
         )
 
 

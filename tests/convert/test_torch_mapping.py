@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import pickle
+import subprocess
 import warnings
 
 import keras
@@ -330,6 +331,34 @@ def test_hostile_pickle_is_refused_and_runs_nothing(
     with pytest.raises(ValueError, match="Refused to load.*builtins.exec"):
         load_checkpoint(path)
     assert not canary.exists()
+
+
+class SubprocessPayload:
+    """Pickles to a call of `subprocess.call`; never unpickled here."""
+
+    def __reduce__(self):
+        return subprocess.call, (["false"],)
+
+
+@requires_torch
+@pytest.mark.parametrize("kind", ["zip", "legacy", "raw-pickle-2", "raw-pickle-4"])
+def test_refused_global_is_named_as_python_3_imports_it(tmp_path, kind):
+    # torch.save and protocol-2 pickles write `subprocess` as Python 2's
+    # `commands`; the message names what would run, then the spelling.
+    import torch
+
+    path = tmp_path / "hostile.pth"
+    payload = {"features.conv0.weight": SubprocessPayload()}
+    if kind.startswith("raw-pickle"):
+        path.write_bytes(pickle.dumps(payload, protocol=int(kind[-1])))
+    else:
+        torch.save(payload, path, _use_new_zipfile_serialization=(kind == "zip"))
+    with pytest.raises(ValueError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert "needs the pickle global(s) subprocess.call" in message, message
+    if kind != "raw-pickle-4":
+        assert "subprocess.call (written commands.call in the file)" in message
 
 
 def test_malformed_safetensors_error_names_the_file(tmp_path):
