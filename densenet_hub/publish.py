@@ -2,11 +2,27 @@
 the one atomic publisher of presets, exports and command outputs.
 
 Everything is written into a hidden staging folder next to the target (same
-file system) and fsynced; only then is it renamed onto the target. A crash,
-a full disk or an exception leaves the old target or no target, never a mix,
-and the staging folder is removed. An existing target that is a file or a
-non-empty folder is replaced only with `overwrite=True`, and is moved aside
-(not deleted) until the new one is in place.
+file system), `.NAME.staging-PID-XXXX`, and fsynced; only then is it renamed
+onto the target. A crash, a full disk or an exception leaves the old target
+or no target, never a mix. An existing target that is a file or a non-empty
+folder is replaced only with `overwrite=True`: it is moved into the staging
+folder, the new one is renamed into place, and the staging folder (with the
+old target) is deleted, so no copy of the old target is left behind.
+
+Writers to one target take turns for the renames: on POSIX each holds an
+exclusive `fcntl.flock` on `.NAME.lock` beside the target (deleted by each
+writer when done, so none is left behind), so concurrent saves with `overwrite=True` all succeed
+and the last one wins, while with `overwrite=False` all but the first get
+`FileExistsError`. Windows has no `fcntl`: writers are not serialised there,
+and one that finds the target re-created between its two renames fails
+with an `OSError` saying so, and retrying it succeeds.
+
+Staging folders of crashed writers are removed by the next publish to the
+same target: those whose process (the PID in the name) is gone, and, for
+names without a PID, those older than a day. A crashed writer that had
+moved the old target aside but not yet renamed the new one in leaves the
+old one in its staging folder; when the target is still absent, it is put
+back first.
 """
 
 import contextlib
@@ -14,15 +30,23 @@ import os
 import pathlib
 import shutil
 import tempfile
+import time
 
-MAX_PUBLISH_ATTEMPTS = 100
+try:
+    import fcntl
+except ImportError:  # Windows: writers are not serialised, see above.
+    fcntl = None
+
+# Staging folders without a PID in their name (written before PIDs were
+# recorded) are deemed abandoned after this many seconds.
+STALE_STAGING_AGE_S = 24 * 3600
 
 
 def check_target(target, overwrite):
     """Refuses an existing file or non-empty folder at `target` unless
     `overwrite`; an empty folder counts as absent."""
     target = pathlib.Path(target)
-    if not overwrite and (target.is_file() or _is_non_empty_folder(target)):
+    if not overwrite and _occupied(target):
         raise FileExistsError(
             f"Cannot write {target}: it already exists. Pass overwrite=True "
             "(--overwrite) to replace it, or choose a new path."
@@ -40,7 +64,8 @@ def published(target, overwrite):
 
     Raises:
         FileExistsError: `target` exists (file or non-empty folder) and
-            `overwrite` is False, checked before and again after writing.
+            `overwrite` is False, checked before writing and again, in
+            turn with the other writers, before the rename.
         OSError: writing or renaming failed; the message names `target`.
 
     Example:
@@ -56,31 +81,34 @@ def published(target, overwrite):
     """
     target = pathlib.Path(target)
     check_target(target, overwrite)
-    replaced = []
     staging = None
+    keep_staging = False
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = pathlib.Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent)
+            tempfile.mkdtemp(
+                prefix=f".{target.name}.staging-{os.getpid()}-", dir=target.parent
+            )
         )
         output = staging / target.name
         yield output
         if not output.exists():
             raise RuntimeError(f"nothing was written to {output}")
         _fsync_tree(output)
-        _rename_into_place(output, target, overwrite, replaced)
+        with _writers_take_turns(target):
+            _remove_stale_staging(target)
+            try:
+                _rename_into_place(output, target, overwrite, _aside_path(staging, target))
+            finally:
+                # Decided in turn: another writer may move the target next.
+                keep_staging = _holds_only_copy(staging, target)
     except BaseException as error:
-        _restore_if_absent(target, replaced)
         if isinstance(error, OSError) and str(target) not in str(error):
             raise _naming_target(error, target) from error
         raise
     finally:
-        if staging is not None:
+        if staging is not None and not keep_staging:
             shutil.rmtree(staging, ignore_errors=True)
-        # What was moved aside is only dropped once the new target is in place.
-        if target.exists():
-            for old in replaced:
-                shutil.rmtree(old, ignore_errors=True)
     _fsync(target.parent)
 
 
@@ -118,52 +146,131 @@ def _naming_target(error, target):
     return OSError(error.errno, message) if error.errno else OSError(message)
 
 
-def _is_non_empty_folder(path):
-    return path.is_dir() and any(path.iterdir())
-
-
-def _rename_into_place(output, target, overwrite, replaced):
-    """Renames `output` to `target`, first moving an existing target aside
-    when `overwrite`. Other writers may race for the same target: each
-    attempt re-checks what is there."""
-    for _ in range(MAX_PUBLISH_ATTEMPTS):
-        occupied = target.is_file() or _is_non_empty_folder(target)
-        if occupied and not overwrite:
-            raise FileExistsError(
-                f"Cannot write {target}: another writer created it first. "
-                "Pass overwrite=True to replace it."
-            )
-        if occupied or (target.is_dir() and not output.is_dir()):
-            _move_aside(target, replaced)
-            continue
-        try:
-            # Replaces an empty folder, or nothing; fails if a writer got there.
-            os.rename(output, target)
-            return
-        except OSError:
-            if not target.exists():
-                raise
-    raise OSError(
-        f"Cannot write {target}: other writers kept replacing it "
-        f"({MAX_PUBLISH_ATTEMPTS} attempts). Write to a path of your own."
-    )
-
-
-def _move_aside(target, replaced):
-    aside = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent))
+def _occupied(path):
+    """Whether `path` is a file or a non-empty folder; safe against another
+    writer moving it away meanwhile."""
     try:
-        os.rename(target, aside / "old")
+        if not path.is_dir():
+            return path.exists()
+        with os.scandir(path) as entries:
+            return any(True for _ in entries)
     except FileNotFoundError:
-        aside.rmdir()  # another writer moved it first
+        return False
+
+
+@contextlib.contextmanager
+def _writers_take_turns(target):
+    """Holds an exclusive lock on `.NAME.lock` beside `target` (POSIX).
+
+    The lock file is deleted by its holder on release; a writer that was
+    waiting on the deleted file finds it no longer at its path and opens the
+    new one, so two writers never hold the lock on different files."""
+    if fcntl is None:
+        yield
         return
-    replaced.append(aside)
-
-
-def _restore_if_absent(target, replaced):
-    """Puts the newest moved-aside target back if nothing took its place."""
-    if replaced and not target.exists():
+    path = target.parent / f".{target.name}.lock"
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            os.rename(replaced[-1] / "old", target)
-        except OSError:
-            return
-        replaced.pop()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if _same_file(descriptor, path):
+                break
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)
+    try:
+        yield
+    finally:
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        finally:
+            os.close(descriptor)
+
+
+def _same_file(descriptor, path):
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(descriptor)
+    return (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _aside_path(staging, target):
+    # Never `target.name` itself, which is where the new output is written.
+    return staging / f".replaced-{target.name}"
+
+
+def _holds_only_copy(staging, target):
+    """Whether `staging` holds the old target while no target is in place
+    (its restore failed): then it must not be deleted. Asked in turn."""
+    return _aside_path(staging, target).exists() and not os.path.lexists(target)
+
+
+def _rename_into_place(output, target, overwrite, aside):
+    """Renames `output` to `target`, first moving an existing target to
+    `aside` when `overwrite`, and back if the rename fails."""
+    occupied = _occupied(target)
+    if occupied and not overwrite:
+        raise FileExistsError(
+            f"Cannot write {target}: another writer created it first. "
+            "Pass overwrite=True to replace it."
+        )
+    moved = occupied or (target.is_dir() and not output.is_dir())
+    if moved:
+        os.rename(target, aside)
+    try:
+        # Replaces an empty folder, or nothing.
+        os.rename(output, target)
+    except OSError as error:
+        if moved:
+            os.rename(aside, target)
+        elif os.path.lexists(target):
+            # Only a writer that takes no turn (on Windows, or another
+            # program) can have put something there meanwhile.
+            raise OSError(
+                error.errno,
+                f"Cannot write {target}: another program created it while "
+                f"this one was publishing ({error.strerror}). Nothing was "
+                "changed; retry, or write to a path of your own.",
+            ) from error
+        raise
+
+
+def _remove_stale_staging(target):
+    """Deletes staging folders of `target` left by writers that died, first
+    putting back an old target one of them had moved aside when no target
+    is in place."""
+    prefix = f".{target.name}.staging-"
+    for entry in target.parent.iterdir():
+        if not entry.name.startswith(prefix) or not _abandoned(entry, prefix):
+            continue
+        aside = _aside_path(entry, target)
+        if aside.exists() and not os.path.lexists(target):
+            os.rename(aside, target)
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _abandoned(staging, prefix):
+    pid, separator, _ = staging.name[len(prefix) :].partition("-")
+    if separator and pid.isdigit():
+        return not _process_alive(int(pid))
+    try:
+        return time.time() - staging.stat().st_mtime > STALE_STAGING_AGE_S
+    except FileNotFoundError:
+        return False
+
+
+def _process_alive(pid):
+    if os.name == "nt":
+        # os.kill would terminate the process there; keep the folder.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

@@ -3,6 +3,7 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -162,6 +163,28 @@ def test_info_on_an_uncached_builtin_needs_no_download(empty_caches, capsys):
     out = capsys.readouterr().out
     assert "not in the local cache" in out
     assert "stackwise_num_repeats: [6, 12, 24, 16]" in out
+
+
+def test_info_verify_checks_the_download_against_its_digests(kaggle, preset, capsys):
+    import hashlib
+
+    files = {path.name: path.read_bytes() for path in preset.iterdir()}
+    kaggle.add_version("someone/tiny/keras/tiny", 1, files)
+    handle = "kaggle://someone/tiny/keras/tiny/1"
+
+    assert main(["info", handle, "--verify", "--json"]) == 0
+    details = json.loads(capsys.readouterr().out)
+    assert details["verified_sha256"] == {
+        name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())
+    }
+
+    weights = pathlib.Path(details["folder"]) / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"!")
+    assert main(["info", handle]) == 0  # without --verify, nothing is checked
+    capsys.readouterr()
+    assert main(["info", handle, "--verify"]) == 1
+    line = error_line(capsys)
+    assert str(weights) in line and hashlib.sha256(files["model.weights.h5"]).hexdigest() in line
 
 
 # === predict ===

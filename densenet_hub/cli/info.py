@@ -12,6 +12,7 @@ from densenet_hub.models import Backbone
 from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import ImageConverter
 from densenet_hub.presets.builtin import find_builtin
+from densenet_hub.presets.loader import verify_preset
 from densenet_hub.presets.resolver import local_folder
 
 
@@ -31,10 +32,18 @@ def register(subparsers):
         help="describe a preset: config, parameters, input size, files",
         description="Describes a preset: its config, parameter count, input "
         "size, files and where they are. A built-in preset that is not cached "
-        "is described from the built-in table, without downloading it.",
+        "is described from the built-in table, without downloading it, "
+        "unless --verify is given.",
     )
     info.add_argument("preset", help="built-in name, kaggle:// or hf:// handle, or folder")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every file of the download (downloading it if needed) "
+        "against the sha256 recorded when it was downloaded; fails naming "
+        "the file and both digests if one differs",
+    )
     info.set_defaults(run=run_info)
 
 
@@ -72,12 +81,15 @@ def run_presets(args):
 
 
 def run_info(args):
+    verified = verify_preset(args.preset) if args.verify else None
     folder = local_folder(args.preset)
     builtin = find_builtin(args.preset)
     if folder is None and builtin is not None:
         details = _builtin_details(args.preset, builtin)
     else:
         details = _loaded_details(args.preset)
+    if verified is not None:
+        details["verified_sha256"] = verified
     if args.json:
         print(json.dumps(details, indent=2))
     else:
@@ -174,3 +186,7 @@ def _print_details(details):
         print("files:")
         for name, size in details["files"].items():
             print(f"  {name}  {size:,} bytes")
+    if "verified_sha256" in details:
+        print("verified against the sha256 recorded at download:")
+        for name, digest in details["verified_sha256"].items():
+            print(f"  {name}  {digest}")

@@ -10,6 +10,7 @@ from densenet_hub.hub.errors import HubAccessDeniedError
 from densenet_hub.hub.errors import HubAuthenticationError
 from densenet_hub.hub.errors import HubError
 from densenet_hub.hub.errors import HubGatedError
+from densenet_hub.hub.errors import HubIntegrityError
 from densenet_hub.hub.errors import HubNotFoundError
 from densenet_hub.hub.errors import HubUnavailableError
 from densenet_hub.hub.errors import MissingHubClientError

@@ -7,8 +7,15 @@ to a temporary name and renames it into its cache (`$HF_HUB_CACHE`, default
 leaves a file there. Once `config.json` has arrived, the other files are
 fetched from the same commit, so a push to the repository mid-download
 cannot mix two versions of the preset.
+
+Each file is then checked against the digest Hugging Face states for it
+(`HfApi.get_paths_info`: the sha256 of a Git LFS file such as the weights,
+the git blob id of any other file), and the sha256 of every file is
+recorded beside the cache (`hub.digests`), once per commit. Offline nothing
+can be checked, so nothing is recorded.
 """
 
+import hashlib
 import importlib
 import re
 import sys
@@ -16,6 +23,7 @@ from pathlib import Path
 
 from densenet_hub import preset_file_names as names
 from densenet_hub.json_files import read_json
+from densenet_hub.hub import digests
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 from densenet_hub.hub.handles import COMMIT
@@ -39,6 +47,7 @@ def download(handle):
         _fetch_keras_files(fetcher)
     elif plan == "timm":
         fetcher.fetch(names.TIMM_WEIGHTS_FILE, required=True)
+    _check_and_record_digests(fetcher, config.parent)
     return config.parent
 
 
@@ -79,6 +88,8 @@ class _Fetcher:
         # Checked before the first request that needs the network: when the
         # host cannot be reached, files come from the cache only.
         self._unreachable = None
+        # Whether a request went to the Hub: only then are digests checked.
+        self.asked_the_hub = False
 
     def pin(self, commit):
         if commit is not None:
@@ -94,17 +105,15 @@ class _Fetcher:
                 return Path(cached)
             if cached is hub._CACHED_NO_EXIST:
                 return self._absent(filename, required)
-        # A submodule huggingface_hub does not load with its top level.
-        constants = importlib.import_module("huggingface_hub.constants")
-        if self._unreachable is None and not constants.HF_HUB_OFFLINE:
-            self._unreachable = unreachable_reason(constants.ENDPOINT) or ""
+        reason = self._unreachable_reason()
+        self.asked_the_hub = self.asked_the_hub or reason == ""
         try:
             return Path(
                 hub.hf_hub_download(
                     self.handle.client_id,
                     filename,
                     revision=self.revision,
-                    local_files_only=bool(self._unreachable),
+                    local_files_only=bool(reason),
                 )
             )
         except hub.errors.RemoteEntryNotFoundError:
@@ -116,6 +125,35 @@ class _Fetcher:
             if translated is None:
                 raise
             raise translated from err
+
+    def _unreachable_reason(self):
+        """Why the host cannot be reached, "" when it can (checked once), or
+        None under HF_HUB_OFFLINE, where huggingface_hub refuses requests
+        itself."""
+        # A submodule huggingface_hub does not load with its top level.
+        constants = importlib.import_module("huggingface_hub.constants")
+        if constants.HF_HUB_OFFLINE:
+            return None
+        if self._unreachable is None:
+            self._unreachable = unreachable_reason(constants.ENDPOINT) or ""
+        return self._unreachable
+
+    def stated_digests(self, filenames):
+        """`{file name: (kind, hex digest)}` as Hugging Face states them:
+        ("sha256", ...) for Git LFS files, ("git blob id", ...) for others."""
+        try:
+            infos = self.hub.HfApi().get_paths_info(
+                self.handle.client_id, filenames, revision=self.revision
+            )
+        except Exception as err:
+            translated = _translate(self.hub, self.handle, err, "download")
+            if translated is None:
+                raise
+            raise translated from err
+        return {
+            info.path: ("sha256", info.lfs.sha256) if info.lfs else ("git blob id", info.blob_id)
+            for info in infos
+        }
 
     def _cached(self, filename):
         return self.hub.try_to_load_from_cache(
@@ -131,6 +169,53 @@ class _Fetcher:
             f"KerasHub-format preset. Fix: check the handle against "
             f"{_page(self.hub, self.handle)}."
         )
+
+
+def _check_and_record_digests(fetcher, folder):
+    """Checks every file of `folder` against the digest Hugging Face states
+    for it and records their sha256, when this download asked the Hub for a
+    file and the record does not already cover exactly these files. A
+    cached commit loads without any request, so a cache filled offline or
+    by another program stays unrecorded (`verify=True` then says so)."""
+    filenames = digests.folder_files(folder)
+    recorded = digests.read_record(folder)
+    if not fetcher.asked_the_hub or (recorded is not None and sorted(recorded) == filenames):
+        return
+    stated = fetcher.stated_digests(filenames)
+    sha256 = {}
+    for name in filenames:
+        if name not in stated:
+            raise errors.HubIntegrityError(
+                f"{folder / name}: Hugging Face states no digest for "
+                f"{name} in {fetcher.handle} at commit {fetcher.revision}, so "
+                "it cannot be checked. Fix: delete "
+                f"{folder} and download the preset again."
+            )
+        kind, expected = stated[name]
+        sha256[name], git_blob_id = _sha256_and_git_blob_id(folder / name)
+        found = sha256[name] if kind == "sha256" else git_blob_id
+        if found != expected:
+            raise digests.mismatch_error(
+                folder / name,
+                f"{kind} {expected}",
+                f"{kind} {found}",
+                f"the digest Hugging Face states for it ({fetcher.handle} at "
+                f"commit {fetcher.revision})",
+                f"delete {folder} and download the preset again; if the "
+                "digests differ again, the transfer is being altered on the "
+                "way (proxy, disk): download on another network or machine.",
+            )
+    digests.write_record(folder, fetcher.handle, sha256)
+
+
+def _sha256_and_git_blob_id(path):
+    sha256 = hashlib.sha256()
+    blob = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as file:
+        while chunk := file.read(2**20):
+            sha256.update(chunk)
+            blob.update(chunk)
+    return sha256.hexdigest(), blob.hexdigest()
 
 
 def _fetch_keras_files(fetcher):

@@ -7,12 +7,18 @@ arrived. A pinned version with that marker is returned without any request.
 kagglehub writes files in place, so a broken transfer can leave a partial
 file in the version folder, but without the marker: that folder is never
 returned, and the next download fetches the files again.
+
+kagglehub checks each file it downloads against the MD5 that Kaggle's
+storage states for it (`x-goog-hash`), and fails on a mismatch; the sha256
+of the files it delivered is then recorded beside the cache
+(`hub.digests`), once per version, for later checks.
 """
 
 import contextlib
 from pathlib import Path
 
 from densenet_hub import preset_file_names as names
+from densenet_hub.hub import digests
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 from densenet_hub.hub.cache import cached_folder
@@ -47,13 +53,24 @@ def download(handle):
             if translated is None:
                 raise
             raise translated from err
-    if not (folder / names.CONFIG_FILE).is_file():
-        raise errors.HubNotFoundError(
-            f"{handle} was downloaded to {folder} but holds no config.json, so "
-            "it is not a KerasHub-format preset. Check the framework and "
-            f"variation against {_page(handle)}."
-        )
+        if not (folder / names.CONFIG_FILE).is_file():
+            raise errors.HubNotFoundError(
+                f"{handle} was downloaded to {folder} but holds no config.json, "
+                "so it is not a KerasHub-format preset. Check the framework "
+                f"and variation against {_page(handle)}."
+            )
+        _record_digests(handle, folder)
     return folder
+
+
+def _record_digests(handle, folder):
+    """Records the sha256 of the files kagglehub delivered, unless the
+    record already covers exactly these files."""
+    filenames = digests.folder_files(folder)
+    recorded = digests.read_record(folder)
+    if recorded is None or sorted(recorded) != filenames:
+        sha256 = {name: digests.sha256_of(folder / name) for name in filenames}
+        digests.write_record(folder, handle, sha256)
 
 
 def upload(handle, folder):

@@ -13,9 +13,11 @@ def download_preset(handle):
     `kaggle://` presets are fetched whole with `kagglehub`; `hf://` presets
     file by file with `huggingface_hub` (`config.json`, then the files it
     calls for). Both clients show progress, cache what they fetch, and keep
-    partial transfers out of the cache. A pinned preset (a Kaggle version, a
-    Hugging Face commit) that is already cached is returned without any
-    network access.
+    partial transfers out of the cache. Each file is checked against the
+    digest the hub states for it, and the sha256 of every file is recorded
+    beside the cache for later checks (`hub.digests`). A pinned preset (a
+    Kaggle version, a Hugging Face commit) that is already cached and
+    recorded is returned without any network access.
 
     Args:
         handle: `kaggle://owner/model/framework/variation[/version]` or
@@ -31,6 +33,10 @@ def download_preset(handle):
         HubGatedError: the hub answered 404, 401, 403, or the preset is gated.
         HubUnavailableError: the hub could not be reached and the preset is
             not in the cache.
+        HubIntegrityError: a Hugging Face file differs from the digest the
+            Hub states for it (the file is left in the cache). kagglehub
+            deletes a Kaggle file that differs from its MD5 itself: that is a
+            `HubUnavailableError`, as a broken transfer.
         MissingHubClientError: the needed client package is not installed.
 
     Example:

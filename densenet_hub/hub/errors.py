@@ -34,6 +34,11 @@ class HubUnavailableError(HubError, ConnectionError):
     server error) and the preset is not in the local cache."""
 
 
+class HubIntegrityError(HubError):
+    """A downloaded file does not match the digest the hub stated for it, or
+    the digest recorded at download."""
+
+
 class MissingHubClientError(MissingOptionalPackageError):
     """The optional client package for a hub (`kagglehub` or
     `huggingface_hub`) is not installed."""

@@ -23,7 +23,11 @@ import dataclasses
 import pathlib
 import tempfile
 
+from packaging.version import InvalidVersion
+from packaging.version import Version
+
 from densenet_hub import preset_file_names as names
+from densenet_hub.hub import digests
 from densenet_hub.presets import classes
 from densenet_hub.presets import files
 from densenet_hub.presets import resolver
@@ -35,12 +39,39 @@ from densenet_hub.version import __version__
 from densenet_hub.validation import TASK_KWARGS
 
 
+def verify_preset(preset):
+    """Downloads `preset` if needed and checks every file of the download
+    against the sha256 recorded when it was downloaded (`hub.digests`);
+    returns `{file name: sha256}`.
+
+    Raises:
+        ValueError: `preset` is a local folder, which has no digests.
+        HubIntegrityError: no record, or a file that differs from it (the
+            error names the file, both digests and the fix).
+    """
+    return _verified(resolver.resolve(preset), preset)
+
+
+def _verified(resolved, preset):
+    if not resolved.downloaded:
+        raise ValueError(
+            f"verify=True checks a downloaded preset against the sha256 "
+            f"recorded at download, but {str(preset)!r} is a local folder, "
+            f"which has none. Fix: load it without verify=True (its files are "
+            f"still checked before anything is built), or pass the built-in "
+            f"name or hub handle it came from."
+        )
+    return digests.verify_folder(resolved.directory)
+
+
 @contextlib.contextmanager
-def _opened(preset):
-    """`resolver.resolve(preset)`, with a folder of a registered checkpoint
-    format converted into a temporary preset folder that lasts until the
-    `with` block ends."""
+def _opened(preset, verify):
+    """`resolver.resolve(preset)`, its download checked against its digests
+    when `verify`, with a folder of a registered checkpoint format converted
+    into a temporary preset folder that lasts until the `with` block ends."""
     resolved = resolver.resolve(preset)
+    if verify:
+        _verified(resolved, preset)
     source = sources.find_source(resolved.directory)
     if source is None:
         yield resolved
@@ -73,9 +104,9 @@ def _pick_class(cls, parsed, file):
 # === Backbones ===
 
 
-def load_backbone(cls, preset, load_weights=True, **kwargs):
+def load_backbone(cls, preset, load_weights=True, verify=False, **kwargs):
     """Builds the backbone in `preset`, with its weights unless told not to."""
-    with _opened(preset) as source:
+    with _opened(preset, verify) as source:
         return _backbone(source, cls, load_weights, kwargs)
 
 
@@ -120,14 +151,26 @@ def _check_builtin_config(source, parsed):
             )
 
 
-def _version_tuple(text):
-    parts = []
-    for part in str(text).split("."):
-        digits = "".join(char for char in part if char.isdigit())
-        if not digits or digits != part:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+def _check_saved_version(path, saved_version):
+    """Refuses a `densenet_hub_version` that is not a version (PEP 440, as
+    pip reads it: "1.2", "v1.2", "1.2.0rc1") or is newer than this library."""
+    try:
+        saved = Version(saved_version) if isinstance(saved_version, str) else None
+    except InvalidVersion:
+        saved = None
+    if saved is None:
+        raise ValueError(
+            f"{path}: `densenet_hub_version` is {saved_version!r}, which is not "
+            f"a version string such as {__version__!r}. The file is damaged "
+            f"or was not written by densenet_hub: re-save or re-download the "
+            f"preset, or remove the key."
+        )
+    if saved > Version(__version__):
+        raise ValueError(
+            f"{path}: the preset was saved by densenet_hub {saved_version!r}, "
+            f"newer than this densenet_hub {__version__}. Upgrade densenet_hub "
+            f"(pip install -U densenet-hub)."
+        )
 
 
 def _check_metadata(source, parsed):
@@ -138,14 +181,8 @@ def _check_metadata(source, parsed):
         return
     metadata = read_json(path)
     saved_version = metadata.get("densenet_hub_version")
-    if saved_version is not None and _version_tuple(saved_version) > _version_tuple(
-        __version__
-    ):
-        raise ValueError(
-            f"{path}: the preset was saved by densenet_hub {saved_version!r}, "
-            f"newer than this densenet_hub {__version__}. Upgrade densenet_hub "
-            f"(pip install -U densenet-hub)."
-        )
+    if saved_version is not None:
+        _check_saved_version(path, saved_version)
     count = metadata.get("parameter_count")
     expected = parsed.entry.size(parsed.config)[0]
     if count is not None and count != expected:
@@ -159,7 +196,7 @@ def _check_metadata(source, parsed):
 # === Tasks ===
 
 
-def load_task(cls, preset, load_weights=True, **kwargs):
+def load_task(cls, preset, load_weights=True, verify=False, **kwargs):
     """Builds the task in `preset`.
 
     With `task.json`, the task's class and head come from it and the head
@@ -168,7 +205,7 @@ def load_task(cls, preset, load_weights=True, **kwargs):
     Keyword arguments of the backbone (`image_shape`, `dtype`,
     `stem_padding`, ...) go to the backbone, the rest to the task.
     """
-    with _opened(preset) as source:
+    with _opened(preset, verify) as source:
         return _task(source, cls, load_weights, kwargs)
 
 
@@ -238,10 +275,10 @@ def _task_preprocessor(source, task_parsed, task_cls):
 # === Preprocessors and image converters ===
 
 
-def load_preprocessor(cls, preset, **kwargs):
+def load_preprocessor(cls, preset, verify=False, **kwargs):
     """Builds the preprocessor in `preset`: from `preprocessor.json`, else
     `cls` around the converter in `image_converter.json`."""
-    with _opened(preset) as source:
+    with _opened(preset, verify) as source:
         return _preprocessor(source, cls, kwargs, required=True)
 
 
@@ -272,9 +309,9 @@ def _build_preprocessor(preprocessor_cls, parsed, kwargs):
     return preprocessor_cls.from_config({**config, **kwargs})
 
 
-def load_image_converter(cls, preset, **kwargs):
+def load_image_converter(cls, preset, verify=False, **kwargs):
     """Builds the image converter in `preset`'s `image_converter.json`."""
-    with _opened(preset) as source:
+    with _opened(preset, verify) as source:
         return _converter(source, cls, kwargs)
 
 

@@ -68,7 +68,7 @@ class PresetMixin:
         return builtin.listings()
 
     @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
+    def from_preset(cls, preset, load_weights=True, *, verify=False, **kwargs):
         """Builds an instance from a preset, checking every file first.
 
         Args:
@@ -80,6 +80,12 @@ class PresetMixin:
                 same name.
             load_weights: load the saved weights (models only); `False` gives
                 the architecture with fresh weights.
+            verify: first check every file of a downloaded preset (built-in
+                name or handle) against the sha256 recorded when it was
+                downloaded, itself checked then against the digest the hub
+                stated; a mismatch raises `HubIntegrityError` naming the file
+                and both digests, and deletes nothing. A local folder has no
+                digests: `verify=True` on one raises `ValueError`.
             **kwargs: override the saved config, e.g. `image_shape`, `dtype`
                 or `stem_padding`; on a task, `num_classes=` gives a new head
                 on the pretrained backbone.
@@ -93,7 +99,7 @@ class PresetMixin:
         `"same"`. Pass `stem_padding="same"` for KerasHub's outputs.
         """
         load = _LOADERS[classes.preset_kind(cls)]
-        return load(cls, preset, load_weights=load_weights, **kwargs)
+        return load(cls, preset, load_weights=load_weights, verify=verify, **kwargs)
 
     def save_to_preset(self, preset_dir, max_shard_size=10, *, overwrite=False, metadata=None):
         """Saves this object as a preset folder in KerasHub's layout.

@@ -27,11 +27,15 @@ class ResolvedPreset:
         builtin: the `BuiltinPreset` when `preset` named one, else `None`.
         converted_from: the checkpoint folder `directory` was converted
             from, when the loader converted one (see `presets.sources`).
+        downloaded: `directory` is a hub download (a built-in name or a
+            handle), whose digests `hub.digests` recorded; `False` for a
+            folder the user named.
     """
 
     directory: pathlib.Path
     builtin: builtin.BuiltinPreset | None
     converted_from: pathlib.Path | None = None
+    downloaded: bool = False
 
 
 def resolve(preset):
@@ -42,9 +46,10 @@ def resolve(preset):
     found = builtin.find_builtin(preset)
     if found is not None:
         # The handles in order, moving on only when one is unreachable.
-        return ResolvedPreset(pathlib.Path(download_first_available(list(found.handles))), found)
+        folder = download_first_available(list(found.handles))
+        return ResolvedPreset(pathlib.Path(folder), found, downloaded=True)
     if is_remote_handle(preset):
-        return ResolvedPreset(pathlib.Path(download_preset(preset)), None)
+        return ResolvedPreset(pathlib.Path(download_preset(preset)), None, downloaded=True)
     path = pathlib.Path(preset)
     if not path.exists() and builtin.looks_like_preset_name(preset):
         raise builtin.unknown_preset_error(preset)

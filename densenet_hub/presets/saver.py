@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import pathlib
+import stat
 
 import keras
 
@@ -106,12 +107,24 @@ def save_preset(
 
 
 def _check_target(target, overwrite):
-    if target.exists() and not target.is_dir():
+    # One look at the path: another writer may be replacing the folder.
+    try:
+        is_folder = stat.S_ISDIR(os.stat(target).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # the publisher reports a path under a file
+    if not is_folder:
         raise NotADirectoryError(
             f"Cannot save a preset to {target}: it is a file. Pass a folder "
             f"path (new or empty), or remove the file."
         )
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
+    if overwrite:
+        return
+    try:
+        with os.scandir(target) as entries:
+            non_empty = any(True for _ in entries)
+    except FileNotFoundError:
+        return
+    if non_empty:
         raise FileExistsError(
             f"Cannot save a preset to {target}: the folder is not empty. Pass "
             f"overwrite=True to replace it, or choose a new folder."

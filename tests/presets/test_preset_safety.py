@@ -288,6 +288,11 @@ def test_out_of_range_task_configs_are_refused(preset, key, value, match):
     [
         ({"parameter_count": 123}, "`parameter_count` is 123 but config.json describes"),
         ({"densenet_hub_version": "99.0.0"}, "saved by densenet_hub '99.0.0', newer than"),
+        # packaging reads a leading "v" as pip does: still a newer version.
+        ({"densenet_hub_version": "v99.0"}, "saved by densenet_hub 'v99.0', newer than"),
+        ({"densenet_hub_version": "99.0"}, "saved by densenet_hub '99.0', newer than"),
+        ({"densenet_hub_version": "ninety-nine"}, "'ninety-nine', which is not a version"),
+        ({"densenet_hub_version": 99}, "is 99, which is not a version string"),
     ],
 )
 def test_metadata_that_disagrees_is_refused(preset, metadata, match):
@@ -686,8 +691,11 @@ def test_a_full_disk_or_a_crash_leaves_the_old_preset_or_none(saved, tmp_path):
     assert result.stdout.split() == ["refused", "new", "refused", "old"]
     assert not (tmp_path / "new").exists()
     assert {p.name: p.read_bytes() for p in old.iterdir()} == before
-    # Only the crashed save's staging folder may remain, never a target.
+    # Only the crashed save's staging folder may remain, never a target;
+    # the next save to that target removes it, its process being gone.
     assert [name.split(".staging-")[0] for name in stray_entries(tmp_path)] == [".old"]
+    Backbone.from_preset(old).save_to_preset(old, overwrite=True)
+    assert stray_entries(tmp_path) == []
 
 
 @pytest.mark.slow
@@ -721,6 +729,42 @@ def test_concurrent_saves_leave_exactly_one_complete_preset(saved, tmp_path, rng
             np.array_equal(output, keras.ops.convert_to_numpy(m(images))) for m in models
         ]
         assert matches.count(True) == 1
+
+
+@pytest.mark.slow
+def test_concurrent_saves_from_processes_all_succeed(saved, tmp_path):
+    target = tmp_path / "target"
+    go = tmp_path / "go"
+    script = textwrap.dedent(
+        f"""
+        import pathlib, time
+        from densenet_hub.models import Backbone
+
+        model = Backbone.from_preset({str(saved)!r})
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.01)
+        for _ in range(10):
+            model.save_to_preset({str(target)!r}, overwrite=True)
+        """
+    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=REPO_ROOT,
+            env={**os.environ, "KERAS_BACKEND": "numpy"},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    go.touch()
+    errors = [child.communicate(timeout=300)[1] for child in children]
+    go.unlink()
+
+    assert [child.returncode for child in children] == [0, 0, 0], errors
+    assert sorted(os.listdir(target)) == ["config.json", "metadata.json", "model.weights.h5"]
+    assert stray_entries(tmp_path) == []
+    Backbone.from_preset(target)
 
 
 def test_objects_a_preset_cannot_describe_are_refused_before_writing(saved, tmp_path):

@@ -1,5 +1,9 @@
-"""Just enough of the Hugging Face Hub for `hf_hub_download` and
-`HfApi.create_repo` / `upload_folder`.
+"""Just enough of the Hugging Face Hub for `hf_hub_download`,
+`HfApi.get_paths_info` and `HfApi.create_repo` / `upload_folder`.
+
+As on the Hub, weight files (`LFS_SUFFIXES`) are stored with Git LFS: their
+ETag and their `lfs.oid` in paths-info are the file's sha256; other files'
+ETag and `oid` are their git blob id (sha1 of `blob <size>\\0` + content).
 
 The tests point `huggingface_hub` here by setting its endpoint
 (`huggingface_hub.constants.ENDPOINT`, as `HF_ENDPOINT` would at import).
@@ -8,10 +12,24 @@ The tests point `huggingface_hub` here by setting its endpoint
 import base64
 import hashlib
 import json
+from urllib.parse import parse_qs
 from urllib.parse import unquote
 
 from stub_servers.server import StubHandler
 from stub_servers.server import StubServer
+
+LFS_SUFFIXES = (".h5", ".safetensors")
+
+
+def git_blob_id(data):
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def stated_digest(name, data):
+    """What the Hub states for a file: sha256 for LFS files, else the git blob id."""
+    if name.endswith(LFS_SUFFIXES):
+        return hashlib.sha256(data).hexdigest()
+    return git_blob_id(data)
 
 
 class HuggingFaceStub(StubServer):
@@ -20,7 +38,10 @@ class HuggingFaceStub(StubServer):
     Knobs, each answering file requests the way the Hub does:
     `private` (401, like an anonymous request to a private or missing repo),
     `gated` (403 GatedRepo), `fail_status` (that status on every route, no error code),
-    `short` (file names whose body is shorter than announced) and
+    `short` (file names whose body is shorter than announced),
+    `corrupt` (file names served with one byte changed, while the ETag and
+    paths-info state the stored file's digest, as a broken proxy or disk
+    would) and
     `after_get` (called with `(repo_id, filename)` after each file is served).
     """
 
@@ -30,6 +51,7 @@ class HuggingFaceStub(StubServer):
         self.gated = set()
         self.fail_status = None
         self.short = set()
+        self.corrupt = set()
         self.after_get = None
         self.created_repos = []
         super().__init__(_HubHandler)
@@ -68,6 +90,8 @@ class _HubHandler(StubHandler):
                 return self._preupload()
             if action == "commit":
                 return self._commit(repo_id, revision)
+            if action == "paths-info":
+                return self._paths_info(repo_id, revision)
         self._hub_error(404, "NotFound", "Not found")
 
     def _hub_error(self, status, code, message, commit=None):
@@ -100,10 +124,35 @@ class _HubHandler(StubHandler):
         data = tree[filename]
         if method == "GET" and filename in stub.short:
             data = data[: len(data) // 2]
-        etag = '"' + hashlib.sha256(tree[filename]).hexdigest() + '"'
+        if method == "GET" and filename in stub.corrupt:
+            data = data[:-1] + bytes([data[-1] ^ 0xFF])
+        etag = '"' + stated_digest(filename, tree[filename]) + '"'
         self.send(200, data, [("X-Repo-Commit", sha), ("ETag", etag)])
         if method == "GET" and stub.after_get is not None:
             stub.after_get(repo_id, filename)
+
+    def _paths_info(self, repo_id, revision):
+        repo = self.stub.repos.get(repo_id)
+        if repo is None:
+            return self._hub_error(404, "RepoNotFound", "Repository not found")
+        sha = repo["refs"].get(revision, revision)
+        if sha not in repo["commits"]:
+            return self._hub_error(404, "RevisionNotFound", "Invalid rev id")
+        tree = repo["commits"][sha]
+        infos = []
+        for path in parse_qs(self.body.decode()).get("paths", []):
+            if path not in tree:
+                continue  # the Hub leaves out paths it does not have
+            data = tree[path]
+            info = {"type": "file", "path": path, "size": len(data), "oid": git_blob_id(data)}
+            if path.endswith(LFS_SUFFIXES):
+                info["lfs"] = {
+                    "oid": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "pointerSize": 134,
+                }
+            infos.append(info)
+        self._json(infos)
 
     def _create_repo(self):
         request = json.loads(self.body)

@@ -3,8 +3,13 @@
 kagglesdk posts JSON to `<endpoint>/api/v1/<Service>/<Method>`; the tests
 point it at `http://localhost` (`KAGGLE_API_ENVIRONMENT=LOCALHOST`) through
 an HTTP proxy setting that leads to this server.
+
+File downloads state the file's MD5 in an `x-goog-hash` header, as Kaggle's
+storage (Google Cloud Storage) does; kagglehub checks the bytes against it.
 """
 
+import base64
+import hashlib
 import json
 import re
 
@@ -96,7 +101,9 @@ class _KaggleHandler(StubHandler):
             return self._error(404, "File not found")
         data = files[name]
         cut_at = len(data) // 2 if name in self.stub.truncate else None
-        self.send(200, data, [("Content-Type", "application/octet-stream")], cut_at)
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        headers = [("Content-Type", "application/octet-stream"), ("x-goog-hash", f"md5={md5}")]
+        self.send(200, data, headers, cut_at)
 
     def _GetModel(self, request):
         owner, model = request.get("ownerSlug"), request.get("modelSlug")
