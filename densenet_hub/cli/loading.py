@@ -30,7 +30,6 @@ from densenet_hub.training.finetune import use_from_scratch_batchnorm
 
 CLASS_NAMES_FILE = "class_names.json"
 MAX_CLASS_NAMES_BYTES = 16 << 20
-DEFAULT_IMAGE_SIZE = 224
 
 
 # === Classifiers ===
@@ -109,7 +108,7 @@ def _size_without_converter(backbone, image_size):
             f"(image_shape {tuple(backbone.image_shape)}). Fix: drop "
             "--image-size, or use a backbone built without a fixed image_shape."
         )
-    return tuple(image_size or fixed or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE))
+    return tuple(image_size or fixed or EvalTransform.keras_applications().image_size)
 
 
 def fixed_image_size(backbone):

@@ -28,15 +28,15 @@ from packaging.version import Version
 
 from densenet_hub import preset_file_names as names
 from densenet_hub.hub import digests
+from densenet_hub.json_files import read_json
 from densenet_hub.presets import classes
 from densenet_hub.presets import files
 from densenet_hub.presets import resolver
 from densenet_hub.presets import schema
 from densenet_hub.presets import sources
 from densenet_hub.presets import weights
-from densenet_hub.json_files import read_json
-from densenet_hub.version import __version__
 from densenet_hub.validation import TASK_KWARGS
+from densenet_hub.version import __version__
 
 
 def verify_preset(preset):
