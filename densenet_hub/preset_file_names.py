@@ -12,3 +12,7 @@ PREPROCESSOR_FILE = "preprocessor.json"
 IMAGE_CONVERTER_FILE = "image_converter.json"
 # A timm checkpoint folder (converted on load) holds `config.json` and this.
 TIMM_WEIGHTS_FILE = "model.safetensors"
+# Beside KerasHub's files (KerasHub ignores them): a classifier's class
+# names, and a multi-label classifier's findings and decision thresholds.
+CLASS_NAMES_FILE = "class_names.json"
+MULTI_LABEL_FILE = "multi_label.json"

@@ -15,6 +15,7 @@ import pytest
 from densenet_hub.cli import loading
 from densenet_hub.cli.main import main
 from densenet_hub.models.image_classifier import ImageClassifier
+from densenet_hub.presets.class_labels import ClassLabels
 from helpers.cli import error_line
 from helpers.models import build_tiny_backbone
 from helpers.models import build_tiny_classifier
@@ -39,7 +40,7 @@ def preset(tmp_path_factory):
     backbone = build_tiny_backbone(image_shape=(None, None, 3))
     classifier = build_tiny_classifier(backbone, num_classes=len(CLASSES))
     folder = tmp_path_factory.mktemp("presets") / "tiny"
-    loading.save_classifier(classifier, CLASSES, folder)
+    loading.save_classifier(classifier, ClassLabels(CLASSES), folder)
     return folder
 
 

@@ -70,8 +70,8 @@ def evaluate_folder(
         `confusion_matrix` (the PNG's path).
     """
     paths, folder_labels, folder_names = find_labelled_images(data_dir, on_error)
-    classifier, class_names = load_classifier(preset, image_size)
-    class_indices = _class_indices(folder_names, class_names)
+    classifier, labels = load_classifier(preset, image_size)
+    class_indices = _class_indices(folder_names, labels.names)
     probabilities, kept = classify_files(classifier, paths, batch_size, on_error, progress)
     row_of = {path: row for row, path in enumerate(paths)}
     truth = class_indices[folder_labels[[row_of[path] for path in kept]]]

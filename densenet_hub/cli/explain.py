@@ -47,7 +47,8 @@ def register(subparsers):
 
 def run(args):
     image = read_image(args.image)
-    classifier, class_names = load_classifier(args.preset, args.image_size)
+    classifier, labels = load_classifier(args.preset, args.image_size)
+    class_names = labels.names
     x = classifier.preprocessor([image])
     probabilities = to_probabilities(classifier, classifier(x, training=False))[0]
     index = _class_index(args.class_name, class_names, probabilities)

@@ -12,6 +12,7 @@ from densenet_hub.models import Backbone
 from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import ImageConverter
 from densenet_hub.presets.builtin import find_builtin
+from densenet_hub.presets.class_labels import class_labels_of
 from densenet_hub.presets.loader import verify_preset
 from densenet_hub.presets.resolver import local_folder
 
@@ -127,7 +128,9 @@ def _loaded_details(preset):
         details["task"] = type(classifier).__name__
         details["num_classes"] = classifier.num_classes
         details["parameters"] = classifier.count_params()
-        details["class_names"] = loading.class_names_of(preset, classifier.num_classes)
+        details["class_names"] = class_labels_of(
+            preset, classifier.num_classes, classifier.multi_label
+        ).names
     if folder is not None and (folder / names.IMAGE_CONVERTER_FILE).is_file():
         converter = ImageConverter.from_preset(preset)
         details["input_size"] = converter.image_size

@@ -1,12 +1,7 @@
-"""Loading and saving models for the commands, with their class names.
+"""Loading and saving models for the commands, with their class labels
+(`densenet_hub.presets.class_labels`: the files `densenet-hub train` writes
+beside KerasHub's)."""
 
-A preset written by `densenet-hub train` holds, beside KerasHub's files, a
-`class_names.json` with the class folder names in class-index order. KerasHub
-ignores the extra file. Presets without it show ImageNet names for a
-1000-class head and `class_<index>` otherwise.
-"""
-
-import json
 import pathlib
 
 import keras
@@ -14,7 +9,6 @@ import keras
 from densenet_hub import preset_file_names as names
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
-from densenet_hub.imagenet import IMAGENET_CLASSES
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import Backbone
 from densenet_hub.models import DenseNetBackbone
@@ -24,19 +18,19 @@ from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import EvalTransform
 from densenet_hub.preprocessing import ImageConverter
 from densenet_hub.presets.builtin import find_builtin
+from densenet_hub.presets.class_labels import class_labels_of
 from densenet_hub.presets.resolver import local_folder
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.training.finetune import use_from_scratch_batchnorm
 
-CLASS_NAMES_FILE = "class_names.json"
-MAX_CLASS_NAMES_BYTES = 16 << 20
 
 
 # === Classifiers ===
 
 
 def load_classifier(preset, image_size=None):
-    """`(classifier, class_names)` for a classifier preset.
+    """`(classifier, labels)` for a classifier preset: labels is its
+    `ClassLabels` (class names, and thresholds for a multi-label head).
 
     Args:
         preset: a built-in name, a handle or a folder holding `task.json`.
@@ -52,41 +46,7 @@ def load_classifier(preset, image_size=None):
         )
     classifier = ImageClassifier.from_preset(preset)
     _ensure_preprocessor(classifier, image_size)
-    return classifier, class_names_of(preset, classifier.num_classes)
-
-
-def class_names_of(preset, num_classes):
-    """The class names of a classifier preset with `num_classes` classes."""
-    folder = local_folder(preset)
-    path = None if folder is None else folder / CLASS_NAMES_FILE
-    if path is not None and path.is_file():
-        names = _read_class_names(path, num_classes)
-        if names is not None:
-            return names
-    if num_classes == len(IMAGENET_CLASSES):
-        return list(IMAGENET_CLASSES)
-    return [f"class_{index}" for index in range(num_classes)]
-
-
-def _read_class_names(path, num_classes):
-    """The names in `path`, or `None` (with a warning) when they do not fit."""
-    problem = None
-    if path.stat().st_size > MAX_CLASS_NAMES_BYTES:
-        problem = f"it is over {MAX_CLASS_NAMES_BYTES} bytes"
-    else:
-        try:
-            names = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            problem = f"it is not valid JSON ({error})"
-        else:
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                problem = "it is not a list of strings"
-            elif len(names) != num_classes:
-                problem = f"it has {len(names)} names for {num_classes} classes"
-    if problem is None:
-        return names
-    warn(f"ignoring {path}: {problem}; showing class indices instead.")
-    return None
+    return classifier, class_labels_of(preset, classifier.num_classes, classifier.multi_label)
 
 
 def default_preprocessor(image_size):
@@ -189,12 +149,11 @@ def check_output_folder(out, overwrite):
         )
 
 
-def save_classifier(classifier, class_names, out, overwrite=False):
-    """Saves `classifier` as a preset folder with its `class_names.json`, in
+def save_classifier(classifier, labels, out, overwrite=False):
+    """Saves `classifier` as a preset folder with its `ClassLabels` files, in
     one atomic save: `out` ends up complete or unchanged."""
     check_output_folder(out, overwrite)
-    names = json.dumps(list(class_names), indent=4).encode("utf-8")
-    save_preset(classifier, out, overwrite=overwrite, extra_files={CLASS_NAMES_FILE: names})
+    save_preset(classifier, out, overwrite=overwrite, extra_files=labels.files())
 
 
 def to_probabilities(classifier, scores):

@@ -54,7 +54,7 @@ def register(subparsers):
 
 def run(args):
     paths = find_images(args.images, args.on_error)
-    classifier, class_names = load_classifier(args.preset, args.image_size)
+    classifier, labels = load_classifier(args.preset, args.image_size)
     if args.runtime != "keras":
         predictor = accelerate(classifier, runtime=args.runtime, precision=args.precision)
     elif args.precision != "float32":
@@ -67,7 +67,7 @@ def run(args):
     probabilities, kept = classify_files(
         classifier, paths, args.batch_size, args.on_error, not args.quiet, predictor
     )
-    top = decode_predictions(probabilities, top=args.top_k, class_names=class_names)
+    top = decode_predictions(probabilities, top=args.top_k, class_names=labels.names)
     if args.json:
         print(json.dumps(_as_json(kept, top), indent=2))
     else:

@@ -33,6 +33,7 @@ from densenet_hub.cli.images import skipped_images_as_warnings
 from densenet_hub.cli.loading import check_output_folder
 from densenet_hub.cli.loading import classifier_for_training
 from densenet_hub.cli.loading import save_classifier
+from densenet_hub.presets.class_labels import ClassLabels
 
 # EX_TEMPFAIL: the run stopped before the end on purpose; running the same
 # command again continues it.
@@ -327,7 +328,7 @@ def _save_best(args, result, class_names):
     if not distribution.is_chief():
         return
     with distribution.unsharded():
-        save_classifier(result.classifier, class_names, args.out, args.overwrite)
+        save_classifier(result.classifier, ClassLabels(class_names), args.out, args.overwrite)
     print(
         f"saved {args.out}: best epoch {result.best_epoch} of {result.epochs_done}, "
         f"validation accuracy {result.best_val_accuracy:.4f}, validation loss "

@@ -70,8 +70,10 @@ class ImageClassifier(Task):
     `keras_hub.models.ImageClassifier` load into each other.
 
     The model is compiled at construction with Adam(5e-5), sparse categorical
-    cross-entropy and sparse categorical accuracy; `compile()` with no
-    arguments restores these defaults. `fit`, `evaluate` and `predict` run
+    cross-entropy and sparse categorical accuracy, or, for a multi-label
+    head (`activation="sigmoid"`: one independent probability per class),
+    binary cross-entropy and AUROC; `compile()` with no arguments restores
+    these defaults. `fit`, `evaluate` and `predict` run
     the `preprocessor` on every batch, so they take raw images; calling the
     model directly (`classifier(x)`) expects preprocessed images.
 
@@ -169,23 +171,40 @@ class ImageClassifier(Task):
             optimizer: `"auto"` for `keras.optimizers.Adam(5e-5)`, or any
                 optimizer `keras.Model.compile` accepts.
             loss: `"auto"` for `keras.losses.SparseCategoricalCrossentropy`,
-                reading logits unless the head's activation is softmax; or any
-                loss `keras.Model.compile` accepts.
-            metrics: `"auto"` for `[keras.metrics.SparseCategoricalAccuracy()]`,
-                or a list of metrics.
+                reading logits unless the head's activation is softmax (a
+                sigmoid head: `keras.losses.BinaryCrossentropy` on its
+                probabilities, for multi-hot labels); or any loss
+                `keras.Model.compile` accepts.
+            metrics: `"auto"` for `[keras.metrics.SparseCategoricalAccuracy()]`
+                (a sigmoid head: `[keras.metrics.AUC(multi_label=True,
+                name="auroc")]`, the mean of the per-class AUROCs), or a list
+                of metrics.
             **kwargs: other `keras.Model.compile` arguments.
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(5e-5)
-        if loss == "auto":
+        # KerasHub compiles a sigmoid head with a sparse categorical loss,
+        # which cannot learn multi-hot labels; binary cross-entropy can.
+        multi_label = self.multi_label
+        if loss == "auto" and multi_label:
+            loss = keras.losses.BinaryCrossentropy()
+        elif loss == "auto":
             # As in KerasHub: every activation but softmax counts as logits.
             from_logits = (
                 keras.activations.get(self.activation) is not keras.activations.softmax
             )
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-        if metrics == "auto":
+        if metrics == "auto" and multi_label:
+            metrics = [keras.metrics.AUC(multi_label=True, name="auroc")]
+        elif metrics == "auto":
             metrics = [keras.metrics.SparseCategoricalAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    @property
+    def multi_label(self):
+        """Whether the head gives each class its own sigmoid probability
+        (multi-label) rather than one distribution over the classes."""
+        return keras.activations.get(self.activation) is keras.activations.sigmoid
 
     def get_config(self):
         config = super().get_config()

@@ -9,7 +9,8 @@ from densenet_hub.data.images import read_images
 
 class LabelledBatches(keras.utils.PyDataset):
     """`(images, labels)` batches decoded from files, preprocessed and, for
-    training, augmented.
+    training, augmented; `(images, labels, weights)` when the batches carry
+    sample weights (`cover_every_row`, or multi-label entry weights).
 
     Only one batch of images is in memory at a time. The model receives the
     preprocessor's output, so the task's own preprocessor must be switched
@@ -17,7 +18,12 @@ class LabelledBatches(keras.utils.PyDataset):
 
     Args:
         paths: image file paths.
-        labels: an int array of class indices, one per path.
+        labels: an int array of class indices, one per path, or for a
+            multi-label task a `(paths, classes)` array of 0/1 targets.
+        label_weights: `None`, or for multi-label targets their
+            `(paths, classes)` weights (0 leaves an entry out of the loss
+            and the weighted metrics); batches then carry them as sample
+            weights.
         batch_size: images per batch.
         preprocess: a layer or function from a list of uint8 images to a
             batch tensor, e.g. a classifier's preprocessor.
@@ -76,10 +82,15 @@ class LabelledBatches(keras.utils.PyDataset):
         replicas=1,
         local_rows=None,
         cover_every_row=False,
+        label_weights=None,
     ):
         super().__init__()
         self.paths = list(paths)
-        self.labels = np.asarray(labels, dtype="int64")
+        labels = np.asarray(labels)
+        self.labels = labels.astype("float32" if labels.ndim == 2 else "int64")
+        self.label_weights = (
+            None if label_weights is None else np.asarray(label_weights, dtype="float32")
+        )
         self.batch_size = batch_size
         self.preprocess = preprocess
         self.augment = augment
@@ -136,7 +147,10 @@ class LabelledBatches(keras.utils.PyDataset):
         if self.augment is not None:
             x = self.augment(x, training=True)
         x, labels = keras.ops.convert_to_numpy(x), self.labels[indices[rows]]
-        return (x, labels, weights[rows]) if self.cover_every_row else (x, labels)
+        weights = weights[rows]
+        if self.label_weights is not None:
+            return x, labels, weights[:, None] * self.label_weights[indices[rows]]
+        return (x, labels, weights) if self.cover_every_row else (x, labels)
 
     def on_epoch_end(self):
         self._reshuffle()

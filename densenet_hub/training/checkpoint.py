@@ -189,6 +189,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 "epoch": epochs_done,
                 "val_loss": val_loss,
                 "val_accuracy": float(logs.get("val_accuracy", math.nan)),
+                "val_metrics": {
+                    name: float(value)
+                    for name, value in logs.items()
+                    if name.startswith("val_") and name != "val_loss"
+                },
                 "weights": best_weights,
             }
             state["wait"] = 0

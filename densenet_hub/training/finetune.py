@@ -1,8 +1,9 @@
 """`finetune`: the fine-tuning recipe of `densenet-hub train`, for a built
 `ImageClassifier` and labelled image files.
 
-The run: a stratified train/validation split, augmentation with stock Keras
-layers, a warm-up that trains only the head on a frozen backbone, then
+The run: a stratified train/validation split (for a multi-label classifier,
+one that keeps each patient's images on one side), augmentation with stock
+Keras layers, a warm-up that trains only the head on a frozen backbone, then
 fine-tuning of the whole model, with a checkpoint after every epoch and early
 stopping on the validation loss. Calling `finetune` again with the same
 settings and checkpoint folder after an interruption resumes from the last
@@ -25,6 +26,8 @@ from densenet_hub.training.augmentation import augmentation_layers
 from densenet_hub.training.batches import LabelledBatches
 from densenet_hub.training.checkpoint import TrainingCheckpoint
 from densenet_hub.training.checkpoint import remove_checkpoint
+from densenet_hub.training import multilabel
+from densenet_hub.training.multilabel import MultiLabelTargets
 from densenet_hub.training.split import stratified_split
 from densenet_hub.validation import check_choice
 from densenet_hub.validation import check_positive_int
@@ -41,13 +44,21 @@ class FinetuneResult:
         total_epochs: `warmup_epochs + epochs`.
         best_epoch: the epoch with the lowest validation loss (1-based).
         best_val_loss: its validation loss.
-        best_val_accuracy: its validation accuracy.
+        best_val_accuracy: its validation accuracy (NaN for a multi-label
+            classifier).
+        best_val_metrics: all its validation metrics by name, e.g.
+            `{"val_auroc": 0.93}` for a multi-label classifier.
         paused: `stop_after_epochs` stopped the run before the end; call
             `finetune` again to continue.
         stopped_early: the validation loss stopped improving (`patience`).
         history: the metrics (`loss`, `accuracy`, `val_loss`,
             `val_accuracy`) of each epoch trained by this call.
         checkpoint_dir: the checkpoint folder.
+        thresholds: multi-label only: the decision threshold of each finding,
+            chosen on the validation split by `threshold_rule`; else `None`.
+        threshold_rule: how the thresholds were chosen, in words.
+        split_counts: multi-label only: `{finding: {"train": [positives,
+            negatives], "validation": [...]}}` over entries of weight > 0.
     """
 
     classifier: object
@@ -60,6 +71,10 @@ class FinetuneResult:
     stopped_early: bool
     history: dict
     checkpoint_dir: pathlib.Path
+    best_val_metrics: dict = dataclasses.field(default_factory=dict)
+    thresholds: list = None
+    threshold_rule: str = None
+    split_counts: dict = None
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -117,6 +132,10 @@ def finetune(
     on_error="skip",
     checkpoint_settings=None,
     verbose="auto",
+    label_weights=None,
+    groups=None,
+    positive_weights=None,
+    findings=None,
 ):
     """Fine-tunes `classifier` on labelled image files, resumably.
 
@@ -136,8 +155,13 @@ def finetune(
             `ImageClassifier.from_preset(preset, num_classes=n)`.
         paths: image file paths.
         labels: an int class index per path, from 0 to
-            `classifier.num_classes - 1`. Every class present needs at least
-            two images (one for validation).
+            `classifier.num_classes - 1`; every class present needs at least
+            two images (one for validation). For a multi-label classifier
+            (`activation="sigmoid"`), a `(paths, num_classes)` array of 0/1
+            targets, e.g. `densenet_hub.data.read_label_table(...).targets`:
+            the loss is then `MultiLabelBinaryCrossentropy`, the validation
+            metric AUROC, and the result holds per-finding decision
+            thresholds chosen on the validation split.
         checkpoint_dir: the checkpoint folder, created if absent.
         epochs: epochs fine-tuning the whole model after the warm-up.
         warmup_epochs: epochs training only the head.
@@ -162,6 +186,16 @@ def finetune(
         verbose: Keras' `fit` verbosity (`"auto"`, 0, 1 or 2); above 0 this
             also prints the split and each phase. Processes other than 0 of
             a multi-process run are silent.
+        label_weights: multi-label only: `None` or a weight per (image,
+            finding) entry, 0 leaving it out of the loss and metrics (the
+            "ignore" uncertainty policy).
+        groups: multi-label only: `None` or a group id per image, such as
+            the patient; a group's images all go to one side of the split.
+        positive_weights: multi-label only: `None`, `"balanced"` (each
+            finding's positive entries weigh negatives / positives of the
+            training split, for rare findings) or one number per finding.
+        findings: multi-label only: finding names, for messages and
+            `split_counts`.
 
     Returns:
         A `FinetuneResult`.
@@ -206,11 +240,24 @@ def finetune(
     assert result.epochs_done == 2 and result.best_epoch in (1, 2)
     ```
     """
+    multi = None
+    if np.ndim(labels) == 2:
+        multi = MultiLabelTargets.check(classifier, labels, label_weights, groups, findings,
+                                        len(paths))  # fmt: skip
     total_epochs = _check_arguments(classifier, paths, labels, epochs, warmup_epochs,
-                                    batch_size, patience, stop_after_epochs, on_error)  # fmt: skip
+                                    batch_size, patience, stop_after_epochs, on_error,
+                                    multi is not None)  # fmt: skip
     paths = [pathlib.Path(path) for path in paths]
-    labels = np.asarray(labels, dtype="int64")
-    train_rows, val_rows = stratified_split(labels, val_split, seed)
+    if multi is None:
+        labels = np.asarray(labels, dtype="int64")
+        train_rows, val_rows = stratified_split(labels, val_split, seed)
+        compile_arguments = _single_label_compile_arguments()
+    else:
+        labels = multi.targets
+        train_rows, val_rows = multi.split(val_split, seed)
+        compile_arguments = multilabel.compile_arguments(
+            multi.positive_weights(positive_weights, train_rows)
+        )
     distribution.check_global_batch(batch_size)
     _check_split_for_replicas(train_rows, val_rows)
     # Each process augments its own rows on its own, with its own random
@@ -231,6 +278,8 @@ def finetune(
     settings = {
         **(checkpoint_settings or {}),
         **recipe,
+        **({} if multi is None else {"multi_label": {**multi.settings(),
+                                                     "positive_weights": positive_weights}}),
         **_file_settings(paths, train_rows, val_rows),
     }
     checkpoint = _open_checkpoint(
@@ -238,7 +287,7 @@ def finetune(
     )
     if verbose != 0:
         _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epochs,
-                      batch_size)  # fmt: skip
+                      batch_size, multi)  # fmt: skip
     preprocessor = classifier.preprocessor
     was_memory_efficient = classifier.backbone.memory_efficient
     # The batches arrive preprocessed (and augmented), as `fit` then needs.
@@ -248,14 +297,14 @@ def finetune(
     history = collections.defaultdict(list)
     try:
         batches = _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed,
-                               on_error, checkpoint)  # fmt: skip
+                               on_error, checkpoint, multi)  # fmt: skip
         train_data, val_data = batches(train_rows, True), batches(val_rows, False)
         checkpoint.restore_latest(classifier)
         for phase in _phases(warmup_epochs, epochs, warmup_learning_rate, learning_rate):
             if checkpoint.epochs_done >= phase.end or checkpoint.stopped_early:
                 continue
             _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs,
-                       verbose, history)  # fmt: skip
+                       verbose, history, compile_arguments)  # fmt: skip
             if checkpoint.paused:
                 break
     except KeyboardInterrupt as interruption:
@@ -265,9 +314,14 @@ def finetune(
         classifier.backbone.memory_efficient = was_memory_efficient
     unfinished = checkpoint.epochs_done < total_epochs and not checkpoint.stopped_early
     paused = checkpoint.paused and unfinished
+    thresholds = None
     if not paused:
         classifier.backbone.trainable = True
         checkpoint.restore_best(classifier)
+        if multi is not None:
+            thresholds = multilabel.validation_thresholds(
+                classifier, val_data, multi.findings
+            ).tolist()
     best = checkpoint.best
     return FinetuneResult(
         classifier=classifier,
@@ -280,11 +334,15 @@ def finetune(
         stopped_early=checkpoint.stopped_early,
         history=dict(history),
         checkpoint_dir=checkpoint.directory,
+        best_val_metrics=dict(best.get("val_metrics", {})),
+        thresholds=thresholds,
+        threshold_rule=None if multi is None else multilabel.THRESHOLD_RULE,
+        split_counts=None if multi is None else multi.split_table(train_rows, val_rows),
     )
 
 
 def _check_arguments(classifier, paths, labels, epochs, warmup_epochs, batch_size, patience,
-                     stop_after_epochs, on_error):  # fmt: skip
+                     stop_after_epochs, on_error, multi_label):  # fmt: skip
     """Refuses what the recipe cannot train; returns the total epochs."""
     for name, value in (("epochs", epochs), ("warmup_epochs", warmup_epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -305,6 +363,8 @@ def _check_arguments(classifier, paths, labels, epochs, warmup_epochs, batch_siz
             "preprocessor to read the images with; build it with one, e.g. "
             "`ImageClassifier.from_preset(preset, num_classes=n)`."
         )
+    if multi_label:
+        return warmup_epochs + epochs
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(paths):
         raise ValueError(
@@ -379,7 +439,7 @@ def _open_checkpoint(directory, settings, restart, patience, warmup_epochs, stop
 
 
 def _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed, on_error,
-                 checkpoint):  # fmt: skip
+                 checkpoint, multi):  # fmt: skip
     replicas = distribution.replica_count()
     local_rows = distribution.local_batch_rows if distribution.process_count() > 1 else None
 
@@ -396,6 +456,7 @@ def _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed, on
             replicas=replicas,
             local_rows=local_rows,
             cover_every_row=not training,
+            label_weights=None if multi is None else multi.weights[rows],
         )
 
     return batches
@@ -410,8 +471,17 @@ def _phases(warmup_epochs, epochs, warmup_learning_rate, learning_rate):
     )  # fmt: skip
 
 
+def _single_label_compile_arguments():
+    return {
+        # Weighted: validation batches padded for several devices mask the
+        # padding with zero sample weights.
+        "metrics": [],
+        "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    }
+
+
 def _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs, verbose,
-               history):  # fmt: skip
+               history, compile_arguments):  # fmt: skip
     done = checkpoint.epochs_done
     if verbose != 0:
         print(f"{phase.title}: epoch {done + 1} to {phase.end} of {total_epochs}", flush=True)
@@ -422,13 +492,7 @@ def _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs
     schedule = keras.optimizers.schedules.CosineDecay(
         phase.learning_rate, decay_steps=(phase.end - phase.start) * len(train_data)
     )
-    classifier.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        # Weighted: validation batches padded for several devices mask the
-        # padding with zero sample weights.
-        metrics=[],
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    classifier.compile(optimizer=keras.optimizers.Adam(schedule), **compile_arguments)
     if done > phase.start:
         checkpoint.restore_optimizer(classifier.optimizer, classifier.trainable_variables)
     fitted = classifier.fit(
@@ -443,12 +507,17 @@ def _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs
         history[name].extend(float(value) for value in values)
 
 
-def _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epochs, batch_size):
+def _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epochs, batch_size,
+                  multi):  # fmt: skip
+    classes = len(np.unique(labels)) if multi is None else len(multi.findings)
+    kind = "classes" if multi is None else "findings"
     print(
-        f"{len(np.unique(labels))} classes, {len(train_rows)} training and "
+        f"{classes} {kind}, {len(train_rows)} training and "
         f"{len(val_rows)} validation images; {warmup_epochs} warm-up and "
         f"{epochs} fine-tuning epoch(s)"
     )
+    if multi is not None:
+        _report_split_counts(multi, train_rows, val_rows)
     replicas = distribution.replica_count()
     train_left_out = (len(train_rows) % batch_size) % replicas
     if train_left_out:
@@ -462,6 +531,18 @@ def _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epoch
             f"resuming from epoch {checkpoint.epochs_done} of "
             f"{warmup_epochs + epochs} (checkpoint {checkpoint.directory})"
         )
+
+
+def _report_split_counts(multi, train_rows, val_rows):
+    groups = "" if multi.groups is None else (
+        f" ({len(set(multi.groups[train_rows]))} and {len(set(multi.groups[val_rows]))} "
+        "patient groups, none on both sides)"
+    )
+    print(f"positive / negative labels per finding, training | validation{groups}:")
+    width = max(len(name) for name in multi.findings)
+    for name, sides in multi.split_table(train_rows, val_rows).items():
+        (train_pos, train_neg), (val_pos, val_neg) = sides["train"], sides["validation"]
+        print(f"  {name:<{width}}  {train_pos:>6} / {train_neg:<6} | {val_pos:>6} / {val_neg}")
 
 
 # Keras' default BatchNormalization momentum, 0.99, suits long runs and

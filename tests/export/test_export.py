@@ -15,6 +15,7 @@ from densenet_hub.cli.main import main
 from densenet_hub.export import export_model
 from densenet_hub.export import to_onnx
 from densenet_hub.export.packages import import_openvino
+from densenet_hub.presets.class_labels import ClassLabels
 from helpers.cli import error_line
 from helpers.weights import forward
 from helpers.weights import max_abs_diff
@@ -406,7 +407,7 @@ def test_failed_export_leaves_nothing_and_keeps_the_old_file(tmp_path):
 def test_cli_exports_a_classifier_preset(tmp_path, raw_classifier, capsys):
     classifier, images, expected = raw_classifier
     preset = tmp_path / "tiny"
-    loading.save_classifier(classifier, ["a", "b", "c", "d", "e"], preset)
+    loading.save_classifier(classifier, ClassLabels(["a", "b", "c", "d", "e"]), preset)
     out = tmp_path / "tiny.onnx"
     assert main(["export", str(preset), str(out)]) == 0
     assert "wrote" in capsys.readouterr().out

@@ -1,0 +1,203 @@
+"""What a classifier preset says about its classes, in files beside
+KerasHub's (which KerasHub ignores): `class_names.json`, the class names in
+class-index order, and for a multi-label classifier `multi_label.json`, its
+findings with the decision threshold of each and the rule that chose them.
+
+Presets without `class_names.json` show ImageNet names for a 1000-class head
+and `class_<index>` otherwise.
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+import warnings
+
+from densenet_hub import preset_file_names as names
+from densenet_hub.imagenet import IMAGENET_CLASSES
+from densenet_hub.presets.resolver import local_folder
+
+MAX_LABEL_FILE_BYTES = 16 << 20
+MULTI_LABEL_FORMAT = 1
+
+
+class LabelFileWarning(UserWarning):
+    """A class-label file of a preset that does not fit its model, ignored."""
+
+
+@dataclasses.dataclass
+class ClassLabels:
+    """The class names of a classifier and, when multi-label, its thresholds.
+
+    Attributes:
+        names: one name per class (finding), in class-index order.
+        thresholds: `None` (single-label), or one decision threshold per
+            finding: a probability at or above it counts as positive.
+        threshold_rule: how the thresholds were chosen, in words.
+        details: more JSON-able facts recorded with the thresholds, such as
+            the uncertainty policies of the training labels.
+
+    Example:
+    ```python
+    import tempfile
+    from densenet_hub.presets.class_labels import ClassLabels, read_class_labels
+
+    labels = ClassLabels(["Effusion", "Edema"], thresholds=[0.31, 0.12],
+                         threshold_rule="Youden's J on the validation split")
+    folder = tempfile.mkdtemp()
+    for name, data in labels.files().items():
+        with open(f"{folder}/{name}", "wb") as file:
+            file.write(data)
+    assert read_class_labels(folder, num_classes=2, multi_label=True) == labels
+    ```
+    """
+
+    names: list
+    thresholds: list = None
+    threshold_rule: str = None
+    details: dict = None
+
+    def __post_init__(self):
+        self.names = [str(name) for name in self.names]
+        if self.thresholds is not None:
+            self.thresholds = [float(value) for value in self.thresholds]
+            _check_thresholds(self.names, self.thresholds, "ClassLabels")
+
+    @property
+    def multi_label(self):
+        return self.thresholds is not None
+
+    def files(self):
+        """`{file name: bytes}` to save beside the preset (`extra_files`)."""
+        files = {names.CLASS_NAMES_FILE: _json_bytes(self.names)}
+        if self.multi_label:
+            files[names.MULTI_LABEL_FILE] = _json_bytes(
+                {
+                    "format": MULTI_LABEL_FORMAT,
+                    "findings": self.names,
+                    "thresholds": dict(zip(self.names, self.thresholds)),
+                    "threshold_rule": self.threshold_rule,
+                    "details": self.details or {},
+                }
+            )
+        return files
+
+
+def class_labels_of(preset, num_classes, multi_label=False):
+    """The `ClassLabels` of a classifier preset (a folder, a built-in name or
+    a cached handle) whose head has `num_classes` classes; see
+    `read_class_labels`."""
+    return read_class_labels(local_folder(preset), num_classes, multi_label)
+
+
+def read_class_labels(folder, num_classes, multi_label=False):
+    """Reads the class-label files of a preset folder.
+
+    A file that does not fit the model (not JSON, another number of names,
+    thresholds outside [0, 1]) is ignored with a `LabelFileWarning`, since
+    the model itself still works.
+
+    Args:
+        folder: the preset folder, or `None` for a preset with none.
+        num_classes: the classifier's number of classes.
+        multi_label: whether its head is multi-label; only then are
+            thresholds read.
+
+    Returns:
+        `ClassLabels`; a multi-label preset without thresholds has
+        `thresholds=None`.
+    """
+    folder = None if folder is None else pathlib.Path(folder)
+    labels = None
+    if folder is not None and (folder / names.CLASS_NAMES_FILE).is_file():
+        labels = _read_json(folder / names.CLASS_NAMES_FILE, _names_problem(num_classes))
+    if labels is None:
+        labels = default_class_names(num_classes)
+    result = ClassLabels(labels)
+    path = None if folder is None else folder / names.MULTI_LABEL_FILE
+    if multi_label and path is not None and path.is_file():
+        record = _read_json(path, _multi_label_problem(result.names))
+        if record is not None:
+            result.thresholds = [float(record["thresholds"][name]) for name in result.names]
+            result.threshold_rule = record.get("threshold_rule")
+            result.details = record.get("details") or None
+    return result
+
+
+def default_class_names(num_classes):
+    """ImageNet's names for a 1000-class head, else `class_<index>`."""
+    if num_classes == len(IMAGENET_CLASSES):
+        return list(IMAGENET_CLASSES)
+    return [f"class_{index}" for index in range(num_classes)]
+
+
+def _json_bytes(value):
+    return json.dumps(value, indent=4).encode("utf-8")
+
+
+def _read_json(path, problem_of):
+    """The JSON value in `path`, or `None` (with a warning) when it does not fit."""
+    problem = None
+    if path.stat().st_size > MAX_LABEL_FILE_BYTES:
+        problem = f"it is over {MAX_LABEL_FILE_BYTES} bytes"
+    else:
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            problem = f"it is not valid JSON ({error})"
+        else:
+            problem = problem_of(value)
+    if problem is None:
+        return value
+    warnings.warn(
+        LabelFileWarning(f"ignoring {path}: {problem}; showing class indices instead."),
+        stacklevel=3,
+    )
+    return None
+
+
+def _names_problem(num_classes):
+    def problem(value):
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            return "it is not a list of strings"
+        if len(value) != num_classes:
+            return f"it has {len(value)} names for {num_classes} classes"
+        return None
+
+    return problem
+
+
+def _multi_label_problem(class_names):
+    def problem(record):
+        if not isinstance(record, dict) or record.get("format") != MULTI_LABEL_FORMAT:
+            return f"it is not a format-{MULTI_LABEL_FORMAT} multi-label record"
+        if record.get("findings") != class_names:
+            return f"its findings {record.get('findings')!r} are not the class names {class_names!r}"
+        thresholds = record.get("thresholds")
+        if not isinstance(thresholds, dict) or sorted(thresholds) != sorted(class_names):
+            return "its thresholds do not name each finding once"
+        try:
+            _check_thresholds(
+                class_names, [thresholds[name] for name in class_names], names.MULTI_LABEL_FILE
+            )
+        except (TypeError, ValueError) as error:
+            return str(error)
+        return None
+
+    return problem
+
+
+def _check_thresholds(class_names, thresholds, owner):
+    if len(thresholds) != len(class_names):
+        raise ValueError(
+            f"{owner}: {len(thresholds)} thresholds for {len(class_names)} "
+            "findings; give one per finding."
+        )
+    for name, value in zip(class_names, thresholds):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and 0 <= value <= 1
+        ):
+            raise ValueError(
+                f"{owner}: the threshold of {name!r} must be a probability in "
+                f"[0, 1], got {value!r}."
+            )
