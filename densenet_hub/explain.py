@@ -21,8 +21,9 @@ def grad_cam(classifier, images, class_index=None, preprocessed=False):
     Args:
         classifier: an `ImageClassifier` with a pooled dense head, such as
             `densenet_hub.models.ImageClassifier.from_preset(...)`.
-        images: what `classifier.predict` takes: a list of uint8 images or a
-            batch, which the classifier's preprocessor resizes and scales.
+        images: what `classifier.predict` takes: a list of images (uint8,
+            or float32 levels in [0, 255]) or a batch, which the
+            classifier's preprocessor resizes and scales.
             With `preprocessed=True`, the preprocessor's output instead.
         class_index: the class to explain: `None` for each image's highest
             scoring class, an int for the same class in every image, or a

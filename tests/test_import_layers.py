@@ -39,6 +39,8 @@ RANKS = {
     "densenet_hub.runtime": 8,
     "densenet_hub.training": 8,
     "densenet_hub.explain": 8,
+    "densenet_hub.inference": 7,
+    "densenet_hub.evaluation": 8,
     "densenet_hub.bench": 9,
     "densenet_hub.cli": 10,
     # Programs, run as fresh interpreters: they import the whole package.

@@ -11,7 +11,7 @@ from densenet_hub.cli import arguments
 from densenet_hub.cli.drawing import save_explanation
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.loading import load_classifier
-from densenet_hub.cli.loading import to_probabilities
+from densenet_hub.inference import to_probabilities
 from densenet_hub.data.images import read_image
 
 

@@ -4,8 +4,6 @@ beside KerasHub's)."""
 
 import pathlib
 
-import keras
-
 from densenet_hub import preset_file_names as names
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
@@ -19,6 +17,7 @@ from densenet_hub.preprocessing import EvalTransform
 from densenet_hub.preprocessing import ImageConverter
 from densenet_hub.presets.builtin import find_builtin
 from densenet_hub.presets.class_labels import class_labels_of
+from densenet_hub.presets.class_labels import default_class_names
 from densenet_hub.presets.resolver import local_folder
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.training.finetune import use_from_scratch_batchnorm
@@ -93,23 +92,51 @@ def _ensure_preprocessor(classifier, image_size):
         classifier.preprocessor.image_size = tuple(image_size)
 
 
-def classifier_for_training(preset, num_classes, pretrained=True, image_size=None):
-    """A classifier with a new `num_classes` head on `preset`'s backbone.
+def classifier_for_training(
+    preset, num_classes, pretrained=True, image_size=None, class_names=None, multi_label=False
+):
+    """A classifier with a new `num_classes` head on `preset`'s backbone, with
+    a sigmoid per class when `multi_label`.
 
-    With `pretrained=False` the weights are fresh; a built-in name is then
-    built from the `presets` table, with no download.
+    A multi-label classifier preset whose head already has `class_names`
+    (or as many unnamed classes, such as a converted CheXNet checkpoint) keeps
+    its head, so that training continues it. With `pretrained=False` the
+    weights are fresh; a built-in name is then built from the `presets`
+    table, with no download.
     """
+    activation = "sigmoid" if multi_label else None
     builtin = find_builtin(preset)
-    if builtin is not None and not pretrained:
+    classifier = _continued_head(preset, class_names) if multi_label and pretrained else None
+    if classifier is None and builtin is not None and not pretrained:
         backbone = DenseNetBackbone(**builtin.config, **builtin.overrides)
-        classifier = DenseNetImageClassifier(backbone, num_classes=num_classes)
-    else:
+        classifier = DenseNetImageClassifier(
+            backbone, num_classes=num_classes, activation=activation
+        )
+    elif classifier is None:
         classifier = ImageClassifier.from_preset(
-            preset, num_classes=num_classes, load_weights=pretrained
+            preset, num_classes=num_classes, load_weights=pretrained, activation=activation
         )
     if not pretrained:
         use_from_scratch_batchnorm(classifier)
     _ensure_preprocessor(classifier, image_size)
+    return classifier
+
+
+def _continued_head(preset, class_names):
+    """`preset`'s classifier with a sigmoid head when its classes are
+    `class_names` (or as many unnamed ones), else `None`."""
+    folder = local_folder(preset)
+    if folder is None or not (folder / names.TASK_FILE).is_file():
+        return None
+    classifier = ImageClassifier.from_preset(preset, activation="sigmoid")
+    preset_names = class_labels_of(preset, classifier.num_classes).names
+    unnamed = preset_names == default_class_names(classifier.num_classes)
+    if classifier.num_classes != len(class_names) or not (
+        unnamed or preset_names == list(class_names)
+    ):
+        return None
+    shown = "unnamed classes, taken in the table's order" if unnamed else "the same findings"
+    print(f"continuing the preset's {classifier.num_classes}-class head ({shown})")
     return classifier
 
 
@@ -154,14 +181,3 @@ def save_classifier(classifier, labels, out, overwrite=False):
     one atomic save: `out` ends up complete or unchanged."""
     check_output_folder(out, overwrite)
     save_preset(classifier, out, overwrite=overwrite, extra_files=labels.files())
-
-
-def to_probabilities(classifier, scores):
-    """Class probabilities from a classifier's output, whatever its head's
-    activation: logits get a softmax, probabilities pass through."""
-    if keras.activations.get(classifier.activation) in (
-        keras.activations.softmax,
-        keras.activations.sigmoid,
-    ):
-        return keras.ops.convert_to_numpy(scores)
-    return keras.ops.convert_to_numpy(keras.ops.softmax(scores, axis=-1))

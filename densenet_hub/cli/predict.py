@@ -1,4 +1,6 @@
-"""`densenet-hub predict PRESET IMAGE...`: the top classes of each image."""
+"""`densenet-hub predict PRESET IMAGE...`: the top classes of each image, or
+for a multi-label classifier its most probable findings, each with its
+decision threshold and whether it is called positive."""
 
 import json
 
@@ -8,9 +10,12 @@ from densenet_hub.cli import arguments
 from densenet_hub.cli.console import format_table
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.images import find_images
-from densenet_hub.cli.images import read_images
+from densenet_hub.cli.images import skipped_images_as_warnings
+from densenet_hub.cli.label_tables import add_label_table_options
+from densenet_hub.cli.label_tables import is_table_file
+from densenet_hub.cli.label_tables import read_table
 from densenet_hub.cli.loading import load_classifier
-from densenet_hub.cli.loading import to_probabilities
+from densenet_hub.inference import score_files
 from densenet_hub.cli.progress import ProgressBar
 from densenet_hub.imagenet import decode_predictions
 from densenet_hub.runtime import PRECISIONS
@@ -24,11 +29,18 @@ def register(subparsers):
         "predict",
         help="classify images with a classifier preset",
         description="Prints the top-k classes of each image with their "
-        "probabilities, as a table or as JSON. Images are read and classified "
-        "in batches; a progress bar on stderr follows long runs.",
+        "probabilities, as a table or as JSON; for a multi-label preset, the "
+        "top-k findings with their probabilities, the preset's decision "
+        "thresholds and whether each is positive. Images are read and "
+        "classified in batches; a progress bar on stderr follows long runs.",
     )
     parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
-    parser.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        help="image files, folders or glob patterns, or one label table "
+        "(.csv or split file) whose images to classify",
+    )
     parser.add_argument(
         "--top-k", type=arguments.positive_int, default=5, help="classes per image (default 5)"
     )
@@ -49,11 +61,15 @@ def register(subparsers):
         "instructions (default float32)",
     )
     arguments.add_batch_options(parser)
+    add_label_table_options(parser, labels=False)
     parser.set_defaults(run=run)
 
 
 def run(args):
-    paths = find_images(args.images, args.on_error)
+    if len(args.images) == 1 and is_table_file(args.images[0]):
+        paths = read_table(args, args.images[0]).paths
+    else:
+        paths = find_images(args.images, args.on_error)
     classifier, labels = load_classifier(args.preset, args.image_size)
     if args.runtime != "keras":
         predictor = accelerate(classifier, runtime=args.runtime, precision=args.precision)
@@ -67,6 +83,11 @@ def run(args):
     probabilities, kept = classify_files(
         classifier, paths, args.batch_size, args.on_error, not args.quiet, predictor
     )
+    if labels.multi_label or classifier.multi_label:
+        rows = _findings(probabilities, labels, args.top_k)
+        print(json.dumps(_findings_json(kept, rows), indent=2) if args.json
+              else _findings_table(kept, rows))  # fmt: skip
+        return 0
     top = decode_predictions(probabilities, top=args.top_k, class_names=labels.names)
     if args.json:
         print(json.dumps(_as_json(kept, top), indent=2))
@@ -87,23 +108,57 @@ def classify_files(
         `(probabilities, kept_paths)`: a `(len(kept_paths), num_classes)`
         array and the paths that could be read, in order.
     """
-    predictor = predictor or classifier
     bar = ProgressBar(len(paths), "images", enabled=progress)
-    batches, kept = [], []
-    for start in range(0, len(paths), batch_size):
-        images, batch_paths = read_images(paths[start : start + batch_size], on_error)
-        if images:
-            scores = predictor.predict_on_batch(images)
-            batches.append(to_probabilities(classifier, scores))
-            kept.extend(batch_paths)
-        bar.advance(len(batch_paths))
-    bar.close()
-    if not batches:
-        raise CliError(
-            f"none of the {len(paths)} image(s) could be decoded; see the "
-            "warnings above."
-        )
-    return np.concatenate(batches), kept
+    try:
+        with skipped_images_as_warnings():
+            probabilities, rows = score_files(
+                classifier, paths, batch_size, on_error, predictor, bar.advance
+            )
+    finally:
+        bar.close()
+    return probabilities, [paths[row] for row in rows]
+
+
+def _findings(probabilities, labels, top_k):
+    """Per image, its `top_k` most probable findings as `(name, probability,
+    threshold, positive)`; without saved thresholds, positive is `None`."""
+    thresholds = labels.thresholds
+    result = []
+    for scores in probabilities:
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        result.append([
+            (labels.names[i], float(scores[i]),
+             None if thresholds is None else thresholds[i],
+             None if thresholds is None else bool(scores[i] >= thresholds[i]))
+            for i in order
+        ])  # fmt: skip
+    return result
+
+
+def _findings_json(paths, rows):
+    return [
+        {
+            "image": str(path),
+            "findings": [
+                {"finding": name, "probability": probability, "threshold": threshold,
+                 "positive": positive}
+                for name, probability, threshold, positive in entries
+            ],
+        }  # fmt: skip
+        for path, entries in zip(paths, rows)
+    ]
+
+
+def _findings_table(paths, rows):
+    table = []
+    for path, entries in zip(paths, rows):
+        for rank, (name, probability, threshold, positive) in enumerate(entries, start=1):
+            table.append([
+                str(path) if rank == 1 else "", name, f"{probability:.4f}",
+                "n/a" if threshold is None else f"{threshold:.4f}",
+                "n/a" if positive is None else ("yes" if positive else "no"),
+            ])  # fmt: skip
+    return format_table(["image", "finding", "probability", "threshold", "positive"], table)
 
 
 def _as_json(paths, top):

@@ -1,13 +1,16 @@
-"""`densenet-hub train DATA_DIR --preset PRESET --out OUT_PRESET`: fine-tunes
-a classifier on a folder with one sub-folder of images per class.
+"""`densenet-hub train DATA --preset PRESET --out OUT_PRESET`: fine-tunes
+a classifier on a folder with one sub-folder of images per class, or a
+multi-label classifier (one sigmoid per finding) on a label table.
 
 The run: a stratified train/validation split, augmentation with stock Keras
 layers, a warm-up that trains only the new head on a frozen backbone, then
 fine-tuning of the whole model, with a checkpoint after every epoch and early
 stopping on the validation loss. Running the same command again after an
 interruption resumes from the last checkpoint. The best epoch's model is
-saved as a preset folder (KerasHub's files plus `class_names.json`) that
-`predict`, `evaluate` and `from_preset` load.
+saved as a preset folder (KerasHub's files plus `class_names.json`, and for
+a multi-label classifier `multi_label.json` with the decision thresholds
+chosen on the validation split) that `predict`, `evaluate` and
+`from_preset` load.
 
 The recipe is `densenet_hub.training.finetune`; this module parses the
 options, builds the classifier, prints and saves. With `--devices`,
@@ -32,6 +35,11 @@ from densenet_hub.cli.images import find_labelled_images
 from densenet_hub.cli.images import skipped_images_as_warnings
 from densenet_hub.cli.loading import check_output_folder
 from densenet_hub.cli.loading import classifier_for_training
+from densenet_hub.cli.label_tables import DATA_HELP
+from densenet_hub.cli.label_tables import add_label_table_options
+from densenet_hub.cli.label_tables import is_label_table
+from densenet_hub.cli.label_tables import read_table
+from densenet_hub.cli.label_tables import table_settings
 from densenet_hub.cli.loading import save_classifier
 from densenet_hub.presets.class_labels import ClassLabels
 
@@ -55,14 +63,16 @@ def register(subparsers):
     """Adds the `train` command to `subparsers`."""
     parser = subparsers.add_parser(
         "train",
-        help="fine-tune a classifier on an image folder",
-        description="Fine-tunes a classifier on DATA_DIR (one sub-folder of "
-        "images per class): frozen-backbone warm-up, then full fine-tuning, "
-        "with checkpoints, early stopping and augmentation; saves the best "
-        "model as a preset. Rerun the same command to resume an interrupted "
-        "run.",
+        help="fine-tune a classifier on an image folder or a multi-label table",
+        description="Fine-tunes a classifier on DATA: a folder with one "
+        "sub-folder of images per class, or a multi-label table (chest X-ray "
+        "style: one sigmoid per finding, entry-weighted binary cross-entropy, "
+        "AUROC, per-finding thresholds chosen on the validation split by "
+        "Youden's J). Frozen-backbone warm-up, then full fine-tuning, with "
+        "checkpoints, early stopping and augmentation; saves the best model "
+        "as a preset. Rerun the same command to resume an interrupted run.",
     )
-    parser.add_argument("data_dir", help="folder with one sub-folder of images per class")
+    parser.add_argument("data_dir", metavar="DATA", help=DATA_HELP)
     parser.add_argument(
         "--preset",
         required=True,
@@ -155,6 +165,15 @@ def register(subparsers):
         "in the backward pass: less training memory for some extra time (same results)",
     )
     arguments.add_batch_options(parser)
+    add_label_table_options(parser, groups=True)
+    parser.add_argument(
+        "--positive-weights",
+        choices=("none", "balanced"),
+        default="none",
+        help="multi-label tables: balanced weighs each finding's positive "
+        "labels by negatives / positives of the training split, for rare "
+        "findings (default none)",
+    )
     _add_distribution_options(parser)
     parser.set_defaults(run=run)
 
@@ -225,16 +244,29 @@ def _run(args):
     if total_epochs == 0:
         raise CliError("--warmup-epochs and --epochs are both 0; train for at least one epoch.")
     check_output_folder(args.out, args.overwrite)
-    data_dir = pathlib.Path(args.data_dir)
-    paths, labels, class_names = _labelled_images(data_dir, args.on_error)
+    settings = {key: getattr(args, key) for key in MODEL_SETTINGS}
+    if is_label_table(args.data_dir):
+        table = read_table(args, args.data_dir, args.group_column)
+        paths, labels, class_names = table.paths, table.targets, table.findings
+        multi_label = {
+            "label_weights": table.weights,
+            "groups": table.groups,
+            "positive_weights": None if args.positive_weights == "none" else "balanced",
+            "findings": table.findings,
+        }
+        settings.update(table_settings(args), group_column=args.group_column)
+    else:
+        _refuse_table_options(args)
+        paths, labels, class_names = _labelled_images(pathlib.Path(args.data_dir), args.on_error)
+        multi_label = {}
     _start_distribution(args)
     # Seeds the new head's (or, without pretrained weights, every layer's)
     # initial weights, so that a run can be repeated.
     keras.utils.set_random_seed(args.seed)
     classifier = classifier_for_training(
-        args.preset, len(class_names), not args.no_pretrained, args.image_size
-    )
-    settings = {key: getattr(args, key) for key in MODEL_SETTINGS}
+        args.preset, len(class_names), not args.no_pretrained, args.image_size,
+        class_names, multi_label=bool(multi_label),
+    )  # fmt: skip
     try:
         with skipped_images_as_warnings():
             result = training.finetune(
@@ -257,6 +289,7 @@ def _run(args):
                 on_error=args.on_error,
                 checkpoint_settings={**settings, "class_names": class_names},
                 verbose=_verbosity(args.quiet),
+                **multi_label,
             )
     except training.TrainingInterrupted as interruption:
         _report_interruption(interruption)
@@ -271,8 +304,38 @@ def _run(args):
             file=sys.stderr,
         )
         return EXIT_PAUSED
-    _save_best(args, result, class_names)
+    _save_best(args, result, _class_labels(result, class_names, settings))
     return 0
+
+
+def _class_labels(result, class_names, settings):
+    """What the preset records of its classes: for a multi-label run, also
+    the thresholds and how the labels were read."""
+    if result.thresholds is None:
+        return ClassLabels(class_names)
+    details = {
+        "labels": {key: settings[key] for key in ("uncertainty", "unmentioned", "group_column")},
+        "positive_weights": result.positive_weights,
+        "split_counts": result.split_counts,
+    }
+    return ClassLabels(class_names, result.thresholds, result.threshold_rule, details)
+
+
+def _refuse_table_options(args):
+    """Label-table options make no sense with a class folder: say so rather
+    than ignore them."""
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name, default in (("group_column", None), ("findings", None), ("images", None),
+                              ("path_column", None), ("positive_weights", "none"))
+        if getattr(args, name) != default
+    ]  # fmt: skip
+    if given:
+        raise CliError(
+            f"{', '.join(given)} apply to a multi-label table, but "
+            f"{args.data_dir!r} is a folder (one sub-folder per class); pass a "
+            "table file, or drop these options."
+        )
 
 
 def _start_distribution(args):
@@ -324,16 +387,24 @@ def _report_interruption(interruption):
     )
 
 
-def _save_best(args, result, class_names):
+def _save_best(args, result, labels):
     if not distribution.is_chief():
         return
     with distribution.unsharded():
-        save_classifier(result.classifier, ClassLabels(class_names), args.out, args.overwrite)
+        save_classifier(result.classifier, labels, args.out, args.overwrite)
+    if labels.multi_label:
+        quality = f"validation mean AUROC {result.best_val_metrics.get('val_auroc', float('nan')):.4f}"
+    else:
+        quality = f"validation accuracy {result.best_val_accuracy:.4f}"
     print(
         f"saved {args.out}: best epoch {result.best_epoch} of {result.epochs_done}, "
-        f"validation accuracy {result.best_val_accuracy:.4f}, validation loss "
-        f"{result.best_val_loss:.4f}"
+        f"{quality}, validation loss {result.best_val_loss:.4f}"
     )
+    if labels.multi_label:
+        thresholds = ", ".join(
+            f"{name} {value:.3f}" for name, value in zip(labels.names, labels.thresholds)
+        )
+        print(f"decision thresholds ({result.threshold_rule}): {thresholds}")
     if not args.keep_checkpoints:
         training.remove_checkpoint(result.checkpoint_dir)
 

@@ -1,9 +1,9 @@
 """Finding and decoding image files: files, folders and glob patterns, and
 folders with one sub-folder of images per class.
 
-A file that is not an image, that Pillow cannot decode, or that is not a
-regular file (a FIFO, socket or device, which could block a reader forever)
-is a "bad file".
+A file that is not an image, that Pillow (or, for DICOM files, pydicom)
+cannot decode, or that is not a regular file (a FIFO, socket or device,
+which could block a reader forever) is a "bad file".
 With `on_error="skip"` it is left out with a `SkippedImageWarning` (one per
 file, so a caller can count, filter or print them); with `on_error="fail"`
 it raises a `ValueError` naming it. A path that does not exist, a glob that
@@ -20,10 +20,11 @@ import numpy as np
 import PIL.Image
 import PIL.ImageOps
 
+from densenet_hub.data import dicom
 from densenet_hub.validation import check_choice
 
 ON_ERROR_CHOICES = ("skip", "fail")
-IMAGE_SUFFIXES = (
+PILLOW_SUFFIXES = (
     ".png",
     ".jpg",
     ".jpeg",
@@ -35,6 +36,7 @@ IMAGE_SUFFIXES = (
     ".ppm",
     ".pgm",
 )
+IMAGE_SUFFIXES = PILLOW_SUFFIXES + dicom.DICOM_SUFFIXES
 GLOB_CHARACTERS = "*?["
 SPECIAL_FILE_KINDS = (
     (stat.S_ISDIR, "a folder"),
@@ -46,8 +48,8 @@ SPECIAL_FILE_KINDS = (
 # Pixels per image read by default: about Pillow's own decompression-bomb
 # guard (89.5 megapixels), rounded up; the converter uses it for arrays.
 MAX_IMAGE_PIXELS = 100_000_000
-# 16-bit greyscale (common for X-rays) maps onto 8 bits by this factor.
-UINT16_TO_UINT8 = 257
+# 16-bit greyscale (common for X-rays) maps 65535 to 255 by this divisor.
+UINT16_PER_UINT8_LEVEL = 257
 
 
 class SkippedImageWarning(UserWarning):
@@ -177,15 +179,24 @@ def find_labelled_images(data_dir, on_error="skip", min_per_class=1):
 
 
 def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
-    """Decodes an image file into a `(height, width, 3)` uint8 RGB array.
+    """Decodes an image file into a `(height, width, 3)` RGB array.
+
+    8-bit images (and float TIFFs, below) become uint8 arrays. 16-bit
+    greyscale PNGs and TIFFs and DICOM files become float32 arrays in
+    [0, 255], keeping the precision of their extra bits (classifier
+    preprocessors take both, mixed in one list): 16-bit images use their
+    full range (65535 becomes 255.0); DICOM files (`.dcm`, `.dicom`, or any
+    file with the DICOM mark; they need pydicom, `pip install
+    'densenet-hub[dicom]'`) are read by `read_dicom`, through the window or
+    LUT their header gives.
 
     The EXIF orientation is applied; greyscale, palette and alpha images are
-    converted to RGB, 16-bit greyscale scaled to 8 bits. Floating-point
-    greyscale (32-bit float TIFFs, common in medical imaging) is read by its
-    range: values in [0, 1] are taken as fractions of full scale (times 255),
-    values in [0, 255] as 8-bit levels; anything else (negative values,
-    Hounsfield units, NaN) is refused, since no fixed mapping to 8 bits fits
-    it: window or rescale such images yourself and pass arrays.
+    converted to RGB. Floating-point greyscale (32-bit float TIFFs, common in
+    medical imaging) is read by its range: values in [0, 1] are taken as
+    fractions of full scale (times 255), values in [0, 255] as 8-bit levels;
+    anything else (negative values, Hounsfield units, NaN) is refused, since
+    no fixed mapping to 8 bits fits it: window or rescale such images
+    yourself and pass arrays.
 
     Args:
         path: the image file.
@@ -196,6 +207,8 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     Raises:
         ValueError: naming the file, when it cannot be decoded or is over
             `max_pixels`.
+        densenet_hub.optional.MissingOptionalPackageError: for a DICOM file
+            when pydicom is not installed.
 
     Example:
     ```python
@@ -206,12 +219,18 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
 
     path = f"{tempfile.mkdtemp()}/grey.png"
     PIL.Image.fromarray(np.full((4, 6), 200, "uint8")).save(path)
-    assert read_image(path).shape == (4, 6, 3)
+    assert read_image(path).shape == (4, 6, 3) and read_image(path).dtype == "uint8"
+
+    PIL.Image.fromarray(np.full((4, 6), 32768, "uint16")).save(path)
+    image = read_image(path)
+    assert image.dtype == "float32" and abs(image[0, 0, 0] - 127.5) < 0.01
     ```
     """
     special = _special_file(path)
     if special is not None:
         raise ValueError(f"cannot read the image {str(path)!r}: {special}")
+    if dicom.is_dicom(path):
+        return dicom.read_dicom(path, max_pixels)
     try:
         with warnings.catch_warnings():
             # Pillow warns between its two size limits; `max_pixels` decides
@@ -265,8 +284,8 @@ def _to_rgb_array(image):
     if image.mode == "F":
         return np.repeat(_float_to_uint8(np.asarray(image))[..., None], 3, axis=-1)
     if image.mode.startswith("I;16"):
-        array = np.asarray(image, dtype="uint16") // UINT16_TO_UINT8
-        return np.repeat(array.astype("uint8")[..., None], 3, axis=-1)
+        array = np.asarray(image, dtype="uint16") / np.float32(UINT16_PER_UINT8_LEVEL)
+        return np.repeat(array.astype("float32")[..., None], 3, axis=-1)
     return np.asarray(image.convert("RGB"), dtype="uint8")
 
 
@@ -336,7 +355,8 @@ def _unique(paths):
 
 
 def _keep_images(paths, on_error):
-    """`paths` whose header Pillow recognises; the rest skipped or refused."""
+    """`paths` whose header Pillow or pydicom recognises; the rest skipped or
+    refused."""
     kept = []
     for path in paths:
         reason = _problem(path)
@@ -354,16 +374,23 @@ def _keep_images(paths, on_error):
 
 def _problem(path):
     """Why `path` is not an image, from its name and header; `None` if it is."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return f"not an image file (suffix {path.suffix or 'none'!r})"
     special = _special_file(path)
+    named_image = path.suffix.lower() in IMAGE_SUFFIXES
     if special is not None:
-        return special
+        return special if named_image else _not_an_image(path)
+    if dicom.is_dicom(path):
+        return dicom.dicom_problem(path)
+    if not named_image:
+        return _not_an_image(path)
     try:
         with PIL.Image.open(path):
             return None
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
         return _reason(error)
+
+
+def _not_an_image(path):
+    return f"not an image file (suffix {path.suffix or 'none'!r})"
 
 
 def _special_file(path):

@@ -12,4 +12,9 @@ from densenet_hub.training.distributed import start_distribution
 from densenet_hub.training.finetune import FinetuneResult
 from densenet_hub.training.finetune import TrainingInterrupted
 from densenet_hub.training.finetune import finetune
+from densenet_hub.training.losses import MultiLabelBinaryCrossentropy
+from densenet_hub.training.losses import balanced_positive_weights
+from densenet_hub.training.split import check_split_findings
+from densenet_hub.training.split import multilabel_split
+from densenet_hub.training.split import split_counts
 from densenet_hub.training.split import stratified_split

@@ -25,8 +25,9 @@ class LabelledBatches(keras.utils.PyDataset):
             and the weighted metrics); batches then carry them as sample
             weights.
         batch_size: images per batch.
-        preprocess: a layer or function from a list of uint8 images to a
-            batch tensor, e.g. a classifier's preprocessor.
+        preprocess: a layer or function from a list of images (uint8, or
+            float32 levels in [0, 255]) to a batch tensor, e.g. a
+            classifier's preprocessor.
         augment: `None`, or a layer applied with `training=True` after
             preprocessing.
         shuffle: reshuffle the order every epoch.

@@ -59,6 +59,8 @@ class FinetuneResult:
         threshold_rule: how the thresholds were chosen, in words.
         split_counts: multi-label only: `{finding: {"train": [positives,
             negatives], "validation": [...]}}` over entries of weight > 0.
+        positive_weights: multi-label only: the factor of each finding's
+            positive entries in the loss, or `None` (all 1).
     """
 
     classifier: object
@@ -75,6 +77,7 @@ class FinetuneResult:
     thresholds: list = None
     threshold_rule: str = None
     split_counts: dict = None
+    positive_weights: list = None
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -255,9 +258,8 @@ def finetune(
     else:
         labels = multi.targets
         train_rows, val_rows = multi.split(val_split, seed)
-        compile_arguments = multilabel.compile_arguments(
-            multi.positive_weights(positive_weights, train_rows)
-        )
+        positive_weights = multi.positive_weights(positive_weights, train_rows)
+        compile_arguments = multilabel.compile_arguments(positive_weights)
     distribution.check_global_batch(batch_size)
     _check_split_for_replicas(train_rows, val_rows)
     # Each process augments its own rows on its own, with its own random
@@ -338,6 +340,7 @@ def finetune(
         thresholds=thresholds,
         threshold_rule=None if multi is None else multilabel.THRESHOLD_RULE,
         split_counts=None if multi is None else multi.split_table(train_rows, val_rows),
+        positive_weights=None if multi is None else positive_weights,
     )
 
 

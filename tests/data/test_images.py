@@ -105,3 +105,26 @@ def test_pixel_cap_is_checked_from_the_header(tmp_path):
         assert read_images([path], max_pixels=299) == ([], [])
     assert read_image(path, max_pixels=300).shape == (10, 30, 3)
     assert read_image(path, max_pixels=None).shape == (10, 30, 3)
+
+
+def test_8_bit_images_keep_their_levels_as_uint8(tmp_path):
+    path = tmp_path / "grey.png"
+    PIL.Image.fromarray(np.array([[0, 17], [200, 255]], "uint8")).save(path)
+    image = read_image(path)
+    assert image.dtype == np.uint8
+    np.testing.assert_array_equal(image[..., 1], [[0, 17], [200, 255]])
+
+
+@pytest.mark.parametrize(
+    "name, dtype", [("xray.png", "<u2"), ("xray.tif", "<u2"), ("big_endian.tif", ">u2")]
+)
+def test_16_bit_greyscale_uses_its_full_range(tmp_path, name, dtype):
+    values = np.array([[0, 257], [32768, 65535]], dtype)
+    path = tmp_path / name
+    PIL.Image.fromarray(values).save(path)
+    image = read_image(path)
+    assert image.dtype == np.float32 and image.shape == (2, 2, 3)
+    np.testing.assert_array_equal(image[..., 0], image[..., 2])
+    # 65535 is 255, not clipped at 255 as a conversion to 8 bits would be;
+    # 32768 keeps its half level instead of rounding to 127 or 128.
+    np.testing.assert_allclose(image[..., 0], [[0, 1], [127.50195, 255]], rtol=1e-6)
