@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from densenet_hub.inference import score_files
 from densenet_hub.optional import import_optional
 from densenet_hub.publish import published
 from densenet_hub.publish import write_file
@@ -647,3 +648,101 @@ def _number(value):
 
 def _interval(interval):
     return "" if interval is None else f"{interval[0]:.4f}-{interval[1]:.4f}"
+
+
+def evaluate_table(
+    classifier, table, class_names=None, thresholds=None, batch_size=32, on_error="skip",
+    bootstrap=0, confidence=0.95, seed=0, predictor=None, on_batch=None,
+):  # fmt: skip
+    """Runs a multi-label classifier over a label table's images and reports
+    its metrics on the table's findings.
+
+    Args:
+        classifier: an `ImageClassifier` with a preprocessor and a sigmoid
+            head (or logits: AUROC and AP only depend on the ranking).
+        table: a `densenet_hub.data.LabelTable`, e.g. from
+            `read_label_table("test.csv", uncertainty="ignore")`.
+        class_names: the classifier's output names; each finding of the
+            table is matched to the output of that name. `None` (a head
+            without names, such as a converted CheXNet checkpoint): the
+            table's findings are the outputs in order, and their counts
+            must agree.
+        thresholds: `None` or one decision threshold per classifier output
+            (e.g. a preset's `ClassLabels.thresholds`).
+        batch_size, on_error, predictor, on_batch: as for
+            `densenet_hub.inference.score_files`.
+        bootstrap, confidence, seed: as for `multilabel_report`.
+
+    Returns:
+        `(report, probabilities, kept)`: the `MultiLabelReport`, the
+        `(len(kept), len(table.findings))` probabilities of the table's
+        findings and the table rows that could be read.
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    import densenet_hub
+    from densenet_hub.evaluation import evaluate_table
+
+    folder = tempfile.mkdtemp()
+    lines = ["Path,Effusion,Edema"]
+    for i, cells in enumerate(["1,0", "0,1", "1,-1", "0,0"]):
+        pixels = np.full((32, 32, 3), 50 * i, "uint8")
+        PIL.Image.fromarray(pixels).save(f"{folder}/{i}.png")
+        lines.append(f"{i}.png,{cells}")
+    with open(f"{folder}/test.csv", "w") as file:
+        file.write("\\n".join(lines) + "\\n")
+    table = densenet_hub.data.read_label_table(f"{folder}/test.csv")
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    converter = densenet_hub.layers.DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
+    classifier = densenet_hub.models.DenseNetImageClassifier(
+        backbone, num_classes=2, activation="sigmoid",
+        preprocessor=densenet_hub.models.DenseNetImageClassifierPreprocessor(converter),
+    )
+    report, probabilities, kept = evaluate_table(classifier, table, ["Effusion", "Edema"])
+    assert [f.name for f in report.findings] == ["Effusion", "Edema"]
+    assert report.findings[1].positives == 1  # the uncertain -1 is ignored
+    ```
+    """
+    columns = _output_columns(table.findings, class_names, classifier.num_classes)
+    probabilities, kept = score_files(
+        classifier, table.paths, batch_size, on_error, predictor, on_batch
+    )
+    probabilities = probabilities[:, columns]
+    report = multilabel_report(
+        table.targets[kept],
+        probabilities,
+        table.findings,
+        weights=table.weights[kept],
+        thresholds=None if thresholds is None else [thresholds[c] for c in columns],
+        bootstrap=bootstrap,
+        confidence=confidence,
+        seed=seed,
+    )
+    return report, probabilities, kept
+
+
+def _output_columns(findings, class_names, num_classes):
+    """The classifier output of each finding of a table."""
+    if class_names is None:
+        if len(findings) != num_classes:
+            raise ValueError(
+                f"the table has {len(findings)} findings but the classifier "
+                f"{num_classes} unnamed outputs; name its outputs (class_names) "
+                "or choose as many findings, in the outputs' order."
+            )
+        return list(range(num_classes))
+    position = {name: index for index, name in enumerate(class_names)}
+    unknown = [name for name in findings if name not in position]
+    if unknown:
+        raise ValueError(
+            f"finding(s) {', '.join(map(repr, unknown[:10]))} of the table are "
+            f"not outputs of the classifier, whose classes are "
+            f"{', '.join(map(repr, class_names[:20]))}; choose the table's "
+            "findings (--findings) among them."
+        )
+    return [position[name] for name in findings]

@@ -1,5 +1,7 @@
-"""`densenet-hub evaluate PRESET DATA_DIR`: accuracy, top-5 accuracy,
-per-class precision and recall, and a confusion matrix picture."""
+"""`densenet-hub evaluate PRESET DATA`: on a class folder, accuracy, top-5
+accuracy, per-class precision and recall, and a confusion matrix picture; on
+a multi-label table, per-finding AUROC, average precision, sensitivity and
+specificity at the preset's thresholds, and ROC curves."""
 
 import json
 import pathlib
@@ -9,10 +11,19 @@ import numpy as np
 from densenet_hub.cli import arguments
 from densenet_hub.cli.console import format_table
 from densenet_hub.cli.console import warn
+from densenet_hub.cli.drawing import draw_roc_curves
 from densenet_hub.cli.drawing import save_confusion_matrix
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.images import find_labelled_images
+from densenet_hub.cli.images import skipped_images_as_warnings
+from densenet_hub.cli.label_tables import DATA_HELP
+from densenet_hub.cli.label_tables import add_label_table_options
+from densenet_hub.cli.label_tables import is_label_table
+from densenet_hub.cli.label_tables import read_table
 from densenet_hub.cli.loading import load_classifier
+from densenet_hub.cli.progress import ProgressBar
+from densenet_hub.evaluation import evaluate_table
+from densenet_hub.presets.class_labels import default_class_names
 from densenet_hub.cli.predict import classify_files
 
 TOP_K = 5
@@ -23,25 +34,66 @@ def register(subparsers):
     """Adds the `evaluate` command to `subparsers`."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="measure a classifier on a labelled image folder",
-        description="Classifies every image of DATA_DIR (one sub-folder per "
-        "class, named as the preset's classes) and reports accuracy, top-5 "
-        "accuracy, per-class precision and recall, and writes the confusion "
-        "matrix as a PNG.",
+        help="measure a classifier on a labelled image folder or a multi-label table",
+        description="Classifies every image of DATA. A class folder (one "
+        "sub-folder per class, named as the preset's classes): reports "
+        "accuracy, top-5 accuracy, per-class precision and recall, and writes "
+        "the confusion matrix as a PNG. A multi-label table: reports each "
+        "finding's AUROC and average precision (scikit-learn), their means, "
+        "sensitivity and specificity at the preset's saved thresholds and, "
+        "with --bootstrap, AUROC confidence intervals; draws the ROC curves "
+        "as a PNG.",
     )
     parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
-    parser.add_argument("data_dir", help="folder with one sub-folder of images per class")
+    parser.add_argument("data_dir", metavar="DATA", help=DATA_HELP)
     parser.add_argument(
         "--confusion-matrix",
         default="confusion_matrix.png",
-        help="where to write the confusion matrix PNG (default confusion_matrix.png)",
+        help="class folders: where to write the confusion matrix PNG "
+        "(default confusion_matrix.png)",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     arguments.add_batch_options(parser)
+    add_label_table_options(parser)
+    group = parser.add_argument_group("multi-label metrics (when DATA is a table)")
+    group.add_argument(
+        "--roc",
+        default="roc_curves.png",
+        help="where to write the ROC curves PNG (default roc_curves.png)",
+    )
+    group.add_argument(
+        "--metrics-json",
+        default=None,
+        help="also write the metrics to this JSON file",
+    )
+    group.add_argument(
+        "--bootstrap",
+        type=arguments.non_negative_int,
+        default=0,
+        help="resamples for AUROC confidence intervals, e.g. 1000 (default 0: none)",
+    )
+    group.add_argument(
+        "--confidence",
+        type=arguments.fraction,
+        default=0.95,
+        help="level of the bootstrap intervals (default 0.95)",
+    )
+    group.add_argument(
+        "--seed",
+        type=arguments.non_negative_int,
+        default=0,
+        help="seed of the bootstrap resamples (default 0)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args):
+    if is_label_table(args.data_dir):
+        report = evaluate_label_table(args)
+        print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+        if not args.json:
+            print(f"\nROC curves: {args.roc}")
+        return 0
     metrics = evaluate_folder(
         args.preset,
         args.data_dir,
@@ -91,6 +143,40 @@ def evaluate_folder(
         confusion_matrix_path, matrix, folder_names, column_names, metrics["accuracy"]
     )
     return metrics
+
+
+def evaluate_label_table(args, progress=None):
+    """Evaluates `args.preset` on the label table `args.data_dir` as the
+    options say; writes the ROC curves (and the JSON); returns the
+    `MultiLabelReport`."""
+    table = read_table(args, args.data_dir)
+    classifier, labels = load_classifier(args.preset, args.image_size, multi_label=True)
+    unnamed = labels.names == default_class_names(classifier.num_classes)
+    if unnamed:
+        warn(
+            "the preset stores no class names; taking the table's findings as "
+            "its outputs in order."
+        )
+    if labels.thresholds is None:
+        warn(
+            "the preset stores no decision thresholds (only `densenet-hub "
+            "train` on a table saves them); sensitivity and specificity are left out."
+        )
+    bar = ProgressBar(len(table.paths), "images", enabled=not args.quiet)
+    try:
+        with skipped_images_as_warnings():
+            report, _, _ = evaluate_table(
+                classifier, table, None if unnamed else labels.names, labels.thresholds,
+                batch_size=args.batch_size, on_error=args.on_error,
+                bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
+                on_batch=bar.advance,
+            )  # fmt: skip
+    finally:
+        bar.close()
+    draw_roc_curves(args.roc, report)
+    if args.metrics_json is not None:
+        report.save_json(args.metrics_json, overwrite=True)
+    return report
 
 
 def _class_indices(folder_names, class_names):

@@ -1,8 +1,11 @@
 """`densenet-hub explain PRESET IMAGE --out heat.png`: a Grad-CAM heat map of
 where the classifier looks, computed by `densenet_hub.explain.grad_cam`, laid
 over the image as the model sees it, beside the image, with the class and its
-probability.
+probability. For a multi-label preset, by default one picture per finding
+called positive at the preset's thresholds.
 """
+
+import pathlib
 
 import numpy as np
 
@@ -23,8 +26,11 @@ def register(subparsers):
         description="Writes a PNG with the image as the model sees it "
         "(centre-cropped when the preset crops) and, beside it, a Grad-CAM "
         "heat map of the predicted class, or of --class, laid over it, with a "
-        "colour bar and the class's probability. Needs matplotlib (pip "
-        "install 'densenet-hub[plots]').",
+        "colour bar and the class's probability. For a multi-label preset "
+        "without --class: one PNG per finding at or above its saved "
+        "threshold (OUT with _FINDING before the suffix), or of the most "
+        "probable finding when none is. Needs matplotlib (pip install "
+        "'densenet-hub[plots]').",
     )
     parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
     parser.add_argument("image", help="an image file")
@@ -33,7 +39,8 @@ def register(subparsers):
         "--class",
         dest="class_name",
         default=None,
-        help="explain this class (name or index) instead of the predicted one",
+        help="explain this class or finding (name or index) instead of the "
+        "predicted one(s)",
     )
     parser.add_argument(
         "--opacity",
@@ -51,17 +58,37 @@ def run(args):
     class_names = labels.names
     x = classifier.preprocessor([image])
     probabilities = to_probabilities(classifier, classifier(x, training=False))[0]
-    index = _class_index(args.class_name, class_names, probabilities)
-    heat = explain.grad_cam(classifier, x, index, preprocessed=True)[0]
+    if args.class_name is None and labels.multi_label:
+        indices = _positive_findings(probabilities, labels.thresholds)
+        outs = [_finding_path(args.out, class_names[index]) for index in indices]
+    else:
+        indices = [_class_index(args.class_name, class_names, probabilities)]
+        outs = [args.out]
     view = _model_view(image, classifier.preprocessor.image_converter)
-    save_explanation(
-        args.out, view, heat, class_names[index], float(probabilities[index]), args.opacity
-    )
-    print(
-        f"{args.image}: class {class_names[index]!r} (index {index}, probability "
-        f"{probabilities[index]:.4f}); heat map written to {args.out}"
-    )
+    for index, out in zip(indices, outs):
+        heat = explain.grad_cam(classifier, x, index, preprocessed=True)[0]
+        save_explanation(
+            out, view, heat, class_names[index], float(probabilities[index]), args.opacity
+        )
+        print(
+            f"{args.image}: class {class_names[index]!r} (index {index}, probability "
+            f"{probabilities[index]:.4f}); heat map written to {out}"
+        )
     return 0
+
+
+def _positive_findings(probabilities, thresholds):
+    """The findings at or above their thresholds, most probable first; the
+    most probable one when none is."""
+    order = np.argsort(-probabilities, kind="stable")
+    positive = [int(i) for i in order if probabilities[i] >= thresholds[i]]
+    return positive or [int(order[0])]
+
+
+def _finding_path(out, finding):
+    out = pathlib.Path(out)
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in finding)
+    return out.with_name(f"{out.stem}_{safe}{out.suffix or '.png'}")
 
 
 def _class_index(requested, class_names, probabilities):

@@ -35,6 +35,8 @@ def add_label_table_options(parser, labels=True, groups=False):
     group = parser.add_argument_group("label tables")
     group.add_argument(
         "--images",
+        dest="images_root",
+        metavar="FOLDER",
         default=None,
         help="the folder image paths in the table are relative to (default: "
         "the table's folder); bare file names are also found in its sub-folders",
@@ -82,7 +84,7 @@ def read_table(args, path, group_column=None):
     """The `LabelTable` at `path`, read as `args`' options say."""
     return read_label_table(
         path,
-        images=args.images,
+        images=args.images_root,
         findings=getattr(args, "findings", None),
         path_column=args.path_column,
         group_column=group_column,

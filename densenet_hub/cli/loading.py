@@ -4,6 +4,8 @@ beside KerasHub's)."""
 
 import pathlib
 
+import keras
+
 from densenet_hub import preset_file_names as names
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
@@ -27,13 +29,16 @@ from densenet_hub.training.finetune import use_from_scratch_batchnorm
 # === Classifiers ===
 
 
-def load_classifier(preset, image_size=None):
+def load_classifier(preset, image_size=None, multi_label=False):
     """`(classifier, labels)` for a classifier preset: labels is its
     `ClassLabels` (class names, and thresholds for a multi-label head).
 
     Args:
         preset: a built-in name, a handle or a folder holding `task.json`.
         image_size: `(height, width)` to resize to instead of the preset's.
+        multi_label: the caller needs one probability per class: a head
+            giving logits (such as a converted CheXNet checkpoint's) gets a
+            sigmoid; a softmax head is refused.
     """
     folder = local_folder(preset)
     if folder is not None and not (folder / names.TASK_FILE).is_file():
@@ -44,8 +49,24 @@ def load_classifier(preset, image_size=None):
             "features."
         )
     classifier = ImageClassifier.from_preset(preset)
+    if multi_label and not classifier.multi_label:
+        classifier = _with_sigmoid(preset, classifier)
     _ensure_preprocessor(classifier, image_size)
     return classifier, class_labels_of(preset, classifier.num_classes, classifier.multi_label)
+
+
+def _with_sigmoid(preset, classifier):
+    if keras.activations.get(classifier.activation) is keras.activations.softmax:
+        raise CliError(
+            f"the preset {preset!r} has a softmax head (one class per image), "
+            "but a multi-label table needs one probability per finding; train "
+            "a multi-label classifier on the table with `densenet-hub train`."
+        )
+    warn(
+        "the preset's head gives logits; reading them through a sigmoid, one "
+        "probability per finding (convert with --activation sigmoid to save it so)."
+    )
+    return ImageClassifier.from_preset(preset, activation="sigmoid")
 
 
 def default_preprocessor(image_size):

@@ -325,9 +325,12 @@ def _refuse_table_options(args):
     """Label-table options make no sense with a class folder: say so rather
     than ignore them."""
     given = [
-        f"--{name.replace('_', '-')}"
-        for name, default in (("group_column", None), ("findings", None), ("images", None),
-                              ("path_column", None), ("positive_weights", "none"))
+        option
+        for option, name, default in (
+            ("--group-column", "group_column", None), ("--findings", "findings", None),
+            ("--images", "images_root", None), ("--path-column", "path_column", None),
+            ("--positive-weights", "positive_weights", "none"),
+        )
         if getattr(args, name) != default
     ]  # fmt: skip
     if given:
