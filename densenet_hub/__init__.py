@@ -15,7 +15,8 @@ if _choose_backend() is None:
 
     _NEEDS_KERAS = (
         "preprocessing", "models", "layers", "convert", "export", "distribution",
-        "imagenet", "runtime", "training", "explain", "upload_preset",
+        "imagenet", "runtime", "training", "explain", "upload_preset", "data",
+        "inference", "evaluation",
     )  # fmt: skip
 
 else:
@@ -29,6 +30,9 @@ else:
     from densenet_hub import runtime
     from densenet_hub import training
     from densenet_hub import explain
+    from densenet_hub import data
+    from densenet_hub import inference
+    from densenet_hub import evaluation
     from densenet_hub.hub.upload import upload_preset
 
     from densenet_hub.presets import classes as _preset_classes

@@ -14,7 +14,7 @@ weights: their size above 0 does not matter, and targets at masked entries
 are never read (they may be -1 or NaN).
 
 The numbers come from scikit-learn (`sklearn.metrics`), an optional
-package: `pip install scikit-learn`.
+package: `pip install 'densenet-hub[medical]'`.
 """
 
 import dataclasses
@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from densenet_hub.inference import score_files
+from densenet_hub.optional import extra_fix
 from densenet_hub.optional import import_optional
 from densenet_hub.publish import published
 from densenet_hub.publish import write_file
@@ -34,7 +35,7 @@ from densenet_hub.publish import write_file
 # harmonic mean of precision and sensitivity, which keeps false alarms few
 # for a rare finding (CheXNet compares itself to radiologists by F1).
 THRESHOLD_RULES = ("youden", "f1")
-SKLEARN_FIX = "pip install scikit-learn"
+SKLEARN_FIX = extra_fix("medical")
 # Bootstrap resamples are processed in groups of about this many counts, so
 # that memory stays small for large evaluation sets (25,596 test images in
 # ChestX-ray14).

@@ -268,7 +268,8 @@ def test_bootstrap_of_many_images_processes_resamples_in_groups(rng, monkeypatch
 def test_without_scikit_learn_the_error_gives_the_pip_command(monkeypatch):
     targets, scores, weights = masked_example()
     monkeypatch.setitem(sys.modules, "sklearn.metrics", None)  # as if not installed
-    with pytest.raises(MissingOptionalPackageError, match="Fix: `pip install scikit-learn`"):
+    fix = r"Fix: `pip install 'densenet-hub\[medical\]'`"
+    with pytest.raises(MissingOptionalPackageError, match=fix):
         multilabel_report(targets, scores, FINDINGS, weights)
     with pytest.raises(MissingOptionalPackageError, match="Choosing thresholds"):
         choose_thresholds(targets, scores, weights)
