@@ -14,7 +14,13 @@ import densenet_hub
 README = pathlib.Path(__file__).parents[1] / "README.md"
 # README sections whose examples run offline; the others need a network or
 # files the reader brings (a checkpoint, a photo folder).
-RUNNABLE_README_SECTIONS = ("### Build, run, save", "### Export", "### Fast inference on a CPU")
+RUNNABLE_README_SECTIONS = (
+    "### Build, run, save",
+    "### Export",
+    "### Fast inference on a CPU",
+    "### Fine-tuning and Grad-CAM in Python",
+    "### Multi-label chest X-ray work",
+)
 
 
 def _code_blocks(text):
