@@ -5,34 +5,89 @@ import numpy as np
 
 from densenet_hub.export.onnx_graph import to_onnx
 from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
+from densenet_hub.runtime import quantization
+from densenet_hub.runtime import saved_model
 from densenet_hub.runtime.engines import ENGINES
 from densenet_hub.runtime.engines import PRECISIONS
 from densenet_hub.validation import check_choice
 
 RUNTIMES = tuple(ENGINES)
+# The runtime `runtime=None` picks: the fastest one for each precision on
+# 2 AVX-512 cores (BENCHMARKS.md). ONNX Runtime has no bfloat16, and its
+# int8 runs at about 1.5x its float32, while OpenVINO's int8 (NNCF) runs at
+# 1.4-1.6x OpenVINO's bfloat16.
+DEFAULT_RUNTIMES = {"float32": "onnxruntime", "bfloat16": "openvino", "int8": "openvino"}
 
 
 class AcceleratedModel:
     """A Keras model's inference, run by ONNX Runtime or OpenVINO.
 
-    Made by `accelerate`. `predict` takes what the Keras model's `predict`
-    takes (raw images when the model has a `preprocessor`: that preprocessor
-    still runs, in Keras) and returns the same numbers; only the network
+    Made by `accelerate` or `load_accelerated`. `predict` takes what the
+    Keras model's `predict` takes (raw images when the model has a
+    `preprocessor`: that preprocessor still runs, in Keras) and returns the
+    same numbers (float32), or close ones (bfloat16, int8); only the network
     itself runs on the engine.
 
     Attributes:
-        model: the Keras model it was made from.
+        model: the Keras model it was made from; `None` when loaded from a
+            folder.
+        preprocessor: the model's preprocessor, or `None`.
         runtime: `"onnxruntime"` or `"openvino"`.
-        precision: `"float32"` or `"bfloat16"`.
+        precision: `"float32"`, `"bfloat16"` or `"int8"`.
+        quantization: for int8, the `QuantizationReport` (method, images,
+            seed, agreement with float32, versions); else `None`.
+        name: the Keras model's name.
+        input_shape: the engine's input shape, NHWC, `None` where dynamic
+            (the batch).
+        output: `"predictions"` (a classifier's `(batch, classes)`) or
+            `"features"` (a backbone's feature maps).
+        channels_first: whether `predict` takes and gives channels-first
+            arrays (the Keras model's data format); the engine is NHWC.
     """
 
-    def __init__(self, model, engine, runtime, precision):
-        self.model = model
+    def __init__(
+        self,
+        engine,
+        runtime,
+        precision,
+        *,
+        model=None,
+        preprocessor=None,
+        channels_first=False,
+        name=None,
+        input_shape=None,
+        output="predictions",
+        quantization=None,
+    ):
         self.engine = engine
         self.runtime = runtime
         self.precision = precision
+        self.model = model
+        self.preprocessor = preprocessor
+        self.channels_first = channels_first
+        self.name = name
+        self.input_shape = input_shape
+        self.output = output
+        self.quantization = quantization
+
+    @classmethod
+    def from_model(cls, model, engine, runtime, precision, onnx_model, quantization=None):
+        """The accelerated form of Keras `model`, whose graph is `onnx_model`."""
         backbone = getattr(model, "backbone", model)
-        self.channels_first = getattr(backbone, "data_format", None) == "channels_first"
+        dims = onnx_model.graph.input[0].type.tensor_type.shape.dim
+        output_dims = onnx_model.graph.output[0].type.tensor_type.shape.dim
+        return cls(
+            engine,
+            runtime,
+            precision,
+            model=model,
+            preprocessor=getattr(model, "preprocessor", None),
+            channels_first=getattr(backbone, "data_format", None) == "channels_first",
+            name=model.name,
+            input_shape=[dim.dim_value or None for dim in dims],
+            output="predictions" if len(output_dims) == 2 else "features",
+            quantization=quantization,
+        )
 
     def predict(self, x, batch_size=None):
         """Runs the model on `x` and returns a numpy array.
@@ -40,7 +95,7 @@ class AcceleratedModel:
         Args:
             x: images as `model.predict` takes them: a numpy array or tensor
                 (raw images if the model has a preprocessor, else already
-                preprocessed, channels-last).
+                preprocessed, in the model's data format).
             batch_size: images per engine call, default 32.
 
         Returns:
@@ -59,26 +114,119 @@ class AcceleratedModel:
 
     def predict_on_batch(self, x):
         """Runs one batch through the preprocessor (if any) and the engine."""
-        preprocessor = getattr(self.model, "preprocessor", None)
-        if preprocessor is not None:
-            x = preprocessor(x)
-        batch = np.ascontiguousarray(keras.ops.convert_to_numpy(x), dtype="float32")
-        if not self.channels_first:
-            return self.engine.run(batch)
-        # The exported graph is channels-last at both ends.
-        outputs = self.engine.run(np.ascontiguousarray(np.moveaxis(batch, 1, -1)))
-        return np.moveaxis(outputs, -1, 1) if outputs.ndim == 4 else outputs
+        outputs = self.engine.run(self.network_input(x))
+        if self.channels_first and outputs.ndim == 4:
+            return np.moveaxis(outputs, -1, 1)
+        return outputs
 
     __call__ = predict_on_batch
 
+    def network_input(self, x):
+        """The engine's input for a batch `x`: preprocessed (when there is a
+        preprocessor), float32, channels-last (the graph's layout)."""
+        if self.preprocessor is not None:
+            x = self.preprocessor(x)
+        batch = np.ascontiguousarray(keras.ops.convert_to_numpy(x), dtype="float32")
+        if self.channels_first:
+            return np.ascontiguousarray(np.moveaxis(batch, 1, -1))
+        return batch
+
+    def save(self, folder, overwrite=False):
+        """Saves the engine's model and the preprocessing to `folder`, for
+        `load_accelerated`; written atomically (complete or absent).
+
+        Files: `model.onnx` (ONNX Runtime) or the OpenVINO IR `model.xml` +
+        `model.bin`; `accelerated.json` (runtime, precision, input and
+        output, the quantization report, the densenet_hub version); the
+        preprocessor's preset files in `preprocessor/`, if it has one.
+
+        Args:
+            folder: the folder to write (`str` or `os.PathLike`).
+            overwrite: replace an existing non-empty folder.
+
+        Raises:
+            FileExistsError: `folder` exists, is not empty and `overwrite`
+                is False.
+        """
+        settings = {
+            "name": self.name or "model",
+            "runtime": self.runtime,
+            "precision": self.precision,
+            "data_format": "channels_first" if self.channels_first else "channels_last",
+            "input_shape": list(self.input_shape or []),
+            "output": self.output,
+            "quantization": None if self.quantization is None else self.quantization.to_dict(),
+        }
+        saved_model.write_folder(folder, overwrite, self.engine, settings, self.preprocessor)
+
     def __repr__(self):
         return (
-            f"AcceleratedModel({self.model.name!r}, runtime={self.runtime!r}, "
+            f"AcceleratedModel({self.name!r}, runtime={self.runtime!r}, "
             f"precision={self.precision!r})"
         )
 
 
-def accelerate(model, runtime="onnxruntime", precision="float32", threads=None):
+def load_accelerated(folder, threads=None):
+    """Loads a model `AcceleratedModel.save` wrote.
+
+    Nothing from the folder is executed: the engine reads its model file
+    (ONNX or OpenVINO IR, data only), the preprocessor is built from its
+    JSON through the presets loader's allow-list of classes.
+
+    Args:
+        folder: the saved folder (`str` or `os.PathLike`).
+        threads: engine threads; `None` for the engine's default.
+
+    Returns:
+        An `AcceleratedModel` whose `model` is `None`; `predict` gives the
+        outputs it gave before saving.
+
+    Raises:
+        ValueError: a file is missing or damaged (the message names it).
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import densenet_hub
+
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    fast = densenet_hub.runtime.accelerate(backbone)
+    folder = tempfile.mkdtemp() + "/fast"
+    fast.save(folder)
+    loaded = densenet_hub.runtime.load_accelerated(folder)
+    images = np.random.uniform(size=(2, 32, 32, 3)).astype("float32")
+    assert np.array_equal(loaded.predict(images), fast.predict(images))
+    ```
+    """
+    engine, settings, preprocessor = saved_model.read_folder(folder, threads)
+    return AcceleratedModel(
+        engine,
+        settings["runtime"],
+        settings["precision"],
+        preprocessor=preprocessor,
+        channels_first=settings["data_format"] == "channels_first",
+        name=settings["name"],
+        input_shape=settings["input_shape"],
+        output=settings["output"],
+        quantization=settings["quantization"],
+    )
+
+
+def accelerate(
+    model,
+    runtime=None,
+    precision="float32",
+    threads=None,
+    *,
+    calibration=None,
+    calibration_size=300,
+    seed=0,
+    held_out=0.2,
+    min_agreement=0.99,
+):
     """Exports `model`'s graph to ONNX and runs it on ONNX Runtime or OpenVINO.
 
     The recommended way to serve a DenseNet on a CPU: on 2 cores it runs
@@ -87,17 +235,53 @@ def accelerate(model, runtime="onnxruntime", precision="float32", threads=None):
     `precision="bfloat16"` (OpenVINO, CPUs with bfloat16 instructions)
     roughly doubles that again.
 
+    `precision="int8"` quantizes the graph after training, calibrated on
+    `calibration`, your own images: `held_out` of them (at random, by
+    `seed`) are set aside, the activation ranges are measured on up to
+    `calibration_size` of the others, and the int8 model is then compared
+    with float32 on the held-out ones. For a classifier, their top-1
+    agreement (the fraction of images whose top class is unchanged) must
+    reach `min_agreement`; for a backbone, the smallest cosine similarity
+    of an image's int8 and float32 feature maps must. Otherwise
+    `QuantizationRefused` (a `ValueError`) is raised with the numbers. The
+    report is in `.quantization`. With `runtime="openvino"` (the default
+    for int8) NNCF quantizes it; on 2 AVX-512 VNNI cores DenseNet-121 then
+    runs at 1.4-1.6x OpenVINO's bfloat16 and about 3x its float32. With
+    `runtime="onnxruntime"`, ONNX Runtime's static quantization (QDQ,
+    per-channel): only about 1.5x ONNX Runtime's float32 there, slower than
+    OpenVINO's bfloat16 (BENCHMARKS.md).
+
     Args:
         model: a `densenet_hub` backbone or classifier (any Keras functional
             model made of the layers `densenet_hub.export` supports).
-        runtime: `"onnxruntime"` (the `onnx` extra) or `"openvino"` (the
-            `openvino` extra).
-        precision: `"float32"`, or `"bfloat16"` with `runtime="openvino"`.
+        runtime: `"onnxruntime"` (the `onnx` extra), `"openvino"` (the
+            `openvino` extra; int8 also needs `nncf`, in that extra), or
+            `None`: ONNX Runtime for float32, OpenVINO for bfloat16 and int8.
+        precision: `"float32"`, `"bfloat16"` (OpenVINO only) or `"int8"`.
         threads: engine threads; `None` for the engine's default (one per
             physical core).
+        calibration: int8 only, and required: an array (batch) or a list of
+            images as `model.predict` takes them (raw images when the model
+            has a preprocessor), image file paths, or a folder of images
+            (the model needs a preprocessor for files). At least 76 images
+            with `held_out=0.2` (16 held out, at least 16 being needed to
+            check, and 60 to calibrate, at least 32); 300 or more is best.
+        calibration_size: int8: the most images to measure activation
+            ranges on (at least 32; NNCF's default is 300).
+        seed: int8: the seed of the random held-out split.
+        held_out: int8: the fraction of `calibration` set aside to check
+            the int8 model, between 0 and 1 (exclusive).
+        min_agreement: int8: the agreement below which the int8 model is
+            refused, from 0 to 1. With fewer than 100 held-out images, one
+            changed top class already brings 0.99 down.
 
     Returns:
         An `AcceleratedModel`.
+
+    Raises:
+        ValueError: a bad argument, or too few calibration images (the
+            message gives the counts).
+        QuantizationRefused: int8 agrees too rarely with float32.
 
     Example:
     ```python
@@ -113,13 +297,41 @@ def accelerate(model, runtime="onnxruntime", precision="float32", threads=None):
     assert np.abs(fast.predict(images) - expected).max() < 1e-4
     ```
     """
-    check_choice("accelerate", "runtime", runtime, RUNTIMES)
     check_choice("accelerate", "precision", precision, PRECISIONS)
+    if runtime is None:
+        runtime = DEFAULT_RUNTIMES[precision]
+    check_choice("accelerate", "runtime", runtime, RUNTIMES)
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0
     ):
         raise ValueError(
             f"accelerate: `threads` must be a positive int or None, got {threads!r}."
         )
-    engine = ENGINES[runtime](to_onnx(model), precision=precision, threads=threads)
-    return AcceleratedModel(model, engine, runtime, precision)
+    if precision != "int8":
+        if calibration is not None:
+            raise ValueError(
+                f"accelerate: `calibration` is for precision='int8' only, got "
+                f"precision={precision!r}. Leave it out, or pass precision='int8'."
+            )
+        onnx_model = to_onnx(model)
+        engine = ENGINES[runtime](onnx_model, precision=precision, threads=threads)
+        return AcceleratedModel.from_model(model, engine, runtime, precision, onnx_model)
+    quantization.check_arguments(calibration_size, seed, held_out, min_agreement)
+    onnx_model = to_onnx(model)
+    reference = AcceleratedModel.from_model(
+        model, ENGINES[runtime](onnx_model, threads=threads), runtime, "float32", onnx_model
+    )
+    engine, report = quantization.quantize(
+        onnx_model,
+        runtime,
+        reference.network_input,
+        reference.engine.run,
+        reference.preprocessor is not None,
+        calibration,
+        calibration_size,
+        seed,
+        held_out,
+        min_agreement,
+        threads,
+    )
+    return AcceleratedModel.from_model(model, engine, runtime, "int8", onnx_model, report)
