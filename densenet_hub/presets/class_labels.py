@@ -110,13 +110,19 @@ def read_class_labels(folder, num_classes, multi_label=False):
     folder = None if folder is None else pathlib.Path(folder)
     labels = None
     if folder is not None and (folder / names.CLASS_NAMES_FILE).is_file():
-        labels = _read_json(folder / names.CLASS_NAMES_FILE, _names_problem(num_classes))
+        labels = _read_json(
+            folder / names.CLASS_NAMES_FILE,
+            _names_problem(num_classes),
+            "showing class indices instead",
+        )
     if labels is None:
         labels = default_class_names(num_classes)
     result = ClassLabels(labels)
     path = None if folder is None else folder / names.MULTI_LABEL_FILE
     if multi_label and path is not None and path.is_file():
-        record = _read_json(path, _multi_label_problem(result.names))
+        record = _read_json(
+            path, _multi_label_problem(result.names), "no decision thresholds are used"
+        )
         if record is not None:
             result.thresholds = [float(record["thresholds"][name]) for name in result.names]
             result.threshold_rule = record.get("threshold_rule")
@@ -135,7 +141,7 @@ def _json_bytes(value):
     return json.dumps(value, indent=4).encode("utf-8")
 
 
-def _read_json(path, problem_of):
+def _read_json(path, problem_of, consequence):
     """The JSON value in `path`, or `None` (with a warning) when it does not fit."""
     problem = None
     if path.stat().st_size > MAX_LABEL_FILE_BYTES:
@@ -150,7 +156,7 @@ def _read_json(path, problem_of):
     if problem is None:
         return value
     warnings.warn(
-        LabelFileWarning(f"ignoring {path}: {problem}; showing class indices instead."),
+        LabelFileWarning(f"ignoring {path}: {problem}; {consequence}."),
         stacklevel=3,
     )
     return None
