@@ -80,6 +80,11 @@ def test_train_on_a_table_saves_findings_and_thresholds(trained, capsys):
     }  # fmt: skip
     assert set(record["details"]["split_counts"]) == set(FINDINGS)
     assert ImageClassifier.from_preset(str(trained)).multi_label
+    capsys.readouterr()
+    assert main(["info", str(trained)]) == 0
+    printed = capsys.readouterr().out
+    assert "multi-label decision thresholds (per finding" in printed
+    assert f"  Edema: {labels.thresholds[1]:.4f}" in printed
 
 
 def test_evaluate_a_table_matches_scikit_learn(trained, chexpert_table, tmp_path, capsys):

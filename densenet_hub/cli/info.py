@@ -128,9 +128,12 @@ def _loaded_details(preset):
         details["task"] = type(classifier).__name__
         details["num_classes"] = classifier.num_classes
         details["parameters"] = classifier.count_params()
-        details["class_names"] = class_labels_of(
-            preset, classifier.num_classes, classifier.multi_label
-        ).names
+        labels = class_labels_of(preset, classifier.num_classes, classifier.multi_label)
+        details["class_names"] = labels.names
+        details["multi_label"] = classifier.multi_label
+        if labels.multi_label:
+            details["thresholds"] = dict(zip(labels.names, labels.thresholds))
+            details["threshold_rule"] = labels.threshold_rule
     if folder is not None and (folder / names.IMAGE_CONVERTER_FILE).is_file():
         converter = ImageConverter.from_preset(preset)
         details["input_size"] = converter.image_size
@@ -185,6 +188,10 @@ def _print_details(details):
         names = details["class_names"]
         shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
         print(f"class names: {shown}")
+    if "thresholds" in details:
+        print(f"multi-label decision thresholds ({details['threshold_rule']}):")
+        for name, value in details["thresholds"].items():
+            print(f"  {name}: {value:.4f}")
     if "files" in details:
         print("files:")
         for name, size in details["files"].items():
