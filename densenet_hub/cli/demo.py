@@ -3,29 +3,33 @@
 It turns scikit-learn's bundled handwritten digits (1,797 real 8x8 scans,
 no download) into a labelled image folder, fine-tunes a small DenseNet on it
 with `train`, loads the saved preset back through `from_preset` to evaluate
-it on held-out digits, then predicts and explains a few of them.
+it on held-out digits, then predicts and explains a few of them. With
+`--multi-label` it runs `demo_multilabel` instead: the same workflow on
+mosaics of several digits, as chest X-ray studies train and measure.
 """
 
 import pathlib
-import shutil
 import time
 
 import numpy as np
 import PIL.Image
 
 from densenet_hub.cli import arguments
+from densenet_hub.cli import demo_multilabel
+from densenet_hub.cli.demo_steps import IMAGE_SIZE
+from densenet_hub.cli.demo_steps import command
+from densenet_hub.cli.demo_steps import prepare_output
+from densenet_hub.cli.demo_steps import step
+from densenet_hub.cli.demo_steps import tiny_classifier
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.evaluate import evaluate_folder
 from densenet_hub.cli.evaluate import format_report
-from densenet_hub.layers import DenseNetImageConverter
-from densenet_hub.models import DenseNetBackbone
-from densenet_hub.models import DenseNetImageClassifier
-from densenet_hub.models import DenseNetImageClassifierPreprocessor
 
-DIGIT_SIZE = 32
 DIGIT_MAX = 16  # scikit-learn's digits are grey levels 0..16
 TEST_FRACTION = 0.2
 CHANCE = 0.1
+EPOCHS = 10
+OUT = "densenet_hub_demo"
 # Below this the demo reports a failure: it must clearly beat chance.
 MIN_ACCURACY = 0.5
 EXPLAINED_IMAGES = 3
@@ -48,28 +52,54 @@ def register(subparsers):
         description="Runs the whole workflow offline in a few minutes: builds a "
         "labelled folder of handwritten digits from scikit-learn, trains a "
         "small DenseNet on it with `train`, reloads the preset, evaluates it "
-        "on held-out digits, predicts and explains a few of them.",
+        "on held-out digits, predicts and explains a few of them. With "
+        "--multi-label: the same on mosaics of 2-4 digits labelled by the "
+        "digits present, with patient ids and uncertain labels in a CSV, "
+        "scored by per-finding AUROC as chest X-ray models are.",
     )
     parser.add_argument(
-        "--out", default="densenet_hub_demo", help="output folder (default densenet_hub_demo)"
+        "--out",
+        default=None,
+        help=f"output folder (default {OUT}; {demo_multilabel.OUT} with --multi-label)",
+    )
+    parser.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="multi-label instead: 32x32 mosaics of 2-4 digits whose findings "
+        "are the digits present (a sigmoid head, one probability per digit), "
+        "CheXpert-style CSV labels with some marked uncertain (-1) or left "
+        "empty, patients kept on one side of the split, scored by mean AUROC "
+        "on mosaics of unseen scans",
     )
     parser.add_argument(
         "--epochs",
         type=arguments.positive_int,
-        default=10,
-        help="training epochs (default 10)",
+        default=None,
+        help=f"training epochs (default {EPOCHS}; {demo_multilabel.EPOCHS} "
+        "with --multi-label)",
     )
     parser.add_argument(
         "--images-per-class",
         type=arguments.positive_int,
         default=None,
-        help="use at most this many digits per class (default: all, about 180)",
+        help="use at most this many digits per class (default: all, about "
+        "180); with --multi-label, the source scans per digit the mosaics "
+        "are made of (fewer than about 15 can leave a digit without "
+        "validation positives)",
     )
     parser.add_argument(
         "--min-accuracy",
         type=arguments.unit_interval,
         default=MIN_ACCURACY,
-        help=f"fail (exit status 1) below this test accuracy (default {MIN_ACCURACY})",
+        help=f"fail (exit status 1) below this test accuracy (default "
+        f"{MIN_ACCURACY}; not with --multi-label)",
+    )
+    parser.add_argument(
+        "--min-auroc",
+        type=arguments.unit_interval,
+        default=demo_multilabel.MIN_AUROC,
+        help=f"with --multi-label: fail (exit status 1) below this mean test "
+        f"AUROC (default {demo_multilabel.MIN_AUROC}; chance is 0.5)",
     )
     parser.add_argument(
         "--seed",
@@ -85,43 +115,46 @@ def register(subparsers):
 
 
 def run(args):
+    if args.multi_label:
+        return demo_multilabel.run(args)
     started = time.monotonic()
-    out = pathlib.Path(args.out)
-    _prepare_output(out, args.overwrite)
+    out = pathlib.Path(args.out or OUT)
+    prepare_output(out, args.overwrite, OUTPUTS)
     train_dir, test_dir = write_digit_folders(out / "digits", args.images_per_class, args.seed)
-    _step(f"wrote digit images to {train_dir} and {test_dir}")
+    step(f"wrote digit images to {train_dir} and {test_dir}")
     base = out / "base_preset"
     tiny_classifier().save_to_preset(str(base))
-    _step(f"saved the untrained architecture to {base}")
+    step(f"saved the untrained architecture to {base}")
 
     preset = out / "digits_preset"
-    _command(
+    epochs = EPOCHS if args.epochs is None else args.epochs
+    command(
         args.parser,
         "train", str(train_dir), "--preset", str(base), "--out", str(preset),
         # No warm-up of the head alone: it protects pretrained features from
         # a random head's gradients, and this backbone is as random as the
         # head (a frozen random backbone left the head at chance).
-        "--no-pretrained", "--warmup-epochs", "0", "--epochs", str(args.epochs),
+        "--no-pretrained", "--warmup-epochs", "0", "--epochs", str(epochs),
         "--learning-rate", "3e-3",
         "--patience", "4", "--augment", "rotate,zoom,translate",
         "--seed", str(args.seed), *(["--quiet"] if args.quiet else []),
     )  # fmt: skip
-    _step(f"evaluating {preset} on the held-out digits in {test_dir}")
+    step(f"evaluating {preset} on the held-out digits in {test_dir}")
     metrics = evaluate_folder(
         str(preset), str(test_dir), out / "confusion_matrix.png", progress=not args.quiet
     )
     print(format_report(metrics))
 
     examples = _examples(test_dir)
-    _step("predicting a few held-out digits")
-    _command(
+    step("predicting a few held-out digits")
+    command(
         args.parser, "predict", str(preset), *map(str, examples), "--top-k", "3", "--quiet"
     )
-    _step("explaining them with Grad-CAM")
+    step("explaining them with Grad-CAM")
     for path in examples[:EXPLAINED_IMAGES]:
         heat = out / "explain" / f"{path.parent.name}_{path.stem}.png"
         heat.parent.mkdir(exist_ok=True)
-        _command(args.parser, "explain", str(preset), str(path), "--out", str(heat))
+        command(args.parser, "explain", str(preset), str(path), "--out", str(heat))
 
     _summary(out, preset, metrics, time.monotonic() - started)
     if metrics["accuracy"] < args.min_accuracy:
@@ -156,62 +189,14 @@ def write_digit_folders(folder, images_per_class=None, seed=0):
     return folder / "train", folder / "test"
 
 
-def tiny_classifier():
-    """An untrained 10-class DenseNet small enough to train on 2 CPU cores in
-    minutes, with 32x32 inputs scaled to [0, 1].
-
-    Its stem uses KerasHub's "same" padding, so KerasHub loads its presets.
-    """
-    backbone = DenseNetBackbone(
-        stackwise_num_repeats=[2, 2, 2], growth_rate=16, stem_padding="same"
-    )
-    converter = DenseNetImageConverter(image_size=(DIGIT_SIZE, DIGIT_SIZE), scale=1 / 255)
-    return DenseNetImageClassifier(
-        backbone,
-        num_classes=10,
-        preprocessor=DenseNetImageClassifierPreprocessor(converter),
-    )
-
-
 def _digit_picture(grey_levels):
     pixels = np.round(grey_levels * (255 / DIGIT_MAX)).astype("uint8")
-    return PIL.Image.fromarray(pixels).resize((DIGIT_SIZE, DIGIT_SIZE), PIL.Image.BICUBIC)
-
-
-def _prepare_output(out, overwrite):
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {str(out)!r} is a file; pass a folder path.")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise CliError(
-                f"the demo folder {str(out)!r} is not empty; pass --overwrite "
-                "to replace an earlier demo's outputs, or choose another --out."
-            )
-        for name in OUTPUTS:
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def _command(parser, *argv):
-    """Runs one `densenet-hub` command with `parser`, as the shell would."""
-    print(f"\n$ densenet-hub {' '.join(argv)}", flush=True)
-    args = parser.parse_args(argv)
-    status = args.run(args)
-    if status != 0:
-        raise CliError(f"the demo's `{argv[0]}` step ended with status {status}.")
+    return PIL.Image.fromarray(pixels).resize((IMAGE_SIZE, IMAGE_SIZE), PIL.Image.BICUBIC)
 
 
 def _examples(test_dir):
     """One held-out image of each of the first few digits."""
     return [sorted((test_dir / str(digit)).glob("*.png"))[0] for digit in range(5)]
-
-
-def _step(message):
-    print(f"\n== {message}", flush=True)
 
 
 def _summary(out, preset, metrics, seconds):

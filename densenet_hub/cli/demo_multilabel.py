@@ -1,0 +1,289 @@
+"""`densenet-hub demo --multi-label`: multi-label work as chest X-ray
+studies do it, offline, on mosaics of scikit-learn's bundled digits.
+
+Each mosaic is a 2x2 grid holding two to four handwritten digits (the other
+cells blank); its findings are the digits present, ten 0/1 labels as a
+CheXpert `train.csv` records them. A synthetic patient is a few source
+scans: all of a patient's mosaics reuse those scans, so a split by mosaic
+would leak a patient's digits into validation, as a split by image leaked
+patients in early ChestX-ray14 work. Some training labels are marked
+uncertain (-1) or left empty (not mentioned), as CheXpert's report labeller
+leaves them. The test mosaics come from scans no training mosaic uses, and
+their labels are all certain, like CheXpert's radiologist-labelled
+validation set.
+"""
+
+import csv
+import dataclasses
+import json
+import pathlib
+import time
+
+import numpy as np
+import PIL.Image
+
+from densenet_hub.cli.demo_steps import IMAGE_SIZE
+from densenet_hub.cli.demo_steps import command
+from densenet_hub.cli.demo_steps import prepare_output
+from densenet_hub.cli.demo_steps import step
+from densenet_hub.cli.demo_steps import tiny_classifier
+from densenet_hub.cli.errors import CliError
+
+FINDINGS = tuple(f"digit_{digit}" for digit in range(10))
+PATH_COLUMN = "Path"
+GROUP_COLUMN = "Patient ID"
+GRID = 2
+CELL_SIZE = IMAGE_SIZE // GRID
+DIGIT_MAX = 16  # scikit-learn's digits are grey levels 0..16
+DIGITS_PER_MOSAIC = (2, 4)  # at least, at most
+SCANS_PER_PATIENT = 5
+MOSAICS_PER_PATIENT = 5
+TEST_FRACTION = 0.25
+# Of the training labels: entries marked -1, and entries of absent digits
+# left empty (a report that does not mention a finding rarely shows it).
+UNCERTAIN_RATE = 0.05
+UNMENTIONED_RATE = 0.05
+UNCERTAIN, UNMENTIONED = "-1", ""
+EPOCHS = 15
+OUT = "densenet_hub_demo_multilabel"
+# Below this the demo reports a failure: it must clearly beat chance (0.5).
+MIN_AUROC = 0.9
+PREDICTED_MOSAICS = 4
+EXPLAINED_MOSAICS = 3
+# What the demo writes inside --out; --overwrite replaces only these.
+OUTPUTS = (
+    "mosaics",
+    "base_preset",
+    "mosaics_preset",
+    "mosaics_preset.checkpoints",
+    "explain",
+    "roc_curves.png",
+    "metrics.json",
+)
+
+
+def run(args):
+    """Runs the multi-label demo (`densenet-hub demo --multi-label`).
+
+    Args:
+        args: the `demo` command's parsed arguments; `parser` is the
+            `densenet-hub` parser the steps run their commands with.
+
+    Returns:
+        0; raises `CliError` when the mean test AUROC is below
+        `args.min_auroc`.
+    """
+    started = time.monotonic()
+    out = pathlib.Path(args.out or OUT)
+    prepare_output(out, args.overwrite, OUTPUTS)
+    train, test = write_mosaic_tables(out / "mosaics", args.images_per_class, args.seed)
+    step(
+        f"wrote {len(train.truth)} training mosaics of {len(set(train.patients))} "
+        f"patients to {train.table} ({train.uncertain} labels uncertain, "
+        f"{train.unmentioned} unmentioned) and {len(test.truth)} held-out mosaics "
+        f"of {len(set(test.patients))} patients with other scans to {test.table}"
+    )
+    base = out / "base_preset"
+    tiny_classifier().save_to_preset(str(base))
+    step(f"saved the untrained architecture to {base}")
+
+    preset = out / "mosaics_preset"
+    quiet = ["--quiet"] if args.quiet else []
+    command(
+        args.parser,
+        "train", str(train.table), "--preset", str(base), "--out", str(preset),
+        "--group-column", GROUP_COLUMN, "--uncertainty", "ignore", "--unmentioned", "ignore",
+        # As in the single-label demo: the backbone is as random as the head,
+        # so there is nothing for a head-only warm-up to protect.
+        "--no-pretrained", "--warmup-epochs", "0",
+        "--epochs", str(EPOCHS if args.epochs is None else args.epochs),
+        "--learning-rate", "3e-3", "--patience", "4",
+        # No flips: a mirrored digit is another shape (or none).
+        "--augment", "rotate,zoom,translate", "--seed", str(args.seed), *quiet,
+    )  # fmt: skip
+    step(f"evaluating {preset} on the held-out mosaics in {test.table}")
+    metrics_file = out / "metrics.json"
+    command(
+        args.parser,
+        "evaluate", str(preset), str(test.table),
+        "--roc", str(out / "roc_curves.png"), "--metrics-json", str(metrics_file), *quiet,
+    )  # fmt: skip
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+
+    examples = _examples(test)
+    step("predicting a few held-out mosaics")
+    command(args.parser, "predict", str(preset), *map(str, examples), "--top-k", "4", "--quiet")
+    step("explaining every digit found in a few of them with Grad-CAM")
+    (out / "explain").mkdir()
+    for path in examples[:EXPLAINED_MOSAICS]:
+        # Without --class: a map per finding at or above its threshold.
+        command(args.parser, "explain", str(preset), str(path),
+                "--out", str(out / "explain" / path.name))  # fmt: skip
+
+    _summary(out, preset, test, examples[0], metrics, time.monotonic() - started)
+    if metrics["mean_auroc"] < args.min_auroc:
+        raise CliError(
+            f"the demo reached a mean AUROC of {metrics['mean_auroc']:.4f} on the held-out "
+            f"mosaics, below --min-auroc {args.min_auroc} (chance is 0.5); train "
+            "longer with --epochs, or on more scans (leave out --images-per-class)."
+        )
+    return 0
+
+
+@dataclasses.dataclass
+class MosaicSplit:
+    """One side of the mosaics `write_mosaic_tables` wrote.
+
+    Attributes:
+        table: its CheXpert-style CSV.
+        truth: `(mosaics, 10)` int 0/1 array, the digits each mosaic really
+            holds, in the table's row order.
+        patients: the patient id of each mosaic.
+        sources: the rows of `sklearn.datasets.load_digits()` each mosaic is
+            made of.
+        uncertain: how many entries the table marks uncertain (-1).
+        unmentioned: how many it leaves empty.
+    """
+
+    table: pathlib.Path
+    truth: np.ndarray
+    patients: list
+    sources: list
+    uncertain: int = 0
+    unmentioned: int = 0
+
+
+def write_mosaic_tables(folder, images_per_class=None, seed=0):
+    """Writes digit mosaics as 32x32 grayscale PNGs under `folder`/`train`
+    and `folder`/`test`, and their CheXpert-style tables `train.csv` and
+    `test.csv` (columns `Path`, `digit_0` to `digit_9`, `Patient ID`).
+
+    The scans are split first (a quarter of each digit's for testing), so no
+    test mosaic holds a scan a training mosaic holds. Only `train.csv` marks
+    labels uncertain or leaves them empty.
+
+    Args:
+        folder: where to write; created if absent.
+        images_per_class: use at most this many source scans of each digit
+            (default: all 1,797, about 180 per digit).
+        seed: seed of every random choice.
+
+    Returns:
+        `(train, test)`, two `MosaicSplit`s.
+
+    Example:
+    ```python
+    import tempfile
+    from densenet_hub.cli.demo_multilabel import write_mosaic_tables
+
+    train, test = write_mosaic_tables(tempfile.mkdtemp(), images_per_class=8)
+    assert train.table.name == "train.csv" and len(test.truth) > 0
+    train_scans = {scan for scans in train.sources for scan in scans}
+    assert train_scans.isdisjoint(scan for scans in test.sources for scan in scans)
+    ```
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise CliError(
+            "the demo needs scikit-learn for its bundled digits; install it "
+            "with `pip install scikit-learn`."
+        ) from None
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    train_scans, test_scans = [], []
+    for digit in range(10):
+        rows = rng.permutation(np.flatnonzero(digits.target == digit))[:images_per_class]
+        test_count = max(1, round(len(rows) * TEST_FRACTION))
+        test_scans.extend(rows[:test_count])
+        train_scans.extend(rows[test_count:])
+    folder = pathlib.Path(folder)
+    return (
+        _write_split(folder, "train", np.asarray(train_scans), digits, rng, marks=True),
+        _write_split(folder, "test", np.asarray(test_scans), digits, rng, marks=False),
+    )
+
+
+def _write_split(folder, split, scans, digits, rng, marks):
+    """Writes one split's mosaics and table."""
+    (folder / split).mkdir(parents=True, exist_ok=True)
+    scans = rng.permutation(scans)
+    patients = [scans[start:start + SCANS_PER_PATIENT]
+                for start in range(0, len(scans), SCANS_PER_PATIENT)]  # fmt: skip
+    # A last patient too small for a mosaic joins the one before.
+    if len(patients) > 1 and len(patients[-1]) < DIGITS_PER_MOSAIC[0]:
+        patients[-2] = np.concatenate(patients[-2:])
+        patients.pop()
+    result = MosaicSplit(folder / f"{split}.csv", [], [], [])
+    rows = []
+    for number, patient_scans in enumerate(patients):
+        patient = f"{split}_patient{number:04d}"
+        for mosaic in range(MOSAICS_PER_PATIENT):
+            most = min(DIGITS_PER_MOSAIC[1], len(patient_scans))
+            chosen = rng.choice(patient_scans, size=rng.integers(DIGITS_PER_MOSAIC[0], most + 1),
+                                replace=False)  # fmt: skip
+            name = f"{split}/{patient}_{mosaic}.png"
+            _mosaic(digits.images[chosen], rng.permutation(GRID * GRID)).save(folder / name)
+            present = np.zeros(len(FINDINGS), "int64")
+            present[digits.target[chosen]] = 1
+            cells = _marked(present, rng) if marks else [str(value) for value in present]
+            rows.append([name, *cells, patient])
+            result.truth.append(present)
+            result.patients.append(patient)
+            result.sources.append(chosen.tolist())
+            result.uncertain += cells.count(UNCERTAIN)
+            result.unmentioned += cells.count(UNMENTIONED)
+    with open(result.table, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow([PATH_COLUMN, *FINDINGS, GROUP_COLUMN])
+        writer.writerows(rows)
+    result.truth = np.asarray(result.truth)
+    return result
+
+
+def _marked(present, rng):
+    """A training row's cells: some uncertain, some absent digits unmentioned."""
+    cells = [str(value) for value in present]
+    draws = rng.random((2, len(present)))
+    for index, value in enumerate(present):
+        if draws[0, index] < UNCERTAIN_RATE:
+            cells[index] = UNCERTAIN
+        elif not value and draws[1, index] < UNMENTIONED_RATE:
+            cells[index] = UNMENTIONED
+    return cells
+
+
+def _mosaic(scans, cells):
+    """A grayscale mosaic with each 8x8 scan enlarged into a grid cell (the
+    first `len(scans)` of `cells`); the other cells stay black."""
+    mosaic = PIL.Image.new("L", (IMAGE_SIZE, IMAGE_SIZE))
+    for grey_levels, cell in zip(scans, cells):
+        pixels = np.round(grey_levels * (255 / DIGIT_MAX)).astype("uint8")
+        picture = PIL.Image.fromarray(pixels).resize((CELL_SIZE, CELL_SIZE), PIL.Image.BICUBIC)
+        row, column = divmod(int(cell), GRID)
+        mosaic.paste(picture, (column * CELL_SIZE, row * CELL_SIZE))
+    return mosaic
+
+
+def _examples(test):
+    """The first mosaic of each of the first few test patients."""
+    patients = list(dict.fromkeys(test.patients))[:PREDICTED_MOSAICS]
+    return [test.table.parent / "test" / f"{patient}_0.png" for patient in patients]
+
+
+def _summary(out, preset, test, example, metrics, seconds):
+    print(
+        f"\n== demo finished in {seconds:.0f} s\n"
+        f"mean AUROC on {metrics['images']} held-out mosaics of "
+        f"{len(set(test.patients))} unseen patients: {metrics['mean_auroc']:.4f} "
+        f"(chance: 0.5), mean average precision: {metrics['mean_average_precision']:.4f}\n"
+        f"outputs in {out}:\n"
+        f"  fine-tuned preset:  {preset}\n"
+        f"  metrics (JSON):     {out / 'metrics.json'}\n"
+        f"  ROC curves:         {out / 'roc_curves.png'}\n"
+        f"  Grad-CAM heat maps: {out / 'explain'}\n"
+        f"  mosaics and tables: {out / 'mosaics'} (train.csv, test.csv)\n"
+        f"try: densenet-hub predict {preset} {test.table}\n"
+        f"     densenet-hub explain {preset} {example} --class {FINDINGS[0]} "
+        f"--out {FINDINGS[0]}.png"
+    )
