@@ -19,6 +19,7 @@ from densenet_hub.cli import demo_multilabel
 from densenet_hub.cli.demo_steps import IMAGE_SIZE
 from densenet_hub.cli.demo_steps import command
 from densenet_hub.cli.demo_steps import prepare_output
+from densenet_hub.cli.demo_steps import split_digit_scans
 from densenet_hub.cli.demo_steps import step
 from densenet_hub.cli.demo_steps import tiny_classifier
 from densenet_hub.cli.errors import CliError
@@ -169,19 +170,10 @@ def run(args):
 def write_digit_folders(folder, images_per_class=None, seed=0):
     """Writes scikit-learn's digits as 32x32 PNGs in `train/<digit>/` and
     `test/<digit>/` under `folder`; returns the two folders."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise CliError(
-            "the demo needs scikit-learn for its bundled digits; install it "
-            "with `pip install scikit-learn`."
-        ) from None
-    digits = load_digits()
     rng = np.random.default_rng(seed)
-    for digit in range(10):
-        rows = rng.permutation(np.flatnonzero(digits.target == digit))[:images_per_class]
-        test_count = max(1, round(len(rows) * TEST_FRACTION))
-        for split, chosen in (("test", rows[:test_count]), ("train", rows[test_count:])):
+    digits, splits = split_digit_scans(images_per_class, rng, TEST_FRACTION)
+    for digit, (test_rows, train_rows) in enumerate(splits):
+        for split, chosen in (("test", test_rows), ("train", train_rows)):
             target = folder / split / str(digit)
             target.mkdir(parents=True, exist_ok=True)
             for row in chosen:

@@ -25,6 +25,7 @@ import PIL.Image
 from densenet_hub.cli.demo_steps import IMAGE_SIZE
 from densenet_hub.cli.demo_steps import command
 from densenet_hub.cli.demo_steps import prepare_output
+from densenet_hub.cli.demo_steps import split_digit_scans
 from densenet_hub.cli.demo_steps import step
 from densenet_hub.cli.demo_steps import tiny_classifier
 from densenet_hub.cli.errors import CliError
@@ -182,21 +183,10 @@ def write_mosaic_tables(folder, images_per_class=None, seed=0):
     assert train_scans.isdisjoint(scan for scans in test.sources for scan in scans)
     ```
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise CliError(
-            "the demo needs scikit-learn for its bundled digits; install it "
-            "with `pip install scikit-learn`."
-        ) from None
-    digits = load_digits()
     rng = np.random.default_rng(seed)
-    train_scans, test_scans = [], []
-    for digit in range(10):
-        rows = rng.permutation(np.flatnonzero(digits.target == digit))[:images_per_class]
-        test_count = max(1, round(len(rows) * TEST_FRACTION))
-        test_scans.extend(rows[:test_count])
-        train_scans.extend(rows[test_count:])
+    digits, splits = split_digit_scans(images_per_class, rng, TEST_FRACTION)
+    test_scans = [row for test_rows, _ in splits for row in test_rows]
+    train_scans = [row for _, train_rows in splits for row in train_rows]
     folder = pathlib.Path(folder)
     return (
         _write_split(folder, "train", np.asarray(train_scans), digits, rng, marks=True),

@@ -1,9 +1,12 @@
-"""What `densenet-hub demo` and `demo --multi-label` share: the small
-DenseNet they train from scratch, their output folder, and running their
-steps as the real commands, printed as the shell line that does the same."""
+"""What `densenet-hub demo` and `demo --multi-label` share: the digits they
+are made of, the small DenseNet they train from scratch, their output
+folder, and running their steps as the real commands, printed as the shell
+line that does the same."""
 
 import shlex
 import shutil
+
+import numpy as np
 
 from densenet_hub.cli.errors import CliError
 from densenet_hub.layers import DenseNetImageConverter
@@ -12,6 +15,26 @@ from densenet_hub.models import DenseNetImageClassifier
 from densenet_hub.models import DenseNetImageClassifierPreprocessor
 
 IMAGE_SIZE = 32
+
+
+def split_digit_scans(images_per_class, rng, test_fraction):
+    """scikit-learn's bundled digits (1,797 8x8 scans, no download) and,
+    for each digit 0-9, its held-out and its training scan rows, drawn from
+    the generator `rng`: `(digits, [(test_rows, train_rows), ...])`."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise CliError(
+            "the demo needs scikit-learn for its bundled digits; install it "
+            "with `pip install scikit-learn`."
+        ) from None
+    digits = load_digits()
+    splits = []
+    for digit in range(10):
+        rows = rng.permutation(np.flatnonzero(digits.target == digit))[:images_per_class]
+        test_count = max(1, round(len(rows) * test_fraction))
+        splits.append((rows[:test_count], rows[test_count:]))
+    return digits, splits
 
 
 def tiny_classifier():
