@@ -9,6 +9,7 @@ from densenet_hub.cli import explain
 from densenet_hub.cli import export
 from densenet_hub.cli import info
 from densenet_hub.cli import predict
+from densenet_hub.cli import quantize
 from densenet_hub.cli import train
 
-COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, bench, demo)
+COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, quantize, bench, demo)

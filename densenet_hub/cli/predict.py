@@ -1,8 +1,13 @@
 """`densenet-hub predict PRESET IMAGE...`: the top classes of each image, or
 for a multi-label classifier its most probable findings, each with its
-decision threshold and whether it is called positive."""
+decision threshold and whether it is called positive.
+
+PRESET may also be a folder `densenet-hub quantize` wrote (or
+`AcceleratedModel.save`): its int8 model then runs on its engine, with the
+class names and thresholds saved beside it."""
 
 import json
+import pathlib
 
 import numpy as np
 
@@ -17,10 +22,15 @@ from densenet_hub.cli.label_tables import read_table
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.inference import score_files
 from densenet_hub.cli.progress import ProgressBar
+from densenet_hub.cli.quantize import DEFAULT_HELD_OUT
 from densenet_hub.imagenet import decode_predictions
+from densenet_hub.presets.class_labels import class_labels_of
 from densenet_hub.runtime import PRECISIONS
 from densenet_hub.runtime import RUNTIMES
 from densenet_hub.runtime import accelerate
+from densenet_hub.runtime import load_accelerated
+from densenet_hub.runtime.quantization import images_needed
+from densenet_hub.runtime.saved_model import SETTINGS_FILE
 
 
 def register(subparsers):
@@ -34,7 +44,11 @@ def register(subparsers):
         "thresholds and whether each is positive. Images are read and "
         "classified in batches; a progress bar on stderr follows long runs.",
     )
-    parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
+    parser.add_argument(
+        "preset",
+        help="classifier preset (built-in name, handle or folder), or a "
+        "folder written by `densenet-hub quantize`",
+    )
     parser.add_argument(
         "images",
         nargs="+",
@@ -48,17 +62,20 @@ def register(subparsers):
     parser.add_argument(
         "--runtime",
         choices=("keras", *RUNTIMES),
-        default="keras",
-        help="run the network in Keras (default) or export it once and run it "
-        "on ONNX Runtime or OpenVINO (about twice as fast on a CPU; same "
-        "results within 1e-4 in float32)",
+        default=None,
+        help="run the network in Keras (default for a preset) or export it "
+        "once and run it on ONNX Runtime or OpenVINO (about twice as fast on a "
+        "CPU; same results within 1e-4 in float32); a quantized folder runs on "
+        "the runtime it was quantized for",
     )
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="float32",
-        help="bfloat16 needs --runtime openvino and a CPU with bfloat16 "
-        "instructions (default float32)",
+        default=None,
+        help="float32 (default for a preset); bfloat16 needs --runtime "
+        "openvino and a CPU with bfloat16 instructions; int8 needs a folder "
+        "written by `densenet-hub quantize PRESET CALIBRATION_DIR OUT`, passed "
+        "as PRESET",
     )
     arguments.add_batch_options(parser)
     add_label_table_options(parser, labels=False)
@@ -70,19 +87,18 @@ def run(args):
         paths = read_table(args, args.images[0]).paths
     else:
         paths = find_images(args.images, args.on_error)
-    classifier, labels = load_classifier(args.preset, args.image_size)
-    if args.runtime != "keras":
-        predictor = accelerate(classifier, runtime=args.runtime, precision=args.precision)
-    elif args.precision != "float32":
-        raise CliError(
-            f"--precision {args.precision} needs --runtime openvino; Keras runs "
-            "the preset in its saved precision."
-        )
+    if is_accelerated_folder(args.preset):
+        classifier = predictor = _load_accelerated_classifier(args)
+        labels = None
     else:
-        predictor = classifier
+        classifier, labels = load_classifier(args.preset, args.image_size)
+        predictor = _predictor(classifier, args.preset, args.runtime, args.precision)
     probabilities, kept = classify_files(
         classifier, paths, args.batch_size, args.on_error, not args.quiet, predictor
     )
+    if labels is None:
+        # The folder records no class count; its outputs give it.
+        labels = class_labels_of(args.preset, probabilities.shape[1], classifier.multi_label)
     if labels.multi_label or classifier.multi_label:
         rows = _findings(probabilities, labels, args.top_k)
         print(json.dumps(_findings_json(kept, rows), indent=2) if args.json
@@ -94,6 +110,63 @@ def run(args):
     else:
         print(_as_table(kept, top))
     return 0
+
+
+def is_accelerated_folder(preset):
+    """Whether `preset` names a folder `AcceleratedModel.save` wrote (such as
+    `densenet-hub quantize`'s OUT) rather than a preset."""
+    return (pathlib.Path(preset) / SETTINGS_FILE).is_file()
+
+
+def _predictor(classifier, preset, runtime, precision):
+    """What runs a preset's classifier: Keras, or its accelerated form."""
+    runtime = runtime or "keras"
+    precision = precision or "float32"
+    if precision == "int8":
+        raise CliError(
+            f"--precision int8 needs a model quantized on your own images: run "
+            f"`densenet-hub quantize {preset} CALIBRATION_DIR OUT` once (at "
+            f"least {images_needed(DEFAULT_HELD_OUT)} images like those you "
+            f"classify), then `densenet-hub predict OUT IMAGES...`."
+        )
+    if runtime != "keras":
+        return accelerate(classifier, runtime=runtime, precision=precision)
+    if precision != "float32":
+        raise CliError(
+            f"--precision {precision} needs --runtime openvino; Keras runs "
+            "the preset in its saved precision."
+        )
+    return classifier
+
+
+def _load_accelerated_classifier(args):
+    """The `AcceleratedModel` in the folder `args.preset`, checked against
+    the options, which it fixes itself."""
+    model = load_accelerated(args.preset)
+    fixed = {"--runtime": (args.runtime, model.runtime),
+             "--precision": (args.precision, model.precision)}  # fmt: skip
+    for option, (given, saved) in fixed.items():
+        if given is not None and given != saved:
+            raise CliError(
+                f"{args.preset} holds an accelerated {model.precision} model for "
+                f"{model.runtime}, but {option} {given} was given; drop {option}, "
+                f"or quantize again with `densenet-hub quantize`."
+            )
+    if args.image_size is not None:
+        raise CliError(
+            f"{args.preset} resizes images as it was saved; drop --image-size, or "
+            "quantize again with `densenet-hub quantize ... --image-size`."
+        )
+    if model.output != "predictions" or model.preprocessor is None:
+        held = "a backbone's feature model" if model.output != "predictions" else (
+            "a model without preprocessing, which cannot read image files"
+        )
+        raise CliError(
+            f"{args.preset} holds {held}; predict needs a classifier with its "
+            "preprocessing: quantize a classifier preset with `densenet-hub "
+            "quantize PRESET CALIBRATION_DIR OUT`."
+        )
+    return model
 
 
 def classify_files(

@@ -41,6 +41,9 @@ class AcceleratedModel:
             (the batch).
         output: `"predictions"` (a classifier's `(batch, classes)`) or
             `"features"` (a backbone's feature maps).
+        activation: a classifier's head activation, by name (`"softmax"`,
+            `"sigmoid"`), or `None` for logits and for a backbone; with it
+            `densenet_hub.inference.to_probabilities` reads the outputs.
         channels_first: whether `predict` takes and gives channels-first
             arrays (the Keras model's data format); the engine is NHWC.
     """
@@ -58,6 +61,7 @@ class AcceleratedModel:
         input_shape=None,
         output="predictions",
         quantization=None,
+        activation=None,
     ):
         self.engine = engine
         self.runtime = runtime
@@ -69,6 +73,7 @@ class AcceleratedModel:
         self.input_shape = input_shape
         self.output = output
         self.quantization = quantization
+        self.activation = activation
 
     @classmethod
     def from_model(cls, model, engine, runtime, precision, onnx_model, quantization=None):
@@ -87,6 +92,15 @@ class AcceleratedModel:
             input_shape=[dim.dim_value or None for dim in dims],
             output="predictions" if len(output_dims) == 2 else "features",
             quantization=quantization,
+            activation=_activation_name(model),
+        )
+
+    @property
+    def multi_label(self):
+        """Whether the outputs are one independent probability per class (a
+        sigmoid head), as `ImageClassifier.multi_label`."""
+        return self.activation is not None and (
+            keras.activations.get(self.activation) is keras.activations.sigmoid
         )
 
     def predict(self, x, batch_size=None):
@@ -131,18 +145,22 @@ class AcceleratedModel:
             return np.ascontiguousarray(np.moveaxis(batch, 1, -1))
         return batch
 
-    def save(self, folder, overwrite=False):
+    def save(self, folder, overwrite=False, extra_files=None):
         """Saves the engine's model and the preprocessing to `folder`, for
         `load_accelerated`; written atomically (complete or absent).
 
         Files: `model.onnx` (ONNX Runtime) or the OpenVINO IR `model.xml` +
         `model.bin`; `accelerated.json` (runtime, precision, input and
-        output, the quantization report, the densenet_hub version); the
-        preprocessor's preset files in `preprocessor/`, if it has one.
+        output, the head's activation, the quantization report, the
+        densenet_hub version); the preprocessor's preset files in
+        `preprocessor/`, if it has one; `extra_files`.
 
         Args:
             folder: the folder to write (`str` or `os.PathLike`).
             overwrite: replace an existing non-empty folder.
+            extra_files: `{file name: bytes}` written into the same folder
+                in the same atomic save, e.g. the command line's
+                `class_names.json`; they may not replace the files above.
 
         Raises:
             FileExistsError: `folder` exists, is not empty and `overwrite`
@@ -155,9 +173,12 @@ class AcceleratedModel:
             "data_format": "channels_first" if self.channels_first else "channels_last",
             "input_shape": list(self.input_shape or []),
             "output": self.output,
+            "activation": self.activation,
             "quantization": None if self.quantization is None else self.quantization.to_dict(),
         }
-        saved_model.write_folder(folder, overwrite, self.engine, settings, self.preprocessor)
+        saved_model.write_folder(
+            folder, overwrite, self.engine, settings, self.preprocessor, extra_files
+        )
 
     def __repr__(self):
         return (
@@ -212,7 +233,19 @@ def load_accelerated(folder, threads=None):
         input_shape=settings["input_shape"],
         output=settings["output"],
         quantization=settings["quantization"],
+        activation=settings["activation"],
     )
+
+
+def _activation_name(model):
+    """A classifier head's activation as a name, `None` for logits or a model
+    without a head."""
+    activation = getattr(model, "activation", None)
+    if activation is None or isinstance(activation, str):
+        return activation
+    name = keras.activations.serialize(activation)
+    # A custom callable has no name the loader could look up: read as logits.
+    return name if isinstance(name, str) else None
 
 
 def accelerate(

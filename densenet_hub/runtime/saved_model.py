@@ -3,7 +3,7 @@ back without running anything from it.
 
 Files: the engine's model (`model.onnx` for ONNX Runtime; the OpenVINO IR
 `model.xml` + `model.bin`), `accelerated.json` (runtime, precision, input
-and output, the quantization report, the densenet_hub version) and, when
+and output, the head's activation, the quantization report, the densenet_hub version) and, when
 the model has a preprocessor, its preset files in `preprocessor/`
 (`preprocessor.json`, `image_converter.json`: KerasHub's format, read back
 through the presets loader's allow-list and schema checks). No pickle.
@@ -34,9 +34,11 @@ OUTPUT_KINDS = ("predictions", "features")
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def write_folder(folder, overwrite, engine, settings, preprocessor):
+def write_folder(folder, overwrite, engine, settings, preprocessor, extra_files=None):
     """Writes the engine's files, `accelerated.json` (`settings` plus the
-    format's own keys) and the preprocessor's preset files to `folder`."""
+    format's own keys), the preprocessor's preset files and `extra_files`
+    (`{file name: bytes}`) to `folder`."""
+    extra_files = _checked_extra_files(extra_files or {}, engine)
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -50,6 +52,24 @@ def write_folder(folder, overwrite, engine, settings, preprocessor):
         if preprocessor is not None:
             save_preset(preprocessor, staging / PREPROCESSOR_FOLDER)
         write_file(staging / SETTINGS_FILE, json.dumps(document, indent=4).encode("utf-8"))
+        for name, data in extra_files.items():
+            write_file(staging / name, data)
+
+
+def _checked_extra_files(extra_files, engine):
+    own = {SETTINGS_FILE, PREPROCESSOR_FOLDER, *engine.files}
+    for name, data in extra_files.items():
+        files.preset_file(pathlib.Path("."), name, "`extra_files`")
+        if name in own:
+            raise ValueError(
+                f"`extra_files` names {name!r}, a file AcceleratedModel.save "
+                f"writes itself ({', '.join(sorted(own))}); rename it."
+            )
+        if not isinstance(data, bytes):
+            raise TypeError(
+                f"`extra_files[{name!r}]` must be bytes, got {type(data).__name__}."
+            )
+    return extra_files
 
 
 def read_folder(folder, threads=None):
@@ -133,6 +153,13 @@ def _checked_settings(settings, path):
             f"{settings['format_version']}; this densenet_hub reads "
             f"{FORMAT!r} version {FORMAT_VERSION}. Upgrade densenet_hub or "
             f"save the model again."
+        )
+    # Folders written before the head's activation was recorded read as logits.
+    settings.setdefault("activation", None)
+    if not isinstance(settings["activation"], (str, type(None))):
+        raise ValueError(
+            f"{path}: `activation` must be an activation name or null, got "
+            f"{settings['activation']!r}. Save the model again."
         )
     _check_version(path, settings["densenet_hub_version"])
     for key, choices in (
