@@ -1,7 +1,12 @@
 """Inference throughput of densenet_hub and its peers on one machine, in one
 run: each candidate is built once in its own worker process and warmed up,
 then all are timed in alternating rounds, and each row's median images/s is
-compared with KerasHub and with ONNX Runtime and OpenVINO on the same export."""
+compared with KerasHub and with ONNX Runtime and OpenVINO on the same export.
+
+The int8 rows quantize our graph with `accelerate(precision="int8")`,
+calibrated on uniform-noise images of the benchmarked size (speed does not
+depend on what the calibration images show; accuracy is measured on trained
+models by `benchmarks/int8_accuracy.py`)."""
 
 import keras
 import numpy as np
@@ -15,6 +20,8 @@ CANDIDATES = (
     "densenet_hub+onnxruntime",
     "densenet_hub+openvino",
     "densenet_hub+openvino-bf16",
+    "densenet_hub+openvino-int8",
+    "densenet_hub+onnxruntime-int8",
     "keras_hub",
     "keras.applications",
     "onnxruntime-default",
@@ -29,6 +36,8 @@ SAME_WEIGHTS = tuple(
 BASELINES = ("keras_hub", "onnxruntime-default", "openvino-default")
 WARMUP_CALLS = 2
 SEED = 0
+# A candidate's name after "densenet_hub+": runtime, then "-" and a precision.
+PRECISIONS = {"": "float32", "bf16": "bfloat16", "int8": "int8"}
 
 
 def build_one(name, depth, size):
@@ -53,9 +62,8 @@ def build_one(name, depth, size):
         return peers.onnxruntime_default(model)
     if name == "openvino-default":
         return peers.openvino_default(model)
-    runtime = name.split("+", 1)[1]
-    precision = "bfloat16" if runtime.endswith("-bf16") else "float32"
-    return peers.ours_accelerated(model, runtime.removesuffix("-bf16"), precision)
+    runtime, _, precision = name.split("+", 1)[1].partition("-")
+    return peers.ours_accelerated(model, runtime, PRECISIONS[precision])
 
 
 def run(depths, sizes, batches, names, rounds, min_seconds, print_fn=print):
@@ -127,12 +135,12 @@ def _print_table(print_fn, depth, size, batch, rows, rounds):
     speed = {row["candidate"]: row["images_per_second"] for row in rows}
     baselines = [name for name in BASELINES if name in speed]
     print_fn(f"\nDenseNet-{depth}, {size}x{size}, batch {batch}, median of {rounds} rounds")
-    header = f"{'candidate':28s} {'img/s':>8s} {'spread':>7s}"
+    header = f"{'candidate':30s} {'img/s':>8s} {'spread':>7s}"
     header += "".join(f" {'x ' + name:>22s}" for name in baselines)
     header += f" {'max|diff|':>10s}"
     print_fn(header)
     for row in rows:
-        line = f"{row['candidate']:28s} {row['images_per_second']:8.2f} {row['spread']:6.0%} "
+        line = f"{row['candidate']:30s} {row['images_per_second']:8.2f} {row['spread']:6.0%} "
         line += "".join(
             f" {row['images_per_second'] / speed[name]:22.2f}" for name in baselines
         )

@@ -14,8 +14,9 @@ from densenet_hub.validation import check_choice
 RUNTIMES = tuple(ENGINES)
 # The runtime `runtime=None` picks: the fastest one for each precision on
 # 2 AVX-512 cores (BENCHMARKS.md). ONNX Runtime has no bfloat16, and its
-# int8 runs at about 1.5x its float32, while OpenVINO's int8 (NNCF) runs at
-# 1.4-1.6x OpenVINO's bfloat16.
+# int8 runs at 1.2-1.7x its float32, while OpenVINO's int8 (NNCF) runs at
+# 1.6-2.0x OpenVINO's bfloat16 and kept accuracy where ONNX Runtime's int8
+# lost 0.84 points (DenseNet-121 trained on digits at 96x96).
 DEFAULT_RUNTIMES = {"float32": "onnxruntime", "bfloat16": "openvino", "int8": "openvino"}
 
 
@@ -278,11 +279,12 @@ def accelerate(
     of an image's int8 and float32 feature maps must. Otherwise
     `QuantizationRefused` (a `ValueError`) is raised with the numbers. The
     report is in `.quantization`. With `runtime="openvino"` (the default
-    for int8) NNCF quantizes it; on 2 AVX-512 VNNI cores DenseNet-121 then
-    runs at 1.4-1.6x OpenVINO's bfloat16 and about 3x its float32. With
-    `runtime="onnxruntime"`, ONNX Runtime's static quantization (QDQ,
-    per-channel): only about 1.5x ONNX Runtime's float32 there, slower than
-    OpenVINO's bfloat16 (BENCHMARKS.md).
+    for int8) NNCF quantizes it; on 2 AVX-512 VNNI cores DenseNet-121 at
+    224x224 then runs at 1.6-2.0x OpenVINO's default (bfloat16 there) and
+    2.9-4.0x ONNX Runtime's float32. With `runtime="onnxruntime"`, ONNX
+    Runtime's static quantization (QDQ, per-channel): only 1.2-1.7x ONNX
+    Runtime's float32, slower than OpenVINO's bfloat16, and less accurate on
+    one trained model (BENCHMARKS.md).
 
     Args:
         model: a `densenet_hub` backbone or classifier (any Keras functional
