@@ -7,6 +7,10 @@ Neither falls back to another engine or precision: a request it cannot
 honour is an error that says what to do.
 """
 
+import contextlib
+import ctypes
+import sys
+
 import numpy as np
 
 from densenet_hub.export.packages import import_openvino
@@ -107,14 +111,15 @@ class OpenVinoEngine:
         self.compiled = {}
 
     def run(self, batch):
-        request = self.compiled.get(batch.shape)
-        if request is None:
-            model = self.model.clone()
-            model.reshape({self.input_name: list(batch.shape)})
-            compiled = self.core.compile_model(model, "CPU", self.config)
-            request = self.compiled[batch.shape] = compiled.create_infer_request()
-        request.infer({0: batch}, share_inputs=True)
-        return np.array(request.get_output_tensor(0).data, copy=True)
+        with _signal_stack_kept():
+            request = self.compiled.get(batch.shape)
+            if request is None:
+                model = self.model.clone()
+                model.reshape({self.input_name: list(batch.shape)})
+                compiled = self.core.compile_model(model, "CPU", self.config)
+                request = self.compiled[batch.shape] = compiled.create_infer_request()
+            request.infer({0: batch}, share_inputs=True)
+            return np.array(request.get_output_tensor(0).data, copy=True)
 
     def save(self, folder):
         """Writes the OpenVINO IR `model.xml` and `model.bin` into `folder`."""
@@ -133,3 +138,30 @@ class OpenVinoEngine:
 
 
 ENGINES = {engine.name: engine for engine in (OnnxRuntimeEngine, OpenVinoEngine)}
+
+
+class _SignalStack(ctypes.Structure):
+    # Linux's `stack_t`; other systems order its fields differently.
+    _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+
+@contextlib.contextmanager
+def _signal_stack_kept():
+    """Gives the calling thread back its alternate signal stack afterwards.
+
+    OpenVINO's CPU plugin (2026.4), running an int8 model, leaves the calling
+    thread an alternate signal stack whose memory it then frees. Python runs
+    its SIGINT handler on that stack (SA_ONSTACK), so the next Ctrl-C
+    crashed the process with a segmentation fault instead of raising
+    KeyboardInterrupt.
+    """
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    before = _SignalStack()
+    libc.sigaltstack(None, ctypes.byref(before))
+    try:
+        yield
+    finally:
+        libc.sigaltstack(ctypes.byref(before), None)

@@ -2,6 +2,10 @@
 static quantization of tiny models, calibrated on raw images, checked
 against float32 on held-out ones."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -160,3 +164,38 @@ def test_int8_defaults_to_openvino(classifier):
     fast = accelerate(classifier, precision="int8", calibration=raw_images(NEEDED))
     assert fast.runtime == "openvino"
     assert fast.quantization.method.startswith("nncf.quantize")
+
+
+CTRL_C_AFTER_INT8 = """
+import gc, os, signal, time
+import numpy as np
+import densenet_hub
+backbone = densenet_hub.models.DenseNetBackbone(
+    stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+)
+images = np.random.default_rng(0).uniform(size=(80, 32, 32, 3)).astype("float32")
+fast = densenet_hub.runtime.accelerate(
+    backbone, runtime="openvino", precision="int8", calibration=images, min_agreement=0.0
+)
+fast.predict(images[:3])
+del fast  # frees OpenVINO's inference requests
+gc.collect()
+signal.signal(signal.SIGINT, signal.default_int_handler)
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_openvino_int8_raises_keyboard_interrupt():
+    """OpenVINO's int8 inference left the thread a freed alternate signal
+    stack, and the next Ctrl-C crashed Python with a segmentation fault."""
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AFTER_INT8],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "KeyboardInterrupt" in done.stdout
