@@ -94,6 +94,7 @@ def openvino_default(model):
     that have it, as OpenVINO chooses by itself)."""
     from densenet_hub.export.onnx_graph import to_onnx
     from densenet_hub.export.packages import import_openvino
+    from densenet_hub.export.packages import signal_stack_kept
 
     try:
         ov = import_openvino("the openvino-default peer")
@@ -102,13 +103,15 @@ def openvino_default(model):
 
     core = ov.Core()
     compiled = {}
-    source = core.read_model(to_onnx(model).SerializeToString(), b"")
+    with signal_stack_kept():
+        source = core.read_model(to_onnx(model).SerializeToString(), b"")
 
     def run(batch):
-        if batch.shape not in compiled:
-            source.reshape({source.inputs[0].get_any_name(): list(batch.shape)})
-            compiled[batch.shape] = core.compile_model(source, "CPU")
-        return compiled[batch.shape](batch)[0]
+        with signal_stack_kept():
+            if batch.shape not in compiled:
+                source.reshape({source.inputs[0].get_any_name(): list(batch.shape)})
+                compiled[batch.shape] = core.compile_model(source, "CPU")
+            return compiled[batch.shape](batch)[0]
 
     return run
 

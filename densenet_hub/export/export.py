@@ -8,6 +8,7 @@ import keras
 from densenet_hub.export.onnx_graph import to_onnx
 from densenet_hub.export.packages import import_openvino
 from densenet_hub.export.packages import import_package
+from densenet_hub.export.packages import signal_stack_kept
 from densenet_hub.models import Backbone
 from densenet_hub.publish import published
 
@@ -135,9 +136,10 @@ def _write_openvino(model, path, format, include_preprocessing):
     # The runtime's ONNX reader, not `openvino.convert_model`: that one sends
     # usage telemetry from a forked process (unsafe under JAX's threads, and
     # about 15 s on a machine without internet).
-    converted = openvino.Core().read_model(str(onnx_path))
-    # OpenVINO halves the stored weights by default; keep the model's.
-    openvino.save_model(converted, str(path / OPENVINO_MODEL_FILE), compress_to_fp16=False)
+    with signal_stack_kept():
+        converted = openvino.Core().read_model(str(onnx_path))
+        # OpenVINO halves the stored weights by default; keep the model's.
+        openvino.save_model(converted, str(path / OPENVINO_MODEL_FILE), compress_to_fp16=False)
     onnx_path.unlink()
 
 

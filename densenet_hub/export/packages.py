@@ -1,5 +1,7 @@
 """Lazy imports of the optional export packages, with the pip extra to install."""
 
+import contextlib
+import ctypes
 import os
 import sys
 
@@ -38,3 +40,31 @@ def import_openvino(purpose):
             del os.environ["CI"]
         else:
             os.environ["CI"] = saved
+
+
+class _SignalStack(ctypes.Structure):
+    # Linux's `stack_t`; other systems order its fields differently.
+    _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+
+@contextlib.contextmanager
+def signal_stack_kept():
+    """Gives the calling thread back its alternate signal stack afterwards;
+    wrap every OpenVINO compile and inference in it.
+
+    OpenVINO's CPU plugin (2026.4), running a model, can leave the calling
+    thread an alternate signal stack whose memory it then frees. Python runs
+    its SIGINT handler on that stack (SA_ONSTACK), so the next Ctrl-C
+    crashed the process with a segmentation fault instead of raising
+    KeyboardInterrupt.
+    """
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    before = _SignalStack()
+    libc.sigaltstack(None, ctypes.byref(before))
+    try:
+        yield
+    finally:
+        libc.sigaltstack(ctypes.byref(before), None)

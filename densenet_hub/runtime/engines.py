@@ -7,14 +7,11 @@ Neither falls back to another engine or precision: a request it cannot
 honour is an error that says what to do.
 """
 
-import contextlib
-import ctypes
-import sys
-
 import numpy as np
 
 from densenet_hub.export.packages import import_openvino
 from densenet_hub.export.packages import import_package
+from densenet_hub.export.packages import signal_stack_kept
 from densenet_hub.publish import write_file
 
 PRECISIONS = ("float32", "bfloat16", "int8")
@@ -93,7 +90,8 @@ class OpenVinoEngine:
         ov = import_openvino("runtime='openvino'")
         self.core = ov.Core()
         if precision == "bfloat16":
-            capabilities = self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            with signal_stack_kept():
+                capabilities = self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             if "BF16" not in capabilities:
                 raise ValueError(
                     f"precision='bfloat16' needs a CPU with bfloat16 instructions "
@@ -104,14 +102,15 @@ class OpenVinoEngine:
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
         if not isinstance(model, ov.Model):
-            model = self.core.read_model(model.SerializeToString(), b"")
+            with signal_stack_kept():
+                model = self.core.read_model(model.SerializeToString(), b"")
         # Kept with its dynamic batch, for save; each shape compiles a copy.
         self.model = model
         self.input_name = model.inputs[0].get_any_name()
         self.compiled = {}
 
     def run(self, batch):
-        with _signal_stack_kept():
+        with signal_stack_kept():
             request = self.compiled.get(batch.shape)
             if request is None:
                 model = self.model.clone()
@@ -125,43 +124,18 @@ class OpenVinoEngine:
         """Writes the OpenVINO IR `model.xml` and `model.bin` into `folder`."""
         ov = import_openvino("saving an OpenVINO model")
         # Weights as they are: the default would halve float32 ones to float16.
-        ov.save_model(self.model, str(folder / self.files[0]), compress_to_fp16=False)
+        with signal_stack_kept():
+            ov.save_model(self.model, str(folder / self.files[0]), compress_to_fp16=False)
 
     @classmethod
     def load(cls, folder, precision, threads=None):
         """The engine of the IR `model.xml` + `model.bin` in `folder`."""
         ov = import_openvino("runtime='openvino'")
-        model = ov.Core().read_model(
-            str(folder / cls.files[0]), str(folder / cls.files[1])
-        )
+        with signal_stack_kept():
+            model = ov.Core().read_model(
+                str(folder / cls.files[0]), str(folder / cls.files[1])
+            )
         return cls(model, precision, threads)
 
 
 ENGINES = {engine.name: engine for engine in (OnnxRuntimeEngine, OpenVinoEngine)}
-
-
-class _SignalStack(ctypes.Structure):
-    # Linux's `stack_t`; other systems order its fields differently.
-    _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
-
-
-@contextlib.contextmanager
-def _signal_stack_kept():
-    """Gives the calling thread back its alternate signal stack afterwards.
-
-    OpenVINO's CPU plugin (2026.4), running an int8 model, leaves the calling
-    thread an alternate signal stack whose memory it then frees. Python runs
-    its SIGINT handler on that stack (SA_ONSTACK), so the next Ctrl-C
-    crashed the process with a segmentation fault instead of raising
-    KeyboardInterrupt.
-    """
-    if not sys.platform.startswith("linux"):
-        yield
-        return
-    libc = ctypes.CDLL(None)
-    before = _SignalStack()
-    libc.sigaltstack(None, ctypes.byref(before))
-    try:
-        yield
-    finally:
-        libc.sigaltstack(ctypes.byref(before), None)

@@ -22,6 +22,7 @@ from densenet_hub.data import find_images
 from densenet_hub.data import read_images
 from densenet_hub.export.packages import import_openvino
 from densenet_hub.export.packages import import_package
+from densenet_hub.export.packages import signal_stack_kept
 from densenet_hub.runtime.engines import OnnxRuntimeEngine
 from densenet_hub.runtime.engines import OpenVinoEngine
 
@@ -258,13 +259,14 @@ def _one(images, index):
 def _quantize_openvino(onnx_model, inputs, threads):
     nncf = import_nncf()
     ov = import_openvino("precision='int8' with runtime='openvino'")
-    model = ov.Core().read_model(onnx_model.SerializeToString(), b"")
-    quantized = nncf.quantize(
-        model,
-        nncf.Dataset(inputs),
-        preset=nncf.QuantizationPreset.PERFORMANCE,
-        subset_size=len(inputs),
-    )
+    with signal_stack_kept():
+        model = ov.Core().read_model(onnx_model.SerializeToString(), b"")
+        quantized = nncf.quantize(
+            model,
+            nncf.Dataset(inputs),
+            preset=nncf.QuantizationPreset.PERFORMANCE,
+            subset_size=len(inputs),
+        )
     return OpenVinoEngine(quantized, "int8", threads)
 
 
