@@ -9,6 +9,7 @@ import keras
 from densenet_hub import preset_file_names as names
 from densenet_hub.cli.console import warn
 from densenet_hub.cli.errors import CliError
+from densenet_hub.json_files import read_json
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import Backbone
 from densenet_hub.models import DenseNetBackbone
@@ -149,16 +150,17 @@ def _continued_head(preset, class_names):
     folder = local_folder(preset)
     if folder is None or not (folder / names.TASK_FILE).is_file():
         return None
-    classifier = ImageClassifier.from_preset(preset, activation="sigmoid")
-    preset_names = class_labels_of(preset, classifier.num_classes).names
-    unnamed = preset_names == default_class_names(classifier.num_classes)
-    if classifier.num_classes != len(class_names) or not (
-        unnamed or preset_names == list(class_names)
-    ):
+    # Read from task.json, so that a head that does not fit costs no load.
+    num_classes = read_json(folder / names.TASK_FILE).get("config", {}).get("num_classes")
+    if num_classes != len(class_names):
+        return None
+    preset_names = class_labels_of(preset, num_classes).names
+    unnamed = preset_names == default_class_names(num_classes)
+    if not (unnamed or preset_names == list(class_names)):
         return None
     shown = "unnamed classes, taken in the table's order" if unnamed else "the same findings"
-    print(f"continuing the preset's {classifier.num_classes}-class head ({shown})")
-    return classifier
+    print(f"continuing the preset's {num_classes}-class head ({shown})")
+    return ImageClassifier.from_preset(preset, activation="sigmoid")
 
 
 # === Feature extractors ===
