@@ -34,7 +34,7 @@ if importlib.util.find_spec("torch") is not None:
 if importlib.util.find_spec("torchvision") is not None:
     import torchvision  # noqa: F401
 
-from densenet_hub.bench.configs import DEPTHS  # noqa: E402
+from densenet_hub.profiling.configs import DEPTHS  # noqa: E402
 
 
 def _status_mb(field):

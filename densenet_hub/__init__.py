@@ -1,8 +1,8 @@
 """DenseNet image models for Keras 3, interchangeable with KerasHub's DenseNet."""
 
 # Keras fixes its backend on import, so it is chosen before any Keras import.
-from densenet_hub.keras_backend import NoKerasBackendError as _NoKerasBackendError
-from densenet_hub.keras_backend import choose_backend as _choose_backend
+from densenet_hub.base.backend import NoKerasBackendError as _NoKerasBackendError
+from densenet_hub.base.backend import choose_backend as _choose_backend
 from densenet_hub.version import __version__
 
 if _choose_backend() is None:
@@ -35,7 +35,7 @@ else:
     from densenet_hub import evaluation
     from densenet_hub.hub.upload import upload_preset
 
-    from densenet_hub.presets import classes as _preset_classes
+    from densenet_hub.presets import registry as _preset_registry
 
     # Every class a preset may name is registered by now.
-    _preset_classes.seal()
+    _preset_registry.seal()

@@ -24,10 +24,10 @@ import math
 import numpy as np
 
 from densenet_hub.inference import score_files
-from densenet_hub.optional import extra_fix
-from densenet_hub.optional import import_optional
-from densenet_hub.publish import published
-from densenet_hub.publish import write_file
+from densenet_hub.base.optional import extra_fix
+from densenet_hub.base.optional import import_optional
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 
 # youden: the point of the ROC curve maximising Youden's J = sensitivity +
 # specificity - 1, which weighs a missed finding and a false alarm alike

@@ -13,10 +13,10 @@ import pytest
 
 from densenet_hub.cli.loading import save_classifier
 from densenet_hub.cli.main import main
-from densenet_hub.export.packages import import_openvino
+from densenet_hub.base.openvino import import_openvino
 from densenet_hub.models import ImageClassifier
 from densenet_hub.presets.class_labels import ClassLabels
-from densenet_hub.export.packages import signal_stack_kept
+from densenet_hub.base.openvino import signal_stack_kept
 from helpers.cli import error_line
 from helpers.models import build_tiny_backbone
 from helpers.models import build_tiny_classifier

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from densenet_hub.evaluation import THRESHOLD_RULES
 from densenet_hub.evaluation import choose_thresholds
 from densenet_hub.evaluation import multilabel_report
-from densenet_hub.optional import MissingOptionalPackageError
+from densenet_hub.base.optional import MissingOptionalPackageError
 
 FINDINGS = ["Atelectasis", "Cardiomegaly", "Effusion"]
 

@@ -18,13 +18,8 @@ PACKAGE = pathlib.Path(densenet_hub.__file__).parent
 # the generic and the DenseNet classes, so they rank above both.
 RANKS = {
     "densenet_hub.version": 0,
-    "densenet_hub.validation": 0,
-    "densenet_hub.publish": 0,
-    "densenet_hub.preset_file_names": 0,
-    "densenet_hub.json_files": 0,
+    "densenet_hub.base": 0,
     "densenet_hub.imagenet": 0,
-    "densenet_hub.optional": 0,
-    "densenet_hub.keras_backend": 0,
     "densenet_hub.hub": 1,
     "densenet_hub.data": 1,
     "densenet_hub.presets": 2,
@@ -41,11 +36,11 @@ RANKS = {
     "densenet_hub.explain": 8,
     "densenet_hub.inference": 7,
     "densenet_hub.evaluation": 8,
-    "densenet_hub.bench": 9,
+    "densenet_hub.profiling": 9,
     "densenet_hub.cli": 10,
     # Programs, run as fresh interpreters: they import the whole package.
     "densenet_hub.__main__": 11,
-    "densenet_hub.bench.startup_child": 11,
+    "densenet_hub.profiling.startup_child": 11,
     "densenet_hub": 11,
 }
 GENERIC = ("densenet_hub.hub", "densenet_hub.presets", "densenet_hub.preprocessing")

@@ -1,4 +1,4 @@
-"""The atomic publisher, `densenet_hub.publish`: concurrent writers to one
+"""The atomic publisher, `densenet_hub.base.publish`: concurrent writers to one
 target, in threads and in processes, and what crashed writers leave behind."""
 
 import os
@@ -10,7 +10,7 @@ import threading
 import pytest
 from helpers.paths import REPO_ROOT
 
-from densenet_hub.publish import published
+from densenet_hub.base.publish import published
 
 FILES = ("config.json", "model.weights.h5", "metadata.json")
 
@@ -65,7 +65,7 @@ def test_processes_overwriting_one_target_all_succeed(tmp_path):
     script = textwrap.dedent(
         f"""
         import pathlib, sys, time
-        from densenet_hub.publish import published
+        from densenet_hub.base.publish import published
 
         target = pathlib.Path({str(target)!r})
         # Start together: wait for the go file.

@@ -9,9 +9,9 @@ command, versions and machine in BENCHMARKS.md.
 import json
 import pathlib
 
-from densenet_hub.bench import inference
-from densenet_hub.bench import startup
-from densenet_hub.bench.configs import DEPTHS
+from densenet_hub.profiling import inference
+from densenet_hub.profiling import startup
+from densenet_hub.profiling.configs import DEPTHS
 from densenet_hub.cli import arguments
 
 

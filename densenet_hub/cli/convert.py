@@ -8,7 +8,7 @@ from densenet_hub.convert.conversion import SOURCE_FORMATS
 from densenet_hub.convert.conversion import convert
 from densenet_hub.models.backbone import Backbone
 from densenet_hub.models.image_classifier import ImageClassifier
-from densenet_hub.preset_file_names import TASK_FILE
+from densenet_hub.base.file_names import TASK_FILE
 
 
 def register(subparsers):

@@ -11,8 +11,8 @@ import sys
 
 import numpy as np
 
-from densenet_hub.optional import extra_fix
-from densenet_hub.optional import import_optional
+from densenet_hub.base.optional import extra_fix
+from densenet_hub.base.optional import import_optional
 
 DPI = 100
 # Cells get their counts and the axes their class names up to this many

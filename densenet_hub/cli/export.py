@@ -22,11 +22,11 @@ from densenet_hub.export.export import FORMATS
 from densenet_hub.export.export import export_model
 from densenet_hub.export.onnx_graph import to_onnx
 from densenet_hub.models import Backbone
-from densenet_hub.preset_file_names import TASK_FILE
+from densenet_hub.base.file_names import TASK_FILE
 from densenet_hub.presets.resolver import local_folder
-from densenet_hub.publish import check_target
-from densenet_hub.publish import published
-from densenet_hub.publish import write_file
+from densenet_hub.base.publish import check_target
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 from densenet_hub.runtime import quantization
 from densenet_hub.runtime.engines import ENGINES
 

@@ -4,7 +4,7 @@ import json
 
 import keras
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.cli import loading
 from densenet_hub.cli.console import PROGRAM
 from densenet_hub.cli.console import format_table

@@ -15,9 +15,9 @@ import sys
 from densenet_hub.cli.console import PROGRAM
 from densenet_hub.cli.console import print_error
 from densenet_hub.cli.errors import CliError
-from densenet_hub.keras_backend import NoKerasBackendError
-from densenet_hub.keras_backend import choose_backend
-from densenet_hub.optional import MissingOptionalPackageError
+from densenet_hub.base.backend import NoKerasBackendError
+from densenet_hub.base.backend import choose_backend
+from densenet_hub.base.optional import MissingOptionalPackageError
 from densenet_hub.version import __version__
 
 EXIT_ERROR = 1

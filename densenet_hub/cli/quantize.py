@@ -5,7 +5,7 @@ IMAGES...` runs (with the preset's class names and thresholds)."""
 
 import contextlib
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.cli import arguments
 from densenet_hub.cli.errors import CliError
 from densenet_hub.cli.images import find_images

@@ -5,7 +5,7 @@ import hashlib
 import os
 import pathlib
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.convert.keras_applications import infer_keras_architecture
 from densenet_hub.convert.keras_applications import keras_mapping_table
 from densenet_hub.convert.keras_applications import read_keras_weights
@@ -27,7 +27,7 @@ from densenet_hub.models.image_classifier import PREDICTIONS_LAYER
 from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.presets import files
 from densenet_hub.presets import schema
-from densenet_hub.json_files import read_json
+from densenet_hub.base.json_files import read_json
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.presets.sources import register_source
 

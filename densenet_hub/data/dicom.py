@@ -8,8 +8,8 @@ import pathlib
 
 import numpy as np
 
-from densenet_hub.optional import extra_fix
-from densenet_hub.optional import import_optional
+from densenet_hub.base.optional import extra_fix
+from densenet_hub.base.optional import import_optional
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 # A DICOM file (PS3.10) starts with a 128-byte preamble, then "DICM".
@@ -99,7 +99,7 @@ def read_dicom(path, max_pixels=None):
             for no cap (`read_image` passes its own).
 
     Raises:
-        densenet_hub.optional.MissingOptionalPackageError: pydicom is not
+        densenet_hub.base.optional.MissingOptionalPackageError: pydicom is not
             installed.
         ValueError: naming the file, when it is truncated or malformed,
             holds no image, is over `max_pixels`, has several frames, or is

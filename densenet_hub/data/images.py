@@ -21,7 +21,7 @@ import PIL.Image
 import PIL.ImageOps
 
 from densenet_hub.data import dicom
-from densenet_hub.validation import check_choice
+from densenet_hub.base.validation import check_choice
 
 ON_ERROR_CHOICES = ("skip", "fail")
 PILLOW_SUFFIXES = (
@@ -207,7 +207,7 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     Raises:
         ValueError: naming the file, when it cannot be decoded or is over
             `max_pixels`.
-        densenet_hub.optional.MissingOptionalPackageError: for a DICOM file
+        densenet_hub.base.optional.MissingOptionalPackageError: for a DICOM file
             when pydicom is not installed.
 
     Example:

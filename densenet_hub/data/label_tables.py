@@ -28,7 +28,7 @@ import pathlib
 
 import numpy as np
 
-from densenet_hub.validation import check_choice
+from densenet_hub.base.validation import check_choice
 
 UNCERTAINTY_POLICIES = ("ignore", "ones", "zeros")
 # CheXNet's output order.

@@ -8,4 +8,4 @@ package is named `export`, so the function has its own name.
 from densenet_hub.export.export import FORMATS
 from densenet_hub.export.export import export_model
 from densenet_hub.export.onnx_graph import to_onnx
-from densenet_hub.export.packages import MissingExportPackageError
+from densenet_hub.base.optional import MissingExportPackageError

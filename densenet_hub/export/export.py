@@ -6,11 +6,11 @@ import pathlib
 import keras
 
 from densenet_hub.export.onnx_graph import to_onnx
-from densenet_hub.export.packages import import_openvino
-from densenet_hub.export.packages import import_package
-from densenet_hub.export.packages import signal_stack_kept
+from densenet_hub.base.openvino import import_openvino
+from densenet_hub.base.optional import import_package
+from densenet_hub.base.openvino import signal_stack_kept
 from densenet_hub.models import Backbone
-from densenet_hub.publish import published
+from densenet_hub.base.publish import published
 
 FORMATS = ("onnx", "openvino", "saved_model", "litert")
 # Keras' own exporters, by format, and the backends they run on here.

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from densenet_hub.export.keras_graph import flatten
-from densenet_hub.export.packages import import_package
+from densenet_hub.base.optional import import_package
 from densenet_hub.version import __version__
 
 DEFAULT_OPSET = 17

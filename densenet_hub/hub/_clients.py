@@ -1,7 +1,7 @@
 """Lazy imports of the optional hub clients, with an install hint."""
 
 from densenet_hub.hub.errors import MissingHubClientError
-from densenet_hub.optional import import_optional
+from densenet_hub.base.optional import import_optional
 
 
 def import_client(module, purpose):

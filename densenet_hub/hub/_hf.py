@@ -21,8 +21,8 @@ import re
 import sys
 from pathlib import Path
 
-from densenet_hub import preset_file_names as names
-from densenet_hub.json_files import read_json
+from densenet_hub.base import file_names as names
+from densenet_hub.base.json_files import read_json
 from densenet_hub.hub import digests
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client

@@ -17,7 +17,7 @@ of the files it delivered is then recorded beside the cache
 import contextlib
 from pathlib import Path
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.hub import digests
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client

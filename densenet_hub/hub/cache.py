@@ -4,7 +4,7 @@ network access."""
 import importlib.util
 import pathlib
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.hub.handles import parse_handle
 
 

@@ -19,9 +19,9 @@ import pathlib
 import warnings
 
 from densenet_hub.hub.errors import HubIntegrityError
-from densenet_hub.json_files import read_json
-from densenet_hub.publish import published
-from densenet_hub.publish import write_file
+from densenet_hub.base.json_files import read_json
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 
 RECORD_FOLDER = ".densenet_hub"
 _CHUNK = 2**20

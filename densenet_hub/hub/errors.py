@@ -6,7 +6,7 @@ to it (the preset registry falls back to a mirror only on
 the matching built-in `OSError` subclass, so generic handlers keep working.
 """
 
-from densenet_hub.optional import MissingOptionalPackageError
+from densenet_hub.base.optional import MissingOptionalPackageError
 
 
 class HubError(OSError):

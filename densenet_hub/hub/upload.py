@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from densenet_hub import preset_file_names as names
-from densenet_hub.json_files import read_json
+from densenet_hub.base import file_names as names
+from densenet_hub.base.json_files import read_json
 from densenet_hub.hub import _hf
 from densenet_hub.hub import _kaggle
 from densenet_hub.hub.handles import KAGGLE_SCHEME

@@ -4,11 +4,11 @@ import keras
 
 from densenet_hub.models.task import Task
 from densenet_hub.presets import schema
-from densenet_hub.presets.classes import preset_class
-from densenet_hub.validation import check_choice
-from densenet_hub.validation import check_positive_int
-from densenet_hub.validation import reject_unknown_kwargs
-from densenet_hub.validation import TASK_KWARGS
+from densenet_hub.presets.registry import preset_class
+from densenet_hub.base.validation import check_choice
+from densenet_hub.base.validation import check_positive_int
+from densenet_hub.base.validation import reject_unknown_kwargs
+from densenet_hub.base.validation import TASK_KWARGS
 
 POOLERS = {
     "avg": keras.layers.GlobalAveragePooling2D,

@@ -3,14 +3,14 @@ labels and sample weights passed through."""
 
 import keras
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.preprocessing.image_converter import ImageConverter
-from densenet_hub.presets import classes
+from densenet_hub.presets import registry
 from densenet_hub.presets import schema
-from densenet_hub.presets.classes import preset_class
+from densenet_hub.presets.registry import preset_class
 from densenet_hub.presets.mixin import PresetMixin
-from densenet_hub.validation import reject_unknown_kwargs
-from densenet_hub.validation import LAYER_KWARGS
+from densenet_hub.base.validation import reject_unknown_kwargs
+from densenet_hub.base.validation import LAYER_KWARGS
 
 
 def _check_config_file(file, where, value):
@@ -144,7 +144,7 @@ class ImageClassifierPreprocessor(PresetMixin, keras.layers.Layer):
 
 
 def _converter_from_config(owner, serialized):
-    entry = classes.find(serialized.get("class_name"))
+    entry = registry.find(serialized.get("class_name"))
     if (
         entry is None
         or entry.kind != "image_converter"
@@ -153,7 +153,7 @@ def _converter_from_config(owner, serialized):
         raise ValueError(
             f"{owner}: `image_converter` config names class "
             f"{serialized.get('class_name')!r}; expected one of "
-            f"{classes.names_of_kinds(('image_converter',))} with a `config` "
+            f"{registry.names_of_kinds(('image_converter',))} with a `config` "
             "dict. Save the preprocessor with one of these converters."
         )
     return entry.cls.from_config(serialized["config"])

@@ -6,13 +6,13 @@ import pathlib
 
 import keras
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.models import task_data
 from densenet_hub.models.property_setters import PropertySetters
 from densenet_hub.presets import weights
 from densenet_hub.presets.mixin import PresetMixin
-from densenet_hub.publish import published
-from densenet_hub.publish import write_file
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")

@@ -12,12 +12,12 @@ from densenet_hub.preprocessing import image_converter_arguments as arguments
 from densenet_hub.preprocessing import image_ops
 from densenet_hub.preprocessing.image_converter_arguments import BOUNDING_BOX_FORMATS
 from densenet_hub.preprocessing.image_converter_arguments import INTERPOLATIONS
-from densenet_hub.presets.classes import preset_class
+from densenet_hub.presets.registry import preset_class
 from densenet_hub.presets.mixin import PresetMixin
-from densenet_hub.validation import check_choice
-from densenet_hub.validation import reject_unknown_kwargs
-from densenet_hub.validation import DATA_FORMATS
-from densenet_hub.validation import LAYER_KWARGS
+from densenet_hub.base.validation import check_choice
+from densenet_hub.base.validation import reject_unknown_kwargs
+from densenet_hub.base.validation import DATA_FORMATS
+from densenet_hub.base.validation import LAYER_KWARGS
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from densenet_hub.presets import schema
-from densenet_hub.validation import DATA_FORMATS
+from densenet_hub.base.validation import DATA_FORMATS
 
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
 BOUNDING_BOX_FORMATS = (

@@ -13,7 +13,7 @@ import math
 import pathlib
 import warnings
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.imagenet import IMAGENET_CLASSES
 from densenet_hub.presets.resolver import local_folder
 

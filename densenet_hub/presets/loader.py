@@ -26,16 +26,16 @@ import tempfile
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.hub import digests
-from densenet_hub.json_files import read_json
-from densenet_hub.presets import classes
+from densenet_hub.base.json_files import read_json
+from densenet_hub.presets import registry
 from densenet_hub.presets import files
 from densenet_hub.presets import resolver
 from densenet_hub.presets import schema
 from densenet_hub.presets import sources
 from densenet_hub.presets import weights
-from densenet_hub.validation import TASK_KWARGS
+from densenet_hub.base.validation import TASK_KWARGS
 from densenet_hub.version import __version__
 
 
@@ -256,7 +256,7 @@ def _subclass_for_backbone(cls, backbone_cls):
     picks `DenseNetImageClassifier` for `ImageClassifier.from_preset`."""
     if getattr(cls, "backbone_cls", None) is not None:
         return cls
-    for candidate in classes.classes_of_kind("task"):
+    for candidate in registry.classes_of_kind("task"):
         if issubclass(candidate, cls) and candidate.backbone_cls is backbone_cls:
             return candidate
     return cls

@@ -2,7 +2,7 @@
 preprocessing classes."""
 
 from densenet_hub.presets import builtin
-from densenet_hub.presets import classes
+from densenet_hub.presets import registry
 from densenet_hub.presets import loader
 from densenet_hub.presets import saver
 
@@ -98,7 +98,7 @@ class PresetMixin:
         torchvision model their weights come from; KerasHub's own files mean
         `"same"`. Pass `stem_padding="same"` for KerasHub's outputs.
         """
-        load = _LOADERS[classes.preset_kind(cls)]
+        load = _LOADERS[registry.preset_kind(cls)]
         return load(cls, preset, load_weights=load_weights, verify=verify, **kwargs)
 
     def save_to_preset(self, preset_dir, max_shard_size=10, *, overwrite=False, metadata=None):

@@ -15,7 +15,7 @@ loads the preset. A backbone KerasHub cannot express (stem width other than
 densenet_hub's classes; `metadata.json` then says `"keras_hub_compatible":
 false` and lists why.
 
-Atomicity: `densenet_hub.publish` writes the folder beside the target and
+Atomicity: `densenet_hub.base.publish` writes the folder beside the target and
 renames it into place, so a crash or a full disk leaves the old preset or no
 preset, never a mix.
 """
@@ -28,13 +28,13 @@ import stat
 
 import keras
 
-from densenet_hub import preset_file_names as names
-from densenet_hub.presets import classes
+from densenet_hub.base import file_names as names
+from densenet_hub.presets import registry
 from densenet_hub.presets import files
 from densenet_hub.presets import schema
 from densenet_hub.presets import weights
-from densenet_hub.publish import published
-from densenet_hub.publish import write_file
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 from densenet_hub.version import __version__
 
 
@@ -198,7 +198,7 @@ def _merge_metadata(documents, extra, obj):
 
 def _preset_contents(obj, max_shard_size):
     """`({file name: JSON object}, {file name: weight layout})` for `obj`."""
-    kind = classes.preset_kind(type(obj))
+    kind = registry.preset_kind(type(obj))
     if kind is None:
         raise TypeError(
             f"Cannot save a {type(obj).__name__} as a preset; only backbones, "
@@ -248,7 +248,7 @@ def _task_contents(task, max_shard_size):
 
 
 def _check_preprocessor(preprocessor):
-    if classes.preset_kind(type(preprocessor)) != "preprocessor":
+    if registry.preset_kind(type(preprocessor)) != "preprocessor":
         raise ValueError(
             f"The task's preprocessor is a {type(preprocessor).__name__}, "
             f"which a preset cannot describe (only ImageClassifierPreprocessor "
@@ -331,7 +331,7 @@ def _reference(obj, config, keras_hub_names, kind):
 def _allow_listed_entry(obj):
     """The allow-list entry of `obj`'s class; only those the loader accepts
     may be saved."""
-    entry = classes.entry_of(type(obj))
+    entry = registry.entry_of(type(obj))
     if entry is None:
         raise ValueError(
             f"Cannot save a {type(obj).__name__} ({type(obj).__module__}) as a "

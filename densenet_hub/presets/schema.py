@@ -17,7 +17,7 @@ import dataclasses
 import math
 import re
 
-from densenet_hub.presets import classes
+from densenet_hub.presets import registry
 
 # DenseNet-264 with growth 48 has about 73M parameters; far more is a bomb.
 MAX_PARAMETERS = 200_000_000
@@ -76,8 +76,8 @@ class ParsedObject:
 
     @property
     def entry(self):
-        """The allow-list entry (`presets.classes.PresetClass`) of the class."""
-        return classes.get(self.class_name)
+        """The allow-list entry (`presets.registry.PresetClass`) of the class."""
+        return registry.get(self.class_name)
 
     def resolve_class(self):
         """The densenet_hub class named by this object."""
@@ -107,12 +107,12 @@ def parse_object(value, file, kinds, where=""):
             "densenet_hub can read; re-save it."
         )
     class_name = value.get("class_name")
-    entry = classes.find(class_name)
+    entry = registry.find(class_name)
     if entry is None or entry.kind not in kinds:
         raise error(
             file,
             join(where, "class_name"),
-            f"one of {classes.names_of_kinds(kinds)}",
+            f"one of {registry.names_of_kinds(kinds)}",
             class_name,
             "Only densenet_hub's and KerasHub's DenseNet classes can be "
             "loaded; anything else is refused.",

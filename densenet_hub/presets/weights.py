@@ -25,9 +25,9 @@ import keras
 import ml_dtypes
 import numpy as np
 
-from densenet_hub import preset_file_names as names
+from densenet_hub.base import file_names as names
 from densenet_hub.presets import files
-from densenet_hub.json_files import read_json
+from densenet_hub.base.json_files import read_json
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 FLOAT_DTYPES = ("float16", "float32", "float64")

@@ -9,7 +9,7 @@ from densenet_hub.runtime import quantization
 from densenet_hub.runtime import saved_model
 from densenet_hub.runtime.engines import ENGINES
 from densenet_hub.runtime.engines import PRECISIONS
-from densenet_hub.validation import check_choice
+from densenet_hub.base.validation import check_choice
 
 RUNTIMES = tuple(ENGINES)
 # The runtime `runtime=None` picks: the fastest one for each precision on

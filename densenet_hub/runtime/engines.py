@@ -9,10 +9,10 @@ honour is an error that says what to do.
 
 import numpy as np
 
-from densenet_hub.export.packages import import_openvino
-from densenet_hub.export.packages import import_package
-from densenet_hub.export.packages import signal_stack_kept
-from densenet_hub.publish import write_file
+from densenet_hub.base.openvino import import_openvino
+from densenet_hub.base.optional import import_package
+from densenet_hub.base.openvino import signal_stack_kept
+from densenet_hub.base.publish import write_file
 
 PRECISIONS = ("float32", "bfloat16", "int8")
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from densenet_hub.data import find_images
 from densenet_hub.data import read_images
-from densenet_hub.export.packages import import_openvino
-from densenet_hub.export.packages import import_package
-from densenet_hub.export.packages import signal_stack_kept
+from densenet_hub.base.openvino import import_openvino
+from densenet_hub.base.optional import import_package
+from densenet_hub.base.openvino import signal_stack_kept
 from densenet_hub.runtime.engines import OnnxRuntimeEngine
 from densenet_hub.runtime.engines import OpenVinoEngine
 

@@ -15,12 +15,12 @@ import pathlib
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
-from densenet_hub.json_files import read_json
+from densenet_hub.base.json_files import read_json
 from densenet_hub.models.image_classifier_preprocessor import ImageClassifierPreprocessor
 from densenet_hub.presets import files
 from densenet_hub.presets.saver import save_preset
-from densenet_hub.publish import published
-from densenet_hub.publish import write_file
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 from densenet_hub.runtime.engines import ENGINES
 from densenet_hub.runtime.engines import PRECISIONS
 from densenet_hub.runtime.quantization import QuantizationReport

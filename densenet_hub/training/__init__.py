@@ -7,8 +7,8 @@ from densenet_hub.training.batches import LabelledBatches
 from densenet_hub.training.checkpoint import CheckpointError
 from densenet_hub.training.checkpoint import TrainingCheckpoint
 from densenet_hub.training.checkpoint import remove_checkpoint
-from densenet_hub.training.distributed import DISTRIBUTION_LAYOUTS
-from densenet_hub.training.distributed import start_distribution
+from densenet_hub.distribution import DISTRIBUTION_LAYOUTS
+from densenet_hub.distribution import start_distribution
 from densenet_hub.training.finetune import FinetuneResult
 from densenet_hub.training.finetune import TrainingInterrupted
 from densenet_hub.training.finetune import finetune

@@ -29,8 +29,8 @@ from densenet_hub.training.checkpoint import remove_checkpoint
 from densenet_hub.training import multilabel
 from densenet_hub.training.multilabel import MultiLabelTargets
 from densenet_hub.training.split import stratified_split
-from densenet_hub.validation import check_choice
-from densenet_hub.validation import check_positive_int
+from densenet_hub.base.validation import check_choice
+from densenet_hub.base.validation import check_positive_int
 
 
 @dataclasses.dataclass

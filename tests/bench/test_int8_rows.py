@@ -5,8 +5,8 @@ timed against OpenVINO's default and ONNX Runtime's float32 in one run."""
 import numpy as np
 import pytest
 
-from densenet_hub.bench import inference
-from densenet_hub.bench import peers
+from densenet_hub.profiling import inference
+from densenet_hub.profiling import peers
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("openvino")

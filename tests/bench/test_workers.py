@@ -1,10 +1,10 @@
-"""`densenet_hub.bench.workers`: each candidate in a fresh interpreter that
+"""`densenet_hub.profiling.workers`: each candidate in a fresh interpreter that
 imports torch before Keras (and so TensorFlow), answering over a socket."""
 
 import numpy as np
 import pytest
 
-from densenet_hub.bench.workers import Worker
+from densenet_hub.profiling.workers import Worker
 
 
 @pytest.mark.slow

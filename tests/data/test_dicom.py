@@ -17,7 +17,7 @@ from densenet_hub.data import SkippedImageWarning
 from densenet_hub.data import find_images
 from densenet_hub.data import read_image
 from densenet_hub.data import read_images
-from densenet_hub.optional import MissingOptionalPackageError
+from densenet_hub.base.optional import MissingOptionalPackageError
 
 # float32 output of float64 arithmetic.
 TOLERANCE = 1e-3

@@ -14,9 +14,9 @@ from densenet_hub.cli import loading
 from densenet_hub.cli.main import main
 from densenet_hub.export import export_model
 from densenet_hub.export import to_onnx
-from densenet_hub.export.packages import import_openvino
+from densenet_hub.base.openvino import import_openvino
 from densenet_hub.presets.class_labels import ClassLabels
-from densenet_hub.export.packages import signal_stack_kept
+from densenet_hub.base.openvino import signal_stack_kept
 from helpers.cli import error_line
 from helpers.weights import forward
 from helpers.weights import max_abs_diff

@@ -11,12 +11,12 @@ from densenet_hub.models.densenet import densenet_layout as layout
 from densenet_hub.models.densenet import memory_efficient as memory_efficient_pass
 from densenet_hub.models.host_initializers import HostConstant
 from densenet_hub.models.host_initializers import HostGlorotUniform
-from densenet_hub.presets.classes import preset_class
-from densenet_hub.validation import check_choice
-from densenet_hub.validation import check_positive_int
-from densenet_hub.validation import reject_unknown_kwargs
-from densenet_hub.validation import DATA_FORMATS
-from densenet_hub.validation import LAYER_KWARGS
+from densenet_hub.presets.registry import preset_class
+from densenet_hub.base.validation import check_choice
+from densenet_hub.base.validation import check_positive_int
+from densenet_hub.base.validation import reject_unknown_kwargs
+from densenet_hub.base.validation import DATA_FORMATS
+from densenet_hub.base.validation import LAYER_KWARGS
 
 DEFAULT_IMAGE_SHAPE = (None, None, 3)
 KERAS_HUB_MODULE = "keras_hub.src.models.densenet.densenet_backbone"

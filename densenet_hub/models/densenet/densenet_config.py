@@ -4,7 +4,7 @@ builds anything, so a tiny file cannot make it allocate gigabytes."""
 
 from densenet_hub.models.densenet import densenet_layout
 from densenet_hub.presets import schema
-from densenet_hub.validation import DATA_FORMATS
+from densenet_hub.base.validation import DATA_FORMATS
 
 MAX_STACKS = 8
 MAX_REPEATS = 256

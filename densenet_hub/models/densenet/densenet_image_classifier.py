@@ -8,7 +8,7 @@ from densenet_hub.models.densenet.densenet_image_classifier_preprocessor import 
 )
 from densenet_hub.models.image_classifier import ImageClassifier
 from densenet_hub.models.image_classifier import preset_class_options
-from densenet_hub.presets.classes import preset_class
+from densenet_hub.presets.registry import preset_class
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")

@@ -8,7 +8,7 @@ from densenet_hub.models.image_classifier_preprocessor import PRESET_VALIDATORS
 from densenet_hub.models.image_classifier_preprocessor import (
     ImageClassifierPreprocessor,
 )
-from densenet_hub.presets.classes import preset_class
+from densenet_hub.presets.registry import preset_class
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")

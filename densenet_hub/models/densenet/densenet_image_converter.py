@@ -5,7 +5,7 @@ import keras
 from densenet_hub.models.densenet.densenet_backbone import DenseNetBackbone
 from densenet_hub.preprocessing.image_converter import ImageConverter
 from densenet_hub.preprocessing.image_converter_arguments import PRESET_VALIDATORS
-from densenet_hub.presets.classes import preset_class
+from densenet_hub.presets.registry import preset_class
 
 
 @keras.saving.register_keras_serializable(package="densenet_hub")

@@ -19,7 +19,7 @@ def import_optional(
 
     Example:
     ```python
-    from densenet_hub.optional import MissingOptionalPackageError, import_optional
+    from densenet_hub.base.optional import MissingOptionalPackageError, import_optional
 
     try:
         import_optional("no_such_package", "pip install no_such_package", "Plotting")
@@ -40,3 +40,13 @@ def import_optional(
 def extra_fix(extra):
     """The pip command that installs densenet_hub's extra `extra`."""
     return f"pip install 'densenet-hub[{extra}]'"
+
+
+class MissingExportPackageError(MissingOptionalPackageError):
+    """An optional package an export format needs (`onnx`, `onnxruntime`,
+    `openvino`, `tensorflow`) is not installed."""
+
+
+def import_package(module, extra, purpose):
+    """Import `module` or raise `MissingExportPackageError` naming the extra."""
+    return import_optional(module, extra_fix(extra), purpose, MissingExportPackageError)

@@ -11,9 +11,9 @@ models by `benchmarks/int8_accuracy.py`)."""
 import keras
 import numpy as np
 
-from densenet_hub.bench import peers
-from densenet_hub.bench.timing import summary
-from densenet_hub.bench.workers import Worker
+from densenet_hub.profiling import peers
+from densenet_hub.profiling.timing import summary
+from densenet_hub.profiling.workers import Worker
 
 CANDIDATES = (
     "densenet_hub",

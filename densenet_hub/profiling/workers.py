@@ -25,7 +25,7 @@ if importlib.util.find_spec("torch") is not None:
 if sys.argv[2] == "torchvision" and importlib.util.find_spec("torchvision") is not None:
     import torchvision
 from multiprocessing.connection import Connection
-from densenet_hub.bench.worker_child import serve
+from densenet_hub.profiling.worker_child import serve
 
 serve(Connection(int(sys.argv[1])), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 """

@@ -71,7 +71,7 @@ def published(target, overwrite):
     Example:
     ```python
     import pathlib, tempfile
-    from densenet_hub.publish import published
+    from densenet_hub.base.publish import published
 
     target = pathlib.Path(tempfile.mkdtemp()) / "report.txt"
     with published(target, overwrite=False) as staging:

@@ -1,23 +1,16 @@
-"""Lazy imports of the optional export packages, with the pip extra to install."""
+"""OpenVINO's import and its workaround, shared by the exporter (IR files)
+and the runtime (inference, NNCF quantization).
+
+It lives in the base layer because both need it and the runtime already
+imports the exporter: beside the runtime it would make the exporter import
+upward."""
 
 import contextlib
 import ctypes
 import os
 import sys
 
-from densenet_hub.optional import MissingOptionalPackageError
-from densenet_hub.optional import extra_fix
-from densenet_hub.optional import import_optional
-
-
-class MissingExportPackageError(MissingOptionalPackageError):
-    """An optional package an export format needs (`onnx`, `onnxruntime`,
-    `openvino`, `tensorflow`) is not installed."""
-
-
-def import_package(module, extra, purpose):
-    """Import `module` or raise `MissingExportPackageError` naming the extra."""
-    return import_optional(module, extra_fix(extra), purpose, MissingExportPackageError)
+from densenet_hub.base.optional import import_package
 
 
 def import_openvino(purpose):

@@ -11,7 +11,7 @@ import importlib
 import keras
 import numpy as np
 
-from densenet_hub.bench.configs import repeats
+from densenet_hub.profiling.configs import repeats
 
 
 class Unavailable(Exception):
@@ -93,8 +93,8 @@ def openvino_default(model):
     """OpenVINO with default settings on our ONNX export (bfloat16 on CPUs
     that have it, as OpenVINO chooses by itself)."""
     from densenet_hub.export.onnx_graph import to_onnx
-    from densenet_hub.export.packages import import_openvino
-    from densenet_hub.export.packages import signal_stack_kept
+    from densenet_hub.base.openvino import import_openvino
+    from densenet_hub.base.openvino import signal_stack_kept
 
     try:
         ov = import_openvino("the openvino-default peer")

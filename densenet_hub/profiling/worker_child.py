@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from densenet_hub.bench import inference
-from densenet_hub.bench import peers
+from densenet_hub.profiling import inference
+from densenet_hub.profiling import peers
 
 
 def serve(connection, name, depth, size):
