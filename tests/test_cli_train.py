@@ -13,7 +13,7 @@ import PIL.Image
 import pytest
 
 from densenet_hub.cli import loading
-from densenet_hub.cli.demo import write_digit_folders
+from densenet_hub.cli.commands.demo import write_digit_folders
 from densenet_hub.cli.main import main
 from densenet_hub.models import ImageClassifier
 from helpers.cli import error_line

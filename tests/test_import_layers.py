@@ -157,3 +157,27 @@ def test_the_checker_finds_a_circle_and_an_upward_import():
     assert _rank("densenet_hub.presets.loader") < _rank("densenet_hub.models.densenet.densenet_backbone")
     assert _rank("densenet_hub.models.backbone") < _rank("densenet_hub.models.densenet")
     assert _rank("densenet_hub.models") > _rank("densenet_hub.models.densenet.densenet_presets")
+
+
+COMMANDS = "densenet_hub.cli.commands"
+
+
+def _sideways_imports(graph):
+    """Imports from one command module to another: commands share code only
+    through `densenet_hub.cli.shell` and the library."""
+    return sorted(
+        (module, name)
+        for module, imported in graph.items()
+        if module.startswith(COMMANDS + ".")
+        for name in imported
+        if name.startswith(COMMANDS + ".")
+    )
+
+
+def test_no_command_imports_another_command():
+    assert _sideways_imports(GRAPH) == []
+
+
+def test_the_checker_finds_a_sideways_import():
+    graph = {f"{COMMANDS}.predict": {f"{COMMANDS}.quantize", "densenet_hub.cli.shell"}}
+    assert _sideways_imports(graph) == [(f"{COMMANDS}.predict", f"{COMMANDS}.quantize")]

@@ -7,8 +7,8 @@ import pathlib
 import keras
 
 from densenet_hub.base import file_names as names
-from densenet_hub.cli.console import warn
-from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.shell import warn
+from densenet_hub.cli.shell import CliError
 from densenet_hub.base.json_files import read_json
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import Backbone

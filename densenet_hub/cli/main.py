@@ -12,9 +12,9 @@ import argparse
 import os
 import sys
 
-from densenet_hub.cli.console import PROGRAM
-from densenet_hub.cli.console import print_error
-from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.shell import PROGRAM
+from densenet_hub.cli.shell import print_error
+from densenet_hub.cli.shell import CliError
 from densenet_hub.base.backend import NoKerasBackendError
 from densenet_hub.base.backend import choose_backend
 from densenet_hub.base.optional import MissingOptionalPackageError

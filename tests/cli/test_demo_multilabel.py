@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from densenet_hub.cli.demo_multilabel import CELL_SIZE
-from densenet_hub.cli.demo_multilabel import FINDINGS
-from densenet_hub.cli.demo_multilabel import GROUP_COLUMN
-from densenet_hub.cli.demo_multilabel import write_mosaic_tables
+from densenet_hub.cli.commands.demo_multilabel import CELL_SIZE
+from densenet_hub.cli.commands.demo_multilabel import FINDINGS
+from densenet_hub.cli.commands.demo_multilabel import GROUP_COLUMN
+from densenet_hub.cli.commands.demo_multilabel import write_mosaic_tables
 from densenet_hub.cli.main import main
 from densenet_hub.data import read_image
 from densenet_hub.data import read_label_table

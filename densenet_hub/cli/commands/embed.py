@@ -14,12 +14,12 @@ import tempfile
 import keras
 import numpy as np
 
-from densenet_hub.cli import arguments
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import find_images
-from densenet_hub.cli.images import read_images
+from densenet_hub.cli import shell
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import find_images
+from densenet_hub.cli.shell import read_images
 from densenet_hub.cli.loading import load_backbone
-from densenet_hub.cli.progress import ProgressBar
+from densenet_hub.cli.shell import ProgressBar
 
 FINAL_LEVEL = "output"
 POOLERS = {
@@ -55,7 +55,7 @@ def register(subparsers):
         help="global pooling of the feature map (default avg); 'none' keeps the map",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    arguments.add_batch_options(parser)
+    shell.add_batch_options(parser)
     parser.set_defaults(run=run)
 
 

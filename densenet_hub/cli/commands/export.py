@@ -8,15 +8,15 @@ import pathlib
 import keras
 import numpy as np
 
-from densenet_hub.cli import arguments
-from densenet_hub.cli.errors import CliError
+from densenet_hub.cli import shell
+from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.loading import load_classifier
-from densenet_hub.cli.quantize import DEFAULT_HELD_OUT
-from densenet_hub.cli.quantize import add_quantization_options
-from densenet_hub.cli.quantize import calibration_images
-from densenet_hub.cli.quantize import guarded
-from densenet_hub.cli.quantize import load_model_to_quantize
-from densenet_hub.cli.quantize import print_report
+from densenet_hub.cli.commands.quantize import DEFAULT_HELD_OUT
+from densenet_hub.cli.commands.quantize import add_quantization_options
+from densenet_hub.cli.commands.quantize import calibration_images
+from densenet_hub.cli.commands.quantize import guarded
+from densenet_hub.cli.commands.quantize import load_model_to_quantize
+from densenet_hub.cli.commands.quantize import print_report
 from densenet_hub.export.export import FILE_SUFFIXES
 from densenet_hub.export.export import FORMATS
 from densenet_hub.export.export import export_model
@@ -63,7 +63,7 @@ def register(subparsers):
         help="leave the normalisation out: the export takes normalised images "
         "(always so for a backbone preset, which has no normalisation)",
     )
-    arguments.add_image_size_option(
+    shell.add_image_size_option(
         parser, help_text="the input size, SIZE or HEIGHTxWIDTH, instead of the preset's"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")

@@ -12,7 +12,7 @@ import pathlib
 from densenet_hub.profiling import inference
 from densenet_hub.profiling import startup
 from densenet_hub.profiling.configs import DEPTHS
-from densenet_hub.cli import arguments
+from densenet_hub.cli import shell
 
 
 def register(subparsers):
@@ -29,8 +29,8 @@ def register(subparsers):
 
     infer = modes.add_parser("inference", help="images/s at each depth, size and batch")
     _add_common(infer)
-    infer.add_argument("--sizes", type=arguments.positive_int, nargs="+", default=[224])
-    infer.add_argument("--batches", type=arguments.positive_int, nargs="+", default=[1, 16])
+    infer.add_argument("--sizes", type=shell.positive_int, nargs="+", default=[224])
+    infer.add_argument("--batches", type=shell.positive_int, nargs="+", default=[1, 16])
     infer.add_argument(
         "--candidates",
         nargs="+",
@@ -38,10 +38,10 @@ def register(subparsers):
         default=list(inference.CANDIDATES),
         help="what to run (default: all)",
     )
-    infer.add_argument("--rounds", type=arguments.positive_int, default=5)
+    infer.add_argument("--rounds", type=shell.positive_int, default=5)
     infer.add_argument(
         "--min-seconds",
-        type=arguments.positive_float,
+        type=shell.positive_float,
         default=2.0,
         help="each timing repeats calls for at least this long (default 2)",
     )
@@ -49,14 +49,14 @@ def register(subparsers):
 
     start = modes.add_parser("startup", help="import + build + first prediction")
     _add_common(start)
-    start.add_argument("--size", type=arguments.positive_int, default=224)
+    start.add_argument("--size", type=shell.positive_int, default=224)
     start.add_argument(
         "--candidates",
         nargs="+",
         choices=startup.CANDIDATES,
         default=list(startup.CANDIDATES),
     )
-    start.add_argument("--repeats", type=arguments.positive_int, default=3)
+    start.add_argument("--repeats", type=shell.positive_int, default=3)
     start.set_defaults(run=_run_startup)
 
 

@@ -3,7 +3,7 @@ keras.applications DenseNet checkpoint turned into a preset folder."""
 
 import warnings
 
-from densenet_hub.cli.console import warn
+from densenet_hub.cli.shell import warn
 from densenet_hub.convert.conversion import SOURCE_FORMATS
 from densenet_hub.convert.conversion import convert
 from densenet_hub.models.backbone import Backbone

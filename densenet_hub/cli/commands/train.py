@@ -28,18 +28,18 @@ import keras
 
 from densenet_hub import distribution
 from densenet_hub import training
-from densenet_hub.cli import arguments
-from densenet_hub.cli.console import PROGRAM
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import find_labelled_images
-from densenet_hub.cli.images import skipped_images_as_warnings
+from densenet_hub.cli import shell
+from densenet_hub.cli.shell import PROGRAM
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import find_labelled_images
+from densenet_hub.cli.shell import skipped_images_as_warnings
 from densenet_hub.cli.loading import check_output_folder
 from densenet_hub.cli.loading import classifier_for_training
-from densenet_hub.cli.label_tables import DATA_HELP
-from densenet_hub.cli.label_tables import add_label_table_options
-from densenet_hub.cli.label_tables import is_label_table
-from densenet_hub.cli.label_tables import read_table
-from densenet_hub.cli.label_tables import table_settings
+from densenet_hub.cli.shell import DATA_HELP
+from densenet_hub.cli.shell import add_label_table_options
+from densenet_hub.cli.shell import is_label_table
+from densenet_hub.cli.shell import read_table
+from densenet_hub.cli.shell import table_settings
 from densenet_hub.cli.loading import save_classifier
 from densenet_hub.presets.class_labels import ClassLabels
 
@@ -87,39 +87,39 @@ def register(subparsers):
     )
     parser.add_argument(
         "--val-split",
-        type=arguments.fraction,
+        type=shell.fraction,
         default=0.2,
         help="fraction of each class kept for validation (default 0.2)",
     )
     parser.add_argument(
         "--warmup-epochs",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=1,
         help="epochs training only the new head (default 1)",
     )
     parser.add_argument(
         "--epochs",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=5,
         help="epochs fine-tuning the whole model after the warm-up (default 5)",
     )
     parser.add_argument(
         "--warmup-learning-rate",
-        type=arguments.positive_float,
+        type=shell.positive_float,
         default=1e-3,
         help="initial Adam learning rate of the warm-up, decayed along a "
         "cosine (default 1e-3)",
     )
     parser.add_argument(
         "--learning-rate",
-        type=arguments.positive_float,
+        type=shell.positive_float,
         default=1e-4,
         help="initial Adam learning rate of the fine-tuning, decayed along a "
         "cosine (default 1e-4)",
     )
     parser.add_argument(
         "--patience",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=3,
         help="fine-tuning epochs without a better validation loss before "
         "stopping early (default 3)",
@@ -133,7 +133,7 @@ def register(subparsers):
     )
     parser.add_argument(
         "--seed",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=0,
         help="seed of the split, the shuffling and the augmentation (default 0)",
     )
@@ -152,7 +152,7 @@ def register(subparsers):
     )
     parser.add_argument(
         "--stop-after-epochs",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=None,
         help=f"stop after this many epochs of this run, with exit status "
         f"{EXIT_PAUSED}; rerun the same command to continue (for time-limited jobs)",
@@ -164,7 +164,7 @@ def register(subparsers):
         help="keep only each dense block's feature maps and recompute the rest "
         "in the backward pass: less training memory for some extra time (same results)",
     )
-    arguments.add_batch_options(parser)
+    shell.add_batch_options(parser)
     add_label_table_options(parser, groups=True)
     parser.add_argument(
         "--positive-weights",
@@ -184,7 +184,7 @@ def _add_distribution_options(parser):
     )
     group.add_argument(
         "--devices",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=None,
         help="devices to train on (default: one; with several processes, all "
         "of every process). Simulate N CPU devices with "
@@ -200,7 +200,7 @@ def _add_distribution_options(parser):
     )
     group.add_argument(
         "--model-devices",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=2,
         help="with model_parallel: devices sharing one model copy; must divide "
         "4 x the growth rate and the devices of each process (default 2)",
@@ -214,14 +214,14 @@ def _add_distribution_options(parser):
     )
     group.add_argument(
         "--num-processes",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=None,
         help=f"multi-process runs: the number of processes (default: "
         f"${distribution.KERAS_NUM_PROCESSES_ENV})",
     )
     group.add_argument(
         "--process-id",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=None,
         help=f"multi-process runs: this process's index, 0 on the coordinator's "
         f"host (default: ${distribution.KERAS_PROCESS_ID_ENV})",

@@ -22,13 +22,13 @@ import time
 import numpy as np
 import PIL.Image
 
-from densenet_hub.cli.demo_steps import IMAGE_SIZE
-from densenet_hub.cli.demo_steps import command
-from densenet_hub.cli.demo_steps import prepare_output
-from densenet_hub.cli.demo_steps import split_digit_scans
-from densenet_hub.cli.demo_steps import step
-from densenet_hub.cli.demo_steps import tiny_classifier
-from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.commands.demo_steps import IMAGE_SIZE
+from densenet_hub.cli.commands.demo_steps import command
+from densenet_hub.cli.commands.demo_steps import prepare_output
+from densenet_hub.cli.commands.demo_steps import split_digit_scans
+from densenet_hub.cli.commands.demo_steps import step
+from densenet_hub.cli.commands.demo_steps import tiny_classifier
+from densenet_hub.cli.shell import CliError
 
 FINDINGS = tuple(f"digit_{digit}" for digit in range(10))
 PATH_COLUMN = "Path"
@@ -175,7 +175,7 @@ def write_mosaic_tables(folder, images_per_class=None, seed=0):
     Example:
     ```python
     import tempfile
-    from densenet_hub.cli.demo_multilabel import write_mosaic_tables
+    from densenet_hub.cli.commands.demo_multilabel import write_mosaic_tables
 
     train, test = write_mosaic_tables(tempfile.mkdtemp(), images_per_class=8)
     assert train.table.name == "train.csv" and len(test.truth) > 0

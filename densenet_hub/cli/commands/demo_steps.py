@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 
-from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.shell import CliError
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifier

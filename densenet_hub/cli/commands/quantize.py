@@ -6,11 +6,11 @@ IMAGES...` runs (with the preset's class names and thresholds)."""
 import contextlib
 
 from densenet_hub.base import file_names as names
-from densenet_hub.cli import arguments
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import find_images
-from densenet_hub.cli.images import read_images
-from densenet_hub.cli.images import skipped_images_as_warnings
+from densenet_hub.cli import shell
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import find_images
+from densenet_hub.cli.shell import read_images
+from densenet_hub.cli.shell import skipped_images_as_warnings
 from densenet_hub.cli.loading import check_output_folder
 from densenet_hub.cli.loading import load_backbone
 from densenet_hub.cli.loading import load_classifier
@@ -60,8 +60,8 @@ def register(subparsers):
         "(ONNX Runtime's static quantization)",
     )
     add_quantization_options(parser)
-    arguments.add_image_size_option(parser)
-    arguments.add_on_error_option(parser)
+    shell.add_image_size_option(parser)
+    shell.add_on_error_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.set_defaults(run=run)
 
@@ -71,27 +71,27 @@ def add_quantization_options(parser):
     group = parser.add_argument_group("int8 calibration")
     group.add_argument(
         "--calibration-size",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=300,
         help="the most images to measure activation ranges on (default 300, "
         "at least 32)",
     )
     group.add_argument(
         "--held-out",
-        type=arguments.fraction,
+        type=shell.fraction,
         default=DEFAULT_HELD_OUT,
         help="the fraction of the images set aside to compare int8 with "
         f"float32 (default {DEFAULT_HELD_OUT}; at least 16 images)",
     )
     group.add_argument(
         "--min-agreement",
-        type=arguments.unit_interval,
+        type=shell.unit_interval,
         default=0.99,
         help="refuse the int8 model when its top-1 agreement with float32 on "
         "the held-out images is lower (default 0.99)",
     )
     group.add_argument(
-        "--seed", type=arguments.non_negative_int, default=0,
+        "--seed", type=shell.non_negative_int, default=0,
         help="the seed of the held-out split (default 0)",
     )  # fmt: skip
 

@@ -11,18 +11,18 @@ import pathlib
 
 import numpy as np
 
-from densenet_hub.cli import arguments
-from densenet_hub.cli.console import format_table
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import find_images
-from densenet_hub.cli.images import skipped_images_as_warnings
-from densenet_hub.cli.label_tables import add_label_table_options
-from densenet_hub.cli.label_tables import is_table_file
-from densenet_hub.cli.label_tables import read_table
+from densenet_hub.cli import shell
+from densenet_hub.cli.shell import format_table
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import find_images
+from densenet_hub.cli.shell import skipped_images_as_warnings
+from densenet_hub.cli.shell import add_label_table_options
+from densenet_hub.cli.shell import is_table_file
+from densenet_hub.cli.shell import read_table
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.inference import score_files
-from densenet_hub.cli.progress import ProgressBar
-from densenet_hub.cli.quantize import DEFAULT_HELD_OUT
+from densenet_hub.cli.shell import ProgressBar
+from densenet_hub.cli.commands.quantize import DEFAULT_HELD_OUT
 from densenet_hub.imagenet import decode_predictions
 from densenet_hub.presets.class_labels import class_labels_of
 from densenet_hub.runtime import PRECISIONS
@@ -56,7 +56,7 @@ def register(subparsers):
         "(.csv or split file) whose images to classify",
     )
     parser.add_argument(
-        "--top-k", type=arguments.positive_int, default=5, help="classes per image (default 5)"
+        "--top-k", type=shell.positive_int, default=5, help="classes per image (default 5)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
@@ -77,7 +77,7 @@ def register(subparsers):
         "written by `densenet-hub quantize PRESET CALIBRATION_DIR OUT`, passed "
         "as PRESET",
     )
-    arguments.add_batch_options(parser)
+    shell.add_batch_options(parser)
     add_label_table_options(parser, labels=False)
     parser.set_defaults(run=run)
 

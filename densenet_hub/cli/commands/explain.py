@@ -10,9 +10,9 @@ import pathlib
 import numpy as np
 
 from densenet_hub import explain
-from densenet_hub.cli import arguments
+from densenet_hub.cli import shell
 from densenet_hub.cli.drawing import save_explanation
-from densenet_hub.cli.errors import CliError
+from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.loading import load_classifier
 from densenet_hub.inference import to_probabilities
 from densenet_hub.data.images import read_image
@@ -44,11 +44,11 @@ def register(subparsers):
     )
     parser.add_argument(
         "--opacity",
-        type=arguments.unit_interval,
+        type=shell.unit_interval,
         default=0.5,
         help="opacity of the heat map over the image, 0 to 1 (default 0.5)",
     )
-    arguments.add_image_size_option(parser)
+    shell.add_image_size_option(parser)
     parser.set_defaults(run=run)
 
 

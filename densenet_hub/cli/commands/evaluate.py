@@ -8,23 +8,23 @@ import pathlib
 
 import numpy as np
 
-from densenet_hub.cli import arguments
-from densenet_hub.cli.console import format_table
-from densenet_hub.cli.console import warn
+from densenet_hub.cli import shell
+from densenet_hub.cli.shell import format_table
+from densenet_hub.cli.shell import warn
 from densenet_hub.cli.drawing import draw_roc_curves
 from densenet_hub.cli.drawing import save_confusion_matrix
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.images import find_labelled_images
-from densenet_hub.cli.images import skipped_images_as_warnings
-from densenet_hub.cli.label_tables import DATA_HELP
-from densenet_hub.cli.label_tables import add_label_table_options
-from densenet_hub.cli.label_tables import is_label_table
-from densenet_hub.cli.label_tables import read_table
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import find_labelled_images
+from densenet_hub.cli.shell import skipped_images_as_warnings
+from densenet_hub.cli.shell import DATA_HELP
+from densenet_hub.cli.shell import add_label_table_options
+from densenet_hub.cli.shell import is_label_table
+from densenet_hub.cli.shell import read_table
 from densenet_hub.cli.loading import load_classifier
-from densenet_hub.cli.progress import ProgressBar
+from densenet_hub.cli.shell import ProgressBar
 from densenet_hub.evaluation import evaluate_table
 from densenet_hub.presets.class_labels import default_class_names
-from densenet_hub.cli.predict import classify_files
+from densenet_hub.cli.commands.predict import classify_files
 
 TOP_K = 5
 OTHER_CLASSES = "(other)"
@@ -53,7 +53,7 @@ def register(subparsers):
         "(default confusion_matrix.png)",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    arguments.add_batch_options(parser)
+    shell.add_batch_options(parser)
     add_label_table_options(parser)
     group = parser.add_argument_group("multi-label metrics (when DATA is a table)")
     group.add_argument(
@@ -68,19 +68,19 @@ def register(subparsers):
     )
     group.add_argument(
         "--bootstrap",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=0,
         help="resamples for AUROC confidence intervals, e.g. 1000 (default 0: none)",
     )
     group.add_argument(
         "--confidence",
-        type=arguments.fraction,
+        type=shell.fraction,
         default=0.95,
         help="level of the bootstrap intervals (default 0.95)",
     )
     group.add_argument(
         "--seed",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=0,
         help="seed of the bootstrap resamples (default 0)",
     )

@@ -6,8 +6,8 @@ import keras
 
 from densenet_hub.base import file_names as names
 from densenet_hub.cli import loading
-from densenet_hub.cli.console import PROGRAM
-from densenet_hub.cli.console import format_table
+from densenet_hub.cli.shell import PROGRAM
+from densenet_hub.cli.shell import format_table
 from densenet_hub.models import Backbone
 from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import ImageConverter

@@ -14,17 +14,17 @@ import time
 import numpy as np
 import PIL.Image
 
-from densenet_hub.cli import arguments
-from densenet_hub.cli import demo_multilabel
-from densenet_hub.cli.demo_steps import IMAGE_SIZE
-from densenet_hub.cli.demo_steps import command
-from densenet_hub.cli.demo_steps import prepare_output
-from densenet_hub.cli.demo_steps import split_digit_scans
-from densenet_hub.cli.demo_steps import step
-from densenet_hub.cli.demo_steps import tiny_classifier
-from densenet_hub.cli.errors import CliError
-from densenet_hub.cli.evaluate import evaluate_folder
-from densenet_hub.cli.evaluate import format_report
+from densenet_hub.cli import shell
+from densenet_hub.cli.commands import demo_multilabel
+from densenet_hub.cli.commands.demo_steps import IMAGE_SIZE
+from densenet_hub.cli.commands.demo_steps import command
+from densenet_hub.cli.commands.demo_steps import prepare_output
+from densenet_hub.cli.commands.demo_steps import split_digit_scans
+from densenet_hub.cli.commands.demo_steps import step
+from densenet_hub.cli.commands.demo_steps import tiny_classifier
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.commands.evaluate import evaluate_folder
+from densenet_hub.cli.commands.evaluate import format_report
 
 DIGIT_MAX = 16  # scikit-learn's digits are grey levels 0..16
 TEST_FRACTION = 0.2
@@ -74,14 +74,14 @@ def register(subparsers):
     )
     parser.add_argument(
         "--epochs",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=None,
         help=f"training epochs (default {EPOCHS}; {demo_multilabel.EPOCHS} "
         "with --multi-label)",
     )
     parser.add_argument(
         "--images-per-class",
-        type=arguments.positive_int,
+        type=shell.positive_int,
         default=None,
         help="use at most this many digits per class (default: all, about "
         "180); with --multi-label, the source scans per digit the mosaics "
@@ -90,21 +90,21 @@ def register(subparsers):
     )
     parser.add_argument(
         "--min-accuracy",
-        type=arguments.unit_interval,
+        type=shell.unit_interval,
         default=MIN_ACCURACY,
         help=f"fail (exit status 1) below this test accuracy (default "
         f"{MIN_ACCURACY}; not with --multi-label)",
     )
     parser.add_argument(
         "--min-auroc",
-        type=arguments.unit_interval,
+        type=shell.unit_interval,
         default=demo_multilabel.MIN_AUROC,
         help=f"with --multi-label: fail (exit status 1) below this mean test "
         f"AUROC (default {demo_multilabel.MIN_AUROC}; chance is 0.5)",
     )
     parser.add_argument(
         "--seed",
-        type=arguments.non_negative_int,
+        type=shell.non_negative_int,
         default=0,
         help="seed of the split and the training (default 0)",
     )

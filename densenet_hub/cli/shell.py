@@ -1,0 +1,375 @@
+"""What the commands share, in one module: the error type of a user
+mistake, printing (errors, warnings, tables), argument types and options,
+the progress bar, image finding with skipped files as warning lines, and
+the label-table options. No command imports another command; each imports
+this module and the library."""
+
+import argparse
+import contextlib
+import functools
+import pathlib
+import re
+import shutil
+import sys
+import textwrap
+import time
+import warnings
+
+from densenet_hub import data
+from densenet_hub.data.images import ON_ERROR_CHOICES
+from densenet_hub.data.label_tables import UNCERTAINTY_POLICIES
+from densenet_hub.data.label_tables import read_label_table
+
+
+# === The error type of the command line: a user mistake, reported in one line (errors) ===
+class CliError(Exception):
+    """A mistake the user can fix: `main` prints the message on one line of
+    stderr and exits with status 1, without a traceback.
+
+    Args:
+        message: what is wrong, with the value received and the fix.
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import CliError
+
+    try:
+        raise CliError("no images found in 'photos/'; add .png or .jpg files")
+    except CliError as error:
+        assert "no images found in 'photos/'" in str(error)
+    ```
+    """
+
+
+# === Printing for the command line: errors and warnings on stderr, and (console) ===
+PROGRAM = "densenet-hub"
+MAX_NAMED = 10
+
+
+def warn(message):
+    """Prints `message` as one warning line on stderr."""
+    print(f"{PROGRAM}: warning: {one_line(message)}", file=sys.stderr)
+
+
+def print_error(error):
+    """Prints `error` as the command's error message on stderr: one line for
+    scripts and logs, wrapped to the width of a terminal for people."""
+    message = f"{PROGRAM}: error: {one_line(error)}"
+    if sys.stderr.isatty():
+        width = shutil.get_terminal_size().columns
+        message = textwrap.fill(message, width=width, subsequent_indent="  ")
+    print(message, file=sys.stderr)
+
+
+def one_line(text):
+    """`text` with its line breaks and runs of spaces folded into single spaces."""
+    return " ".join(str(text).split())
+
+
+def format_table(header, rows):
+    """A left-aligned text table with a header line and a rule under it.
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import format_table
+
+    table = format_table(["label", "score"], [["cat", "0.91"], ["dog", "0.07"]])
+    assert table.splitlines() == ["label  score", "-----  -----", "cat    0.91", "dog    0.07"]
+    ```
+    """
+    cells = [[str(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+
+
+# === Argument types and options shared by several commands (arguments) ===
+DEFAULT_BATCH_SIZE = 32
+_IMAGE_SIZE = re.compile(r"([1-9][0-9]{0,4})(?:x([1-9][0-9]{0,4}))?")
+
+
+def _number_type(convert, accepts, expected):
+    """An argparse type: `convert(text)`, kept if `accepts(value)`."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = _number_type(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _number_type(
+    float, lambda v: 0 < v < float("inf"), "a positive number"
+)
+fraction = _number_type(
+    float, lambda v: 0 < v < 1, "a fraction between 0 and 1, e.g. 0.2"
+)
+unit_interval = _number_type(float, lambda v: 0 <= v <= 1, "a number from 0 to 1")
+
+
+def image_size(text):
+    """An argparse type: `224` or `224x160` (height x width)."""
+    match = _IMAGE_SIZE.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected SIZE or HEIGHTxWIDTH in pixels, e.g. 224 or 224x160, got {text!r}"
+        )
+    height = int(match.group(1))
+    return (height, int(match.group(2) or height))
+
+
+def add_batch_options(parser):
+    """`--batch-size`, `--image-size`, `--on-error` and `--quiet`."""
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"images per batch (default {DEFAULT_BATCH_SIZE})",
+    )
+    add_image_size_option(parser)
+    add_on_error_option(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_image_size_option(
+    parser, help_text="resize to SIZE or HEIGHTxWIDTH instead of the preset's size"
+):
+    parser.add_argument("--image-size", type=image_size, default=None, help=help_text)
+
+
+def add_on_error_option(parser):
+    parser.add_argument(
+        "--on-error",
+        choices=ON_ERROR_CHOICES,
+        default="skip",
+        help="for unreadable or non-image files: skip them with a warning "
+        "(default) or fail",
+    )
+
+
+# === A progress bar on stderr, so that stdout keeps only the results (progress) ===
+BAR_WIDTH = 30
+
+
+class ProgressBar:
+    """Counts items done out of a total, on stderr.
+
+    On a terminal the bar redraws in place; otherwise (a log file, a pipe)
+    only the final line is written, so logs do not fill up with redraws.
+    Nothing is shown for runs of a single step.
+
+    Args:
+        total: the number of items.
+        label: a word for the items, e.g. `"images"`.
+        enabled: `False` to show nothing (`--quiet`).
+        stream: where to write; stderr by default.
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import ProgressBar
+
+    bar = ProgressBar(total=64, label="images")
+    for _ in range(4):
+        bar.advance(16)
+    bar.close()
+    ```
+    """
+
+    def __init__(self, total, label, enabled=True, stream=None):
+        self.total = total
+        self.label = label
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.interactive = self.stream.isatty()
+        self.started = time.monotonic()
+        self.steps = 0
+
+    def advance(self, count):
+        """Records `count` more items done."""
+        self.done += count
+        self.steps += 1
+        if self.enabled and self.interactive:
+            self.stream.write("\r" + self._line())
+            self.stream.flush()
+
+    def close(self):
+        """Writes the final line (when more than one step was shown)."""
+        if not self.enabled or self.steps <= 1:
+            return
+        prefix = "\r" if self.interactive else ""
+        self.stream.write(prefix + self._line() + "\n")
+        self.stream.flush()
+
+    def _line(self):
+        fraction = self.done / self.total if self.total else 1.0
+        filled = round(BAR_WIDTH * fraction)
+        elapsed = time.monotonic() - self.started
+        return (
+            f"[{'=' * filled}{'.' * (BAR_WIDTH - filled)}] "
+            f"{self.done}/{self.total} {self.label} {elapsed:.1f}s"
+        )
+
+
+# === The image finders of `densenet_hub.data` for the commands: a bad file (images) ===
+@contextlib.contextmanager
+def skipped_images_as_warnings():
+    """Prints each `SkippedImageWarning` raised inside as a warning line, the
+    first `MAX_NAMED` as they come, then how many more there were.
+
+    Example:
+    ```python
+    import warnings
+    from densenet_hub.cli.shell import skipped_images_as_warnings
+    from densenet_hub.data import SkippedImageWarning
+
+    with skipped_images_as_warnings():
+        # stderr: densenet-hub: warning: skipped notes.txt: not an image file
+        warnings.warn(SkippedImageWarning("notes.txt", "not an image file"))
+    ```
+    """
+    skipped = 0
+
+    def show(message, category, *args, **kwargs):
+        nonlocal skipped
+        if not issubclass(category, data.SkippedImageWarning):
+            return shown_before(message, category, *args, **kwargs)
+        skipped += 1
+        if skipped <= MAX_NAMED:
+            warn(message)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", data.SkippedImageWarning)
+        shown_before = warnings.showwarning
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            if skipped > MAX_NAMED:
+                warn(f"skipped {skipped - MAX_NAMED} more unreadable file(s)")
+
+
+def _warning_on_skips(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with skipped_images_as_warnings():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+find_images = _warning_on_skips(data.find_images)
+find_labelled_images = _warning_on_skips(data.find_labelled_images)
+read_images = _warning_on_skips(data.read_images)
+
+
+# === The label-table options of `train`, `evaluate` and `predict`: where a (label_tables) ===
+DATA_HELP = (
+    "a folder with one sub-folder of images per class, or a multi-label "
+    "table: a CSV with an image path column and one 1/0/-1/empty column per "
+    "finding (CheXpert), a CSV with a `Finding Labels` column (ChestX-ray14), "
+    "or a split file of lines 'IMAGE 0 1 0 ...'"
+)
+
+
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def is_label_table(path):
+    """Whether the command's data argument names a table rather than a folder."""
+    return pathlib.Path(path).is_file()
+
+
+def is_table_file(path):
+    """Whether an argument that may also name images names a label table."""
+    return is_label_table(path) and pathlib.Path(path).suffix.lower() in TABLE_SUFFIXES
+
+
+def add_label_table_options(parser, labels=True, groups=False):
+    """The options that say how to read a label table: where its images are
+    and, with `labels`, which findings and policies (`groups`: the patient
+    column too)."""
+    group = parser.add_argument_group("label tables")
+    group.add_argument(
+        "--images",
+        dest="images_root",
+        metavar="FOLDER",
+        default=None,
+        help="the folder image paths in the table are relative to (default: "
+        "the table's folder); bare file names are also found in its sub-folders",
+    )
+    group.add_argument(
+        "--path-column",
+        default=None,
+        help="the image path column (default: Path, path, Image Index, image "
+        "or filename, the first present)",
+    )
+    if not labels:
+        return
+    group.add_argument(
+        "--findings",
+        type=_names,
+        default=None,
+        help="comma-separated findings to use, in this order (default: every "
+        "finding column; ChestX-ray14's 14 in CheXNet's order)",
+    )
+    group.add_argument(
+        "--uncertainty",
+        choices=UNCERTAINTY_POLICIES,
+        default="ignore",
+        help="what an uncertain label (-1) counts as: ignore (default: left "
+        "out of that finding's loss and metrics), ones (positive) or zeros "
+        "(negative), CheXpert's U-Ignore, U-Ones and U-Zeros",
+    )
+    group.add_argument(
+        "--unmentioned",
+        choices=UNCERTAINTY_POLICIES,
+        default="ignore",
+        help="what an empty cell (finding not mentioned) counts as: ignore "
+        "(default), ones or zeros (as most CheXpert work does)",
+    )
+    if groups:
+        group.add_argument(
+            "--group-column",
+            default=None,
+            help="keep all images with the same value in this column (e.g. "
+            "'Patient ID') on one side of the train/validation split",
+        )
+
+
+def read_table(args, path, group_column=None):
+    """The `LabelTable` at `path`, read as `args`' options say."""
+    return read_label_table(
+        path,
+        images=args.images_root,
+        findings=getattr(args, "findings", None),
+        path_column=args.path_column,
+        group_column=group_column,
+        uncertainty=getattr(args, "uncertainty", "ignore"),
+        unmentioned=getattr(args, "unmentioned", "ignore"),
+    )
+
+
+def table_settings(args):
+    """The options a run's checkpoint and saved preset record."""
+    return {
+        "findings": args.findings,
+        "path_column": args.path_column,
+        "uncertainty": args.uncertainty,
+        "unmentioned": args.unmentioned,
+    }
+
+
+def _names(text):
+    return [name.strip() for name in text.split(",") if name.strip()]
