@@ -11,7 +11,7 @@ import onnxruntime
 import PIL.Image
 import pytest
 
-from densenet_hub.cli.loading import save_classifier
+from densenet_hub.training.classifier import save_classifier
 from densenet_hub.cli.main import main
 from densenet_hub.base.openvino import import_openvino
 from densenet_hub.models import ImageClassifier

@@ -12,7 +12,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from densenet_hub.cli import loading
+from densenet_hub.training import classifier as loading
 from densenet_hub.cli.commands.demo import write_digit_folders
 from densenet_hub.cli.main import main
 from densenet_hub.models import ImageClassifier

@@ -274,3 +274,15 @@ def _process_alive(pid):
     except PermissionError:
         return True  # another user's process
     return True
+
+
+def check_output_folder(out, overwrite):
+    """Refuses a non-empty `out` unless `overwrite`, before any work starts."""
+    path = pathlib.Path(out)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"the output {str(path)!r} is a file; pass a folder path.")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"the output folder {str(path)!r} is not empty; pass --overwrite "
+            "to replace it, or choose another folder."
+        )

@@ -12,12 +12,13 @@ import argparse
 import os
 import sys
 
-from densenet_hub.cli.shell import PROGRAM
-from densenet_hub.cli.shell import print_error
-from densenet_hub.cli.shell import CliError
 from densenet_hub.base.backend import NoKerasBackendError
 from densenet_hub.base.backend import choose_backend
 from densenet_hub.base.optional import MissingOptionalPackageError
+from densenet_hub.cli.shell import PROGRAM
+from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import print_error
+from densenet_hub.cli.shell import warnings_as_lines
 from densenet_hub.version import __version__
 
 EXIT_ERROR = 1
@@ -95,7 +96,8 @@ def main(argv=None):
     except SystemExit as exit:
         return exit.code
     try:
-        return args.run(args)
+        with warnings_as_lines():
+            return args.run(args)
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

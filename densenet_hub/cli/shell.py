@@ -224,6 +224,36 @@ class ProgressBar:
 
 # === The image finders of `densenet_hub.data` for the commands: a bad file (images) ===
 @contextlib.contextmanager
+def warnings_as_lines():
+    """Prints each distinct warning raised inside once, as a
+    `densenet-hub: warning:` line on stderr: the library warns with Python
+    warnings, and the shell shows them in its own words, not with a
+    file name and line number.
+
+    Example:
+    ```python
+    import warnings
+    from densenet_hub.cli.shell import warnings_as_lines
+
+    with warnings_as_lines():
+        for _ in range(3):  # stderr, once: densenet-hub: warning: no preprocessor
+            warnings.warn("no preprocessor")
+    ```
+    """
+    shown = set()
+
+    def show(message, category, *args, **kwargs):
+        key = (category, str(message))
+        if key not in shown:
+            shown.add(key)
+            warn(message)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
 def skipped_images_as_warnings():
     """Prints each `SkippedImageWarning` raised inside as a warning line, the
     first `MAX_NAMED` as they come, then how many more there were.

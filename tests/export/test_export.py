@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 
 import densenet_hub
-from densenet_hub.cli import loading
+from densenet_hub.training import classifier as loading
 from densenet_hub.cli.main import main
 from densenet_hub.export import export_model
 from densenet_hub.export import to_onnx

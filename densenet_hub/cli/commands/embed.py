@@ -18,7 +18,7 @@ from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import find_images
 from densenet_hub.cli.shell import read_images
-from densenet_hub.cli.loading import load_backbone
+from densenet_hub.inference import load_backbone
 from densenet_hub.cli.shell import ProgressBar
 
 FINAL_LEVEL = "output"

@@ -20,7 +20,7 @@ from densenet_hub.cli.shell import DATA_HELP
 from densenet_hub.cli.shell import add_label_table_options
 from densenet_hub.cli.shell import is_label_table
 from densenet_hub.cli.shell import read_table
-from densenet_hub.cli.loading import load_classifier
+from densenet_hub.inference import load_classifier
 from densenet_hub.cli.shell import ProgressBar
 from densenet_hub.evaluation import evaluate_table
 from densenet_hub.presets.class_labels import default_class_names

@@ -13,7 +13,7 @@ from densenet_hub import explain
 from densenet_hub.cli import shell
 from densenet_hub.cli.drawing import save_explanation
 from densenet_hub.cli.shell import CliError
-from densenet_hub.cli.loading import load_classifier
+from densenet_hub.inference import load_classifier
 from densenet_hub.inference import to_probabilities
 from densenet_hub.data.images import read_image
 

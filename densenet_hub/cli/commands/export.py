@@ -10,7 +10,7 @@ import numpy as np
 
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
-from densenet_hub.cli.loading import load_classifier
+from densenet_hub.inference import load_classifier
 from densenet_hub.cli.commands.quantize import DEFAULT_HELD_OUT
 from densenet_hub.cli.commands.quantize import add_quantization_options
 from densenet_hub.cli.commands.quantize import calibration_images

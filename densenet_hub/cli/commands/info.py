@@ -5,7 +5,7 @@ import json
 import keras
 
 from densenet_hub.base import file_names as names
-from densenet_hub.cli import loading
+from densenet_hub.training import classifier as loading
 from densenet_hub.cli.shell import PROGRAM
 from densenet_hub.cli.shell import format_table
 from densenet_hub.models import Backbone

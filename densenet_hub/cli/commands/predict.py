@@ -19,7 +19,7 @@ from densenet_hub.cli.shell import skipped_images_as_warnings
 from densenet_hub.cli.shell import add_label_table_options
 from densenet_hub.cli.shell import is_table_file
 from densenet_hub.cli.shell import read_table
-from densenet_hub.cli.loading import load_classifier
+from densenet_hub.inference import load_classifier
 from densenet_hub.inference import score_files
 from densenet_hub.cli.shell import ProgressBar
 from densenet_hub.cli.commands.quantize import DEFAULT_HELD_OUT

@@ -11,9 +11,9 @@ from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import find_images
 from densenet_hub.cli.shell import read_images
 from densenet_hub.cli.shell import skipped_images_as_warnings
-from densenet_hub.cli.loading import check_output_folder
-from densenet_hub.cli.loading import load_backbone
-from densenet_hub.cli.loading import load_classifier
+from densenet_hub.base.publish import check_output_folder
+from densenet_hub.inference import load_backbone
+from densenet_hub.inference import load_classifier
 from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.presets.resolver import local_folder
 from densenet_hub.runtime import QuantizationRefused

@@ -33,14 +33,14 @@ from densenet_hub.cli.shell import PROGRAM
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import find_labelled_images
 from densenet_hub.cli.shell import skipped_images_as_warnings
-from densenet_hub.cli.loading import check_output_folder
-from densenet_hub.cli.loading import classifier_for_training
+from densenet_hub.base.publish import check_output_folder
+from densenet_hub.training.classifier import classifier_for_training
 from densenet_hub.cli.shell import DATA_HELP
 from densenet_hub.cli.shell import add_label_table_options
 from densenet_hub.cli.shell import is_label_table
 from densenet_hub.cli.shell import read_table
 from densenet_hub.cli.shell import table_settings
-from densenet_hub.cli.loading import save_classifier
+from densenet_hub.training.classifier import save_classifier
 from densenet_hub.presets.class_labels import ClassLabels
 
 # EX_TEMPFAIL: the run stopped before the end on purpose; running the same

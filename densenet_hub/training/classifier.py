@@ -1,0 +1,72 @@
+"""The classifier a training run starts from, and saving it with its class
+labels."""
+
+from densenet_hub.base import file_names as names
+from densenet_hub.base.json_files import read_json
+from densenet_hub.base.publish import check_output_folder
+from densenet_hub.inference.loading import ensure_preprocessor
+from densenet_hub.models import DenseNetBackbone
+from densenet_hub.models import DenseNetImageClassifier
+from densenet_hub.models import ImageClassifier
+from densenet_hub.presets.builtin import find_builtin
+from densenet_hub.presets.class_labels import class_labels_of
+from densenet_hub.presets.class_labels import default_class_names
+from densenet_hub.presets.resolver import local_folder
+from densenet_hub.presets.saver import save_preset
+from densenet_hub.training.finetune import use_from_scratch_batchnorm
+
+
+def classifier_for_training(
+    preset, num_classes, pretrained=True, image_size=None, class_names=None, multi_label=False
+):
+    """A classifier with a new `num_classes` head on `preset`'s backbone, with
+    a sigmoid per class when `multi_label`.
+
+    A multi-label classifier preset whose head already has `class_names`
+    (or as many unnamed classes, such as a converted CheXNet checkpoint) keeps
+    its head, so that training continues it. With `pretrained=False` the
+    weights are fresh; a built-in name is then built from the `presets`
+    table, with no download.
+    """
+    activation = "sigmoid" if multi_label else None
+    builtin = find_builtin(preset)
+    classifier = _continued_head(preset, class_names) if multi_label and pretrained else None
+    if classifier is None and builtin is not None and not pretrained:
+        backbone = DenseNetBackbone(**builtin.config, **builtin.overrides)
+        classifier = DenseNetImageClassifier(
+            backbone, num_classes=num_classes, activation=activation
+        )
+    elif classifier is None:
+        classifier = ImageClassifier.from_preset(
+            preset, num_classes=num_classes, load_weights=pretrained, activation=activation
+        )
+    if not pretrained:
+        use_from_scratch_batchnorm(classifier)
+    ensure_preprocessor(classifier, image_size)
+    return classifier
+
+
+def _continued_head(preset, class_names):
+    """`preset`'s classifier with a sigmoid head when its classes are
+    `class_names` (or as many unnamed ones), else `None`."""
+    folder = local_folder(preset)
+    if folder is None or not (folder / names.TASK_FILE).is_file():
+        return None
+    # Read from task.json, so that a head that does not fit costs no load.
+    num_classes = read_json(folder / names.TASK_FILE).get("config", {}).get("num_classes")
+    if num_classes != len(class_names):
+        return None
+    preset_names = class_labels_of(preset, num_classes).names
+    unnamed = preset_names == default_class_names(num_classes)
+    if not (unnamed or preset_names == list(class_names)):
+        return None
+    shown = "unnamed classes, taken in the table's order" if unnamed else "the same findings"
+    print(f"continuing the preset's {num_classes}-class head ({shown})")
+    return ImageClassifier.from_preset(preset, activation="sigmoid")
+
+
+def save_classifier(classifier, labels, out, overwrite=False):
+    """Saves `classifier` as a preset folder with its `ClassLabels` files, in
+    one atomic save: `out` ends up complete or unchanged."""
+    check_output_folder(out, overwrite)
+    save_preset(classifier, out, overwrite=overwrite, extra_files=labels.files())
