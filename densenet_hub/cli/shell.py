@@ -15,7 +15,8 @@ import textwrap
 import time
 import warnings
 
-from densenet_hub import data
+from densenet_hub.data import images as image_files
+from densenet_hub.base.text import format_table  # noqa: F401 (the commands' table printer)
 from densenet_hub.data.images import ON_ERROR_CHOICES
 from densenet_hub.data.label_tables import UNCERTAINTY_POLICIES
 from densenet_hub.data.label_tables import read_label_table
@@ -64,27 +65,6 @@ def print_error(error):
 def one_line(text):
     """`text` with its line breaks and runs of spaces folded into single spaces."""
     return " ".join(str(text).split())
-
-
-def format_table(header, rows):
-    """A left-aligned text table with a header line and a rule under it.
-
-    Example:
-    ```python
-    from densenet_hub.cli.shell import format_table
-
-    table = format_table(["label", "score"], [["cat", "0.91"], ["dog", "0.07"]])
-    assert table.splitlines() == ["label  score", "-----  -----", "cat    0.91", "dog    0.07"]
-    ```
-    """
-    cells = [[str(cell) for cell in row] for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row):
-        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
 # === Argument types and options shared by several commands (arguments) ===
@@ -273,14 +253,14 @@ def skipped_images_as_warnings():
 
     def show(message, category, *args, **kwargs):
         nonlocal skipped
-        if not issubclass(category, data.SkippedImageWarning):
+        if not issubclass(category, image_files.SkippedImageWarning):
             return shown_before(message, category, *args, **kwargs)
         skipped += 1
         if skipped <= MAX_NAMED:
             warn(message)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", data.SkippedImageWarning)
+        warnings.simplefilter("always", image_files.SkippedImageWarning)
         shown_before = warnings.showwarning
         warnings.showwarning = show
         try:
@@ -299,9 +279,9 @@ def _warning_on_skips(function):
     return wrapper
 
 
-find_images = _warning_on_skips(data.find_images)
-find_labelled_images = _warning_on_skips(data.find_labelled_images)
-read_images = _warning_on_skips(data.read_images)
+find_images = _warning_on_skips(image_files.find_images)
+find_labelled_images = _warning_on_skips(image_files.find_labelled_images)
+read_images = _warning_on_skips(image_files.read_images)
 
 
 # === The label-table options of `train`, `evaluate` and `predict`: where a (label_tables) ===

@@ -4,9 +4,12 @@ A preset's JSON names a class and its arguments; the loader builds only
 classes found here. Each class declares, where it is defined, what the loader
 needs to read it (its kind, KerasHub's module for it, a validator per config
 key, a whole-config check) with `@preset_class(...)`. Only modules of this
-package can register, and only while `densenet_hub` is being imported:
-`densenet_hub/__init__.py` seals the list at its end, so no later import,
-plugin or preset can widen it.
+package can register, and only until the list is first read: the first
+lookup runs the completer `densenet_hub/__init__.py` installs (it imports
+every module that registers) and then seals the list, so no later import,
+plugin or preset can widen it. Reading the list lazily keeps
+`import densenet_hub` (and `densenet-hub --help`) free of Keras until a
+model is needed.
 """
 
 import dataclasses
@@ -62,6 +65,8 @@ class PresetClass:
 
 _CLASSES = {}
 _sealed = False
+_completer = None
+_COMPLETING = object()
 
 
 def preset_class(
@@ -86,7 +91,7 @@ def preset_class(
         if _sealed:
             raise RuntimeError(
                 f"Cannot register {cls.__name__}: the preset class list is "
-                "closed once densenet_hub is imported; presets can only name "
+                "closed once it is first read; presets can only name "
                 "densenet_hub's own classes."
             )
         if cls.__module__.split(".")[0] != _PACKAGE:
@@ -113,15 +118,40 @@ def preset_class(
     return register
 
 
+def complete_with(completer):
+    """Installs `completer`, a function that imports every module of the
+    package that registers classes; the first lookup calls it, then seals.
+    Installed once, by `densenet_hub/__init__.py`."""
+    global _completer
+    _completer = completer
+
+
 def seal():
-    """Closes the list; called once, at the end of `densenet_hub/__init__.py`."""
-    global _sealed
+    """Completes the list with the installed completer, then closes it.
+    Lookups made while the completer imports (a module reading the list as
+    it is imported) see the list as it stands and do not close it early."""
+    global _sealed, _completer
+    if _sealed or _completer is _COMPLETING:
+        return
+    completer, _completer = _completer, _COMPLETING
+    try:
+        if completer is not None:
+            completer()
+    except BaseException:
+        _completer = completer
+        raise
+    _completer = None
     _sealed = True
+
+
+def _classes():
+    seal()
+    return _CLASSES
 
 
 def find(class_name):
     """The `PresetClass` named `class_name`, else `None`."""
-    return _CLASSES.get(class_name) if isinstance(class_name, str) else None
+    return _classes().get(class_name) if isinstance(class_name, str) else None
 
 
 def get(class_name):
@@ -138,18 +168,18 @@ def get(class_name):
 
 def names_of_kinds(kinds):
     """The sorted class names of the given kinds."""
-    return sorted(name for name, entry in _CLASSES.items() if entry.kind in kinds)
+    return sorted(name for name, entry in _classes().items() if entry.kind in kinds)
 
 
 def classes_of_kind(kind):
     """The allow-listed classes of `kind`, in registration order (bases first)."""
-    return [entry.cls for entry in _CLASSES.values() if entry.kind == kind]
+    return [entry.cls for entry in _classes().values() if entry.kind == kind]
 
 
 def entry_of(cls):
     """The `PresetClass` of exactly `cls`, else `None` (a subclass the user
     defined is not on the list)."""
-    entry = _CLASSES.get(cls.__name__)
+    entry = _classes().get(cls.__name__)
     return entry if entry is not None and entry.cls is cls else None
 
 
