@@ -37,6 +37,7 @@ RANKS = {
     "densenet_hub.inference": 7,
     "densenet_hub.evaluation": 8,
     "densenet_hub.profiling": 9,
+    "densenet_hub.serving": 9,
     "densenet_hub.cli": 10,
     # Programs, run as fresh interpreters: they import the whole package.
     "densenet_hub.__main__": 11,

@@ -10,6 +10,7 @@ from densenet_hub.cli.commands import export
 from densenet_hub.cli.commands import info
 from densenet_hub.cli.commands import predict
 from densenet_hub.cli.commands import quantize
+from densenet_hub.cli.commands import serve
 from densenet_hub.cli.commands import train
 
-COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, quantize, bench, demo)
+COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, quantize, serve, bench, demo)
