@@ -405,15 +405,17 @@ class _Service:
             index = int(np.argmax(probabilities))
         loop = asyncio.get_running_loop()
         try:
-            heat, view = await loop.run_in_executor(self.executor, self.served.explain, image, index)
+            explanation = await loop.run_in_executor(
+                self.executor, self.served.explain, image, index
+            )
         except ValueError as error:
             raise bad_request(str(error)) from None
         explained = {
             "index": index,
             "label": self.served.labels.names[index],
             "probability": float(probabilities[index]),
-            "heat_map": np.round(heat, 4).tolist(),
-            "overlay": await asyncio.to_thread(overlay_png, view, heat),
+            "heat_map": np.round(explanation.heat, 4).tolist(),
+            "overlay": await asyncio.to_thread(overlay_png, explanation.image, explanation.heat),
         }
         return image, probabilities, explained
 

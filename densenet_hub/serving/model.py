@@ -9,7 +9,7 @@ import re
 import keras
 import numpy as np
 
-from densenet_hub import explain
+from densenet_hub.explain import explain_image
 from densenet_hub.inference import load_classifier
 from densenet_hub.inference import to_probabilities
 from densenet_hub.models import ImageClassifier
@@ -64,18 +64,16 @@ class ServedModel:
         return outputs, to_probabilities(self.predictor, outputs)
 
     def explain(self, image, class_index):
-        """Grad-CAM of `image` for `class_index`: `(heat, view)`, the map in
-        [0, 1] at the feature map's resolution and the image as the model
-        sees it (resized and cropped, uint8)."""
+        """The Grad-CAM `densenet_hub.explain.Explanation` of `image` (raw,
+        `(height, width, 3)`) for `class_index`."""
         if self.classifier is None:
             raise ValueError(
                 f"Grad-CAM needs the Keras model, but {self.name!r} was loaded "
                 "from an accelerated folder; serve the preset itself (with "
                 "--runtime for speed) to explain images."
             )
-        x = self.classifier.preprocessor([image])
-        heat = explain.grad_cam(self.classifier, x, class_index, preprocessed=True)[0]
-        return heat, _model_view(self.classifier.preprocessor.image_converter, image)
+        (explanation,) = explain_image(self.classifier, image, class_index)
+        return explanation
 
 
 def load_served_model(model_or_preset, *, name=None, runtime=None, precision="float32",
@@ -200,14 +198,3 @@ def _checked_name(name, source, model):
 def _described(source):
     return repr(str(source)) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 
-
-def _model_view(converter, image):
-    """`image` resized and cropped as `converter` does, without its scaling:
-    the pixels the model sees."""
-    resize_only = type(converter).from_config(
-        {**converter.get_config(), "scale": None, "offset": None}
-    )
-    view = keras.ops.convert_to_numpy(resize_only(image[None]))[0]
-    if getattr(converter, "data_format", None) == "channels_first":
-        view = np.moveaxis(view, 0, -1)
-    return np.clip(np.round(view), 0, 255).astype("uint8")

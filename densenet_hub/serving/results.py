@@ -71,10 +71,11 @@ def classification(probabilities, labels, top_k=None, multi_label=None):
     }
 
 
-def overlay_png(view, heat, opacity=0.5):
+def overlay_png(view, heat, opacity=0.5, max_side=512):
     """A PNG of `heat` (in [0, 1], any resolution) in a blue-to-red colour
-    ramp laid over `view` (an RGB uint8 image) with `opacity`, as a
-    `data:image/png;base64,...` URL for a web page.
+    ramp laid over `view` (an RGB image, uint8 or float levels 0-255) with
+    `opacity`, as a `data:image/png;base64,...` URL for a web page; shrunk
+    to at most `max_side` pixels a side.
 
     Example:
     ```python
@@ -85,7 +86,10 @@ def overlay_png(view, heat, opacity=0.5):
     assert url.startswith("data:image/png;base64,")
     ```
     """
-    height, width = view.shape[:2]
+    view = PIL.Image.fromarray(np.clip(np.round(view), 0, 255).astype("uint8"))
+    view.thumbnail((max_side, max_side))
+    width, height = view.size
+    view = np.asarray(view)
     heat_image = PIL.Image.fromarray(np.asarray(heat, dtype="float32"), mode="F")
     heat = np.asarray(heat_image.resize((width, height), PIL.Image.BILINEAR))
     colours = _ramp(np.clip(heat, 0, 1))
