@@ -146,7 +146,7 @@ class _Fetcher:
                 self.handle.client_id, filenames, revision=self.revision
             )
         except Exception as err:
-            translated = _translate(self.hub, self.handle, err, "download")
+            translated = _digest_lookup_error(self.hub, self.handle, self.revision, err)
             if translated is None:
                 raise
             raise translated from err
@@ -330,6 +330,60 @@ def _translate(hub, handle, err, action, filename=None, unreachable=None):
                 hub, handle, action, filename, unreachable or _reason(err)
             )
         )
+    return None
+
+
+def _digest_lookup_error(hub, handle, revision, err):
+    """Map a failed paths-info request to a `HubError` that names that step:
+    the files have just been served, so "no such repository" would send the
+    user looking in the wrong place. None when it is not a hub failure."""
+    step = (
+        f"the digest lookup at commit {revision} (POST "
+        f"{hub.constants.ENDPOINT}/api/models/{handle.client_id}/paths-info/"
+        f"{revision}, the list of each file's sha256 or git blob id)"
+    )
+    kept = (
+        "The files are in the local cache, unchecked, and were not loaded: a "
+        "load by branch name checks them again, and `verify=True` refuses them "
+        "until then."
+    )
+    transport_error = getattr(sys.modules.get("httpx2"), "TransportError", ())
+    for cause in _chain(err):
+        response = getattr(cause, "response", None)
+        if isinstance(cause, hub.errors.HfHubHTTPError) and response is not None:
+            status = response.status_code
+            answer = (
+                f"Hugging Face served the files of {handle} but answered HTTP "
+                f"{status} to {step}. {kept}"
+            )
+            if status == 429 or status >= 500:
+                return errors.HubUnavailableError(f"{answer} Fix: retry later.")
+            if status == 401:
+                return errors.HubAuthenticationError(
+                    f"{answer} This endpoint served the files but gives their "
+                    f"digests only to a logged-in user. Fix: {_TOKEN_FIX} (a "
+                    f"token with read access to {handle.client_id})."
+                )
+            if status == 403:
+                return errors.HubAccessDeniedError(
+                    f"{answer} This endpoint served the files but refuses their "
+                    "digests to the token in use. Fix: use a token with read "
+                    f"access to {handle.client_id}."
+                )
+            cls = errors.HubNotFoundError if status == 404 else errors.HubError
+            return cls(
+                f"{answer} {hub.constants.ENDPOINT} serves files but not the Hub's "
+                "paths-info API, as a mirror or proxy that forwards only /resolve/ "
+                "URLs does. Fix: point HF_ENDPOINT at a server that also serves "
+                "/api/models/<owner>/<repo>/paths-info, or download the preset "
+                "where huggingface.co is reachable and pass its folder."
+            )
+        if isinstance(cause, transport_error):
+            return errors.HubUnavailableError(
+                f"Hugging Face served the files of {handle}, then could not be "
+                f"reached for {step} ({_reason(cause)}). {kept} Fix: retry when "
+                "the connection is back."
+            )
     return None
 
 

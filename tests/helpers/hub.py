@@ -47,3 +47,9 @@ def set_hf_offline(monkeypatch, offline=True):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
+
+
+def set_hf_token(monkeypatch, token="hf_stub_token"):
+    """Give huggingface_hub a token, as HF_TOKEN does (it reads the variable
+    on every request). The Hugging Face stub takes any token as the owner's."""
+    monkeypatch.setenv("HF_TOKEN", token)

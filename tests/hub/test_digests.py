@@ -11,7 +11,11 @@ from helpers.hub import HF_REPO
 from helpers.hub import KAGGLE_VARIATION
 from stub_servers.huggingface import git_blob_id
 
+from densenet_hub.hub import HubAccessDeniedError
+from densenet_hub.hub import HubAuthenticationError
 from densenet_hub.hub import HubIntegrityError
+from densenet_hub.hub import HubNotFoundError
+from densenet_hub.hub import HubUnavailableError
 from densenet_hub.hub import download_preset
 from densenet_hub.hub import digests
 from densenet_hub.models import Backbone
@@ -123,3 +127,40 @@ def test_a_download_without_a_record_cannot_be_verified(kaggle, tiny_preset):
 def test_verify_on_a_local_folder_says_it_has_no_digests(tiny_preset):
     with pytest.raises(ValueError, match="is a local folder, which has none"):
         Backbone.from_preset(tiny_preset, verify=True)
+
+
+@pytest.mark.parametrize(
+    "status, error, fix",
+    [
+        (404, HubNotFoundError, "serves files but not the Hub's paths-info API"),
+        (401, HubAuthenticationError, "token with read access to keras/densenet_121_imagenet"),
+        (403, HubAccessDeniedError, "refuses their digests to the token in use"),
+        (503, HubUnavailableError, "retry later"),
+    ],
+)
+def test_a_failed_digest_lookup_is_reported_as_that_step(hf, tiny_preset, status, error, fix):
+    # A server that resolves the files (a mirror forwarding only /resolve/
+    # URLs) but refuses the Hub's paths-info API.
+    files = served(tiny_preset)
+    commit = hf.add_commit(HF_REPO, files)
+    hf.paths_info_status = status
+
+    with pytest.raises(error) as info:
+        download_preset(HF_HANDLE)
+
+    assert type(info.value) is error
+    message = str(info.value)
+    assert f"files of {HF_HANDLE} but answered HTTP {status} to the digest lookup at commit {commit}" in message
+    assert f"/api/models/{HF_REPO}/paths-info/{commit}" in message
+    assert "Hugging Face served the files" in message and fix in message
+    assert "no such repository" not in message and "does not exist" not in message
+    # The files did arrive; they were left unchecked and unrecorded.
+    assert sorted(hf_served_names(hf)) == sorted(files)
+    snapshot = next(hf_snapshots().iterdir())
+    assert not digests.record_path(snapshot).exists()
+    with pytest.raises(HubIntegrityError, match="no digests were recorded"):
+        Backbone.from_preset(f"{HF_HANDLE}@{commit}", verify=True)
+
+
+def hf_served_names(hf):
+    return [name for _, name, _ in hf.served]

@@ -1,7 +1,12 @@
 """A built-in preset with no network: one connection attempt per source, no
-retry loop, and a clear error within seconds (it took 23-35 s of
-huggingface_hub's retries before), whether the host refuses or its name does
-not resolve. The real clients, with their endpoints on a dead address."""
+retry loop, and a clear error, whether the host refuses or its name does not
+resolve. The real clients, with their endpoints on a dead address.
+
+The regression is the retry loop (23-35 s of huggingface_hub's retries), so
+the tests count attempts; those counts do not depend on the machine's load.
+Time gets only a loose bound below the old 23 s that a loaded 2-core
+machine still meets: without retries the failure takes well under a second.
+"""
 
 import socket
 import time
@@ -11,7 +16,9 @@ import pytest
 from densenet_hub.hub import HubUnavailableError
 from densenet_hub.models import ImageClassifier
 
-FEW_SECONDS = 5
+# Below the 23 s the retry loop took at the least; far above what one
+# attempt per source takes on a busy machine.
+UNDER_THE_RETRY_LOOP_SECONDS = 20
 # Kaggle once, the Hugging Face mirror once, and huggingface_hub's own fetch
 # of its agent registry (for its user agent; once per process, at most once
 # a day, never retried). Before the fix: 6 more for the mirror's retries.
@@ -52,7 +59,7 @@ def test_refused_port_fails_fast_with_one_attempt_per_source(kaggle, hf, guard, 
     message, seconds = _load_builtin()
     attempts = [c for c in guard.connections if (c[1], c[2]) == address]
     assert 2 <= len(attempts) <= MAX_ATTEMPTS, attempts
-    assert seconds < FEW_SECONDS
+    assert seconds < UNDER_THE_RETRY_LOOP_SECONDS, f"took {seconds:.1f} s: a retry loop is back"
     assert "None of the 2 sources" in message and "pass its folder" in message
     assert f"cannot connect to 127.0.0.1:{address[1]}" in message
 
@@ -63,7 +70,7 @@ def test_unresolvable_host_fails_fast_with_one_lookup_per_source(kaggle, hf, gua
     lookups = [entry for entry in guard.lookups if entry[1] == "nonexistent.invalid"]
     assert 2 <= len(lookups) <= MAX_ATTEMPTS, lookups
     assert not [c for c in guard.connections if c[1] != "127.0.0.1"]
-    assert seconds < FEW_SECONDS
+    assert seconds < UNDER_THE_RETRY_LOOP_SECONDS, f"took {seconds:.1f} s: a retry loop is back"
     assert "cannot resolve the host name 'nonexistent.invalid'" in message
 
 

@@ -9,12 +9,25 @@ Names under `.invalid` (RFC 2606: never resolvable) are answered here with
 the resolver's "name not known" error, recorded as a lookup and not refused:
 tests of an unresolvable host then see what a real failed lookup gives,
 and no DNS query leaves the machine.
+
+The hook sees Python's sockets only. huggingface_hub hands Xet transfers
+(downloads of files whose answer carries `X-Xet-Hash`, and every LFS upload)
+to `hf_xet`, native code whose sockets no audit hook sees. So while armed the
+guard also switches Xet off with huggingface_hub's own knob,
+`HF_HUB_DISABLE_XET` (the variable, for a huggingface_hub imported later,
+and `huggingface_hub.constants.HF_HUB_DISABLE_XET`, which it read at import
+and consults on every transfer); huggingface_hub then downloads and uploads
+over plain HTTP, which the hook does see. tests/hub/test_xet.py checks that
+this holds against a stub that answers with the Hub's Xet headers.
 """
 
 import contextlib
 import ipaddress
+import os
 import socket
 import sys
+
+XET_SWITCH = "HF_HUB_DISABLE_XET"
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -78,10 +91,37 @@ sys.addaudithook(audit)
 
 @contextlib.contextmanager
 def loopback_only():
-    """Arm the guard for the block; yields the `Record` it fills."""
+    """Arm the guard, with Xet off, for the block; yields the `Record` it fills."""
     record = Record()
-    _armed.append(record)
+    with xet_off():
+        _armed.append(record)
+        try:
+            yield record
+        finally:
+            _armed.remove(record)
+
+
+@contextlib.contextmanager
+def xet_off():
+    """Switch huggingface_hub's Xet transfers off for the block, and back to
+    what the environment says afterwards."""
+    before = os.environ.get(XET_SWITCH)
+    constants = sys.modules.get("huggingface_hub.constants")
+    constant_before = getattr(constants, XET_SWITCH, None)
+    os.environ[XET_SWITCH] = "1"
+    if constants is not None:
+        setattr(constants, XET_SWITCH, True)
     try:
-        yield record
+        yield
     finally:
-        _armed.remove(record)
+        if before is None:
+            os.environ.pop(XET_SWITCH, None)
+        else:
+            os.environ[XET_SWITCH] = before
+        # huggingface_hub may have been imported inside the block, reading
+        # the switch as on: put back what the restored environment means.
+        constants = sys.modules.get("huggingface_hub.constants")
+        if constants is not None:
+            if constant_before is None:
+                constant_before = (before or "").upper() in {"1", "ON", "YES", "TRUE"}
+            setattr(constants, XET_SWITCH, constant_before)
