@@ -26,8 +26,8 @@ import subprocess
 import sys
 import time
 
-# DenseNet-121/169/201: dense layers per block, growth rate 32, stem 64.
-DEPTHS = {121: [6, 12, 24, 16], 169: [6, 12, 32, 32], 201: [6, 12, 48, 32]}
+from densenet_hub.profiling.configs import DEPTHS
+
 NUM_CLASSES = 10
 
 

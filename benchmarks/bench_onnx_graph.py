@@ -20,11 +20,12 @@ from onnx import numpy_helper
 
 import densenet_hub
 from densenet_hub.export import to_onnx
+from densenet_hub.models.densenet.densenet_layout import DEPTHS
 
 
 def densenet121():
     backbone = densenet_hub.models.DenseNetBackbone(
-        stackwise_num_repeats=[6, 12, 24, 16], image_shape=(224, 224, 3)
+        **DEPTHS[121].config(), image_shape=(224, 224, 3)
     )
     classifier = densenet_hub.models.DenseNetImageClassifier(backbone, num_classes=1000)
     rng = np.random.default_rng(0)

@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 
-DEPTHS = {121: [6, 12, 24, 16], 169: [6, 12, 32, 32], 201: [6, 12, 48, 32], 264: [6, 12, 64, 48]}
+from densenet_hub.profiling.configs import DEPTHS
 
 
 def _rss_mb():

@@ -1,10 +1,12 @@
-"""DenseNet depths by name, as `stackwise_num_repeats`."""
+"""DenseNet depths the benchmarks build, as `stackwise_num_repeats`: those
+with the backbone's default widths, which KerasHub builds too."""
+
+from densenet_hub.models.densenet import densenet_layout
 
 DEPTHS = {
-    121: [6, 12, 24, 16],
-    169: [6, 12, 32, 32],
-    201: [6, 12, 48, 32],
-    264: [6, 12, 64, 48],
+    depth: list(spec.stackwise_num_repeats)
+    for depth, spec in densenet_layout.DEPTHS.items()
+    if spec.default_widths
 }
 
 

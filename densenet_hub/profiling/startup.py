@@ -10,6 +10,8 @@ import sys
 
 import keras
 
+from densenet_hub.profiling.configs import repeats
+
 CANDIDATES = ("densenet_hub", "densenet_hub+onnxruntime", "densenet_hub+openvino", "keras_hub")
 PHASES = ("import", "build", "first_prediction", "total")
 CHILD = pathlib.Path(__file__).with_name("startup_child.py")
@@ -19,7 +21,7 @@ def measure_once(candidate, depth, size):
     """Runs one fresh process; returns its phase timings in seconds."""
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(
-        [sys.executable, str(CHILD), candidate, str(depth), str(size)],
+        [sys.executable, str(CHILD), candidate, ",".join(map(str, repeats(depth))), str(size)],
         capture_output=True,
         text=True,
         env=env,

@@ -1,8 +1,9 @@
 """One start-up measurement, run as a script in a fresh process:
 import, build a DenseNet, first prediction. Prints one JSON line.
 
-Usage: python startup_child.py CANDIDATE DEPTH SIZE
-(run by file path, so that nothing is imported before the clock starts).
+Usage: python startup_child.py CANDIDATE REPEATS SIZE, REPEATS the
+comma-separated `stackwise_num_repeats` (run by file path, so that nothing is
+imported before the clock starts; the parent reads the depth table).
 """
 
 import time
@@ -14,10 +15,8 @@ import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-DEPTHS = {121: [6, 12, 24, 16], 169: [6, 12, 32, 32], 201: [6, 12, 48, 32], 264: [6, 12, 64, 48]}
 
-
-def main(candidate, depth, size):
+def main(candidate, stackwise_num_repeats, size):
     phases = {}
     mark = START
     if candidate == "keras_hub":
@@ -27,7 +26,7 @@ def main(candidate, depth, size):
     phases["import"] = time.perf_counter() - mark
     mark = time.perf_counter()
     model = library.models.DenseNetBackbone(
-        stackwise_num_repeats=DEPTHS[depth], image_shape=(size, size, 3)
+        stackwise_num_repeats=stackwise_num_repeats, image_shape=(size, size, 3)
     )
     if candidate.startswith("densenet_hub+"):
         runtime = candidate.split("+", 1)[1]
@@ -45,4 +44,4 @@ def main(candidate, depth, size):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], [int(n) for n in sys.argv[2].split(",")], int(sys.argv[3]))

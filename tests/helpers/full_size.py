@@ -25,6 +25,8 @@ import tempfile
 
 import numpy as np
 
+from densenet_hub.models.densenet.densenet_layout import DEPTHS
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 NUM_CLASSES = 1000
@@ -32,16 +34,9 @@ KAGGLE_VERSION = 3
 COMPRESSION_RATIO = 0.5
 
 # KerasHub's DenseNet presets: depth -> stackwise_num_repeats (growth 32, stem 64).
-KERAS_HUB_REPEATS = {
-    121: [6, 12, 24, 16],
-    169: [6, 12, 32, 32],
-    201: [6, 12, 48, 32],
-}
+KERAS_HUB_REPEATS = {depth: DEPTHS[depth].stackwise_num_repeats for depth in (121, 169, 201)}
 # timm architectures: (stackwise_num_repeats, growth_rate, stem_filters).
-TIMM_ARCHITECTURES = {
-    "densenet121": ([6, 12, 24, 16], 32, 64),
-    "densenet161": ([6, 12, 36, 24], 48, 96),
-}
+TIMM_ARCHITECTURES = {f"densenet{depth}": DEPTHS[depth] for depth in (121, 161)}
 BOTTLENECK_FACTOR = 4
 
 

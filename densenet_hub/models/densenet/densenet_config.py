@@ -12,7 +12,7 @@ MAX_WIDTH = 1024
 # What KerasHub's DenseNetBackbone does, so what a config without these keys
 # means (KerasHub writes none of them; densenet_hub omits them when equal).
 KERAS_HUB_DEFAULTS = {
-    "stem_filters": 64,
+    "stem_filters": densenet_layout.DEFAULT_STEM_FILTERS,
     "stem_padding": densenet_layout.KERAS_HUB_STEM_PADDING,
     "data_format": "channels_last",
 }
@@ -85,7 +85,7 @@ def backbone_size(config):
     assert backbone_size({"stackwise_num_repeats": [6, 12, 24, 16]}) == (7_037_504, 1024)
     ```
     """
-    growth = config.get("growth_rate", 32)
+    growth = config.get("growth_rate", densenet_layout.DEFAULT_GROWTH_RATE)
     ratio = config.get("compression_ratio", 0.5)
     channels = config.get("stem_filters", KERAS_HUB_DEFAULTS["stem_filters"])
     kernel = densenet_layout.STEM_KERNEL_SIZE

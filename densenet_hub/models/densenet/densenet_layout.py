@@ -15,9 +15,58 @@ weights (the built-in presets, `hf://timm/...`, every converter) sets
 `TORCH_STEM_PADDING` explicitly.
 """
 
+import typing
+
 BN_EPSILON = 1.001e-5
 BOTTLENECK_FACTOR = 4
 STEM_KERNEL_SIZE = 7
+# The backbone's defaults and KerasHub's only stem width.
+DEFAULT_GROWTH_RATE = 32
+DEFAULT_STEM_FILTERS = 64
+
+
+class Depth(typing.NamedTuple):
+    """A DenseNet of the literature: dense layers per dense block, growth
+    rate and stem filters.
+
+    Example:
+    ```python
+    from densenet_hub.models.densenet.densenet_layout import DEPTHS
+
+    assert DEPTHS[161].config() == {
+        "stackwise_num_repeats": [6, 12, 36, 24], "growth_rate": 48, "stem_filters": 96
+    }
+    ```
+    """
+
+    stackwise_num_repeats: tuple
+    growth_rate: int = DEFAULT_GROWTH_RATE
+    stem_filters: int = DEFAULT_STEM_FILTERS
+
+    def config(self):
+        """Its `DenseNetBackbone` arguments, the repeats as a new list."""
+        return {
+            "stackwise_num_repeats": list(self.stackwise_num_repeats),
+            "growth_rate": self.growth_rate,
+            "stem_filters": self.stem_filters,
+        }
+
+    @property
+    def default_widths(self):
+        """Whether it has the backbone's default growth rate and stem, as
+        every DenseNet KerasHub and keras.applications build does."""
+        return (self.growth_rate, self.stem_filters) == (DEFAULT_GROWTH_RATE, DEFAULT_STEM_FILTERS)
+
+
+# DenseNet-`depth` -> its `Depth`, the one table of them. DenseNet-264 is the
+# paper's largest, with no public weights.
+DEPTHS = {
+    121: Depth((6, 12, 24, 16)),
+    161: Depth((6, 12, 36, 24), growth_rate=48, stem_filters=96),
+    169: Depth((6, 12, 32, 32)),
+    201: Depth((6, 12, 48, 32)),
+    264: Depth((6, 12, 64, 48)),
+}
 
 TORCH_STEM_PADDING = "symmetric"
 KERAS_HUB_STEM_PADDING = "same"

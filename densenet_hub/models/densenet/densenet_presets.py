@@ -14,6 +14,7 @@ preset: its only handle is timm's Hugging Face repository, whose checkpoint
 the loader converts when it is loaded.
 """
 
+from densenet_hub.models.densenet.densenet_layout import DEPTHS
 from densenet_hub.models.densenet.densenet_layout import TORCH_STEM_PADDING
 from densenet_hub.presets.builtin import BuiltinPreset
 from densenet_hub.presets.builtin import register_builtin_presets
@@ -22,7 +23,7 @@ KAGGLE_VERSION = 3
 PATH = "densenet"
 
 
-def _keras_hub_preset(depth, stackwise_num_repeats, parameter_count):
+def _keras_hub_preset(depth, parameter_count):
     name = f"densenet_{depth}_imagenet"
     return BuiltinPreset(
         name=name,
@@ -32,9 +33,9 @@ def _keras_hub_preset(depth, stackwise_num_repeats, parameter_count):
             f"hf://keras/{name}",
         ),
         config={
-            "stackwise_num_repeats": stackwise_num_repeats,
+            "stackwise_num_repeats": list(DEPTHS[depth].stackwise_num_repeats),
             "compression_ratio": 0.5,
-            "growth_rate": 32,
+            "growth_rate": DEPTHS[depth].growth_rate,
         },
         overrides={"stem_padding": TORCH_STEM_PADDING},
         parameter_count=parameter_count,
@@ -51,16 +52,16 @@ def _keras_hub_preset(depth, stackwise_num_repeats, parameter_count):
 
 
 DENSENET_PRESETS = (
-    _keras_hub_preset(121, [6, 12, 24, 16], 7_037_504),
+    _keras_hub_preset(121, 7_037_504),
     BuiltinPreset(
         name="densenet_161_imagenet",
         aliases=("densenet161_imagenet",),
         handles=("hf://timm/densenet161.tv_in1k",),
         config={
-            "stackwise_num_repeats": [6, 12, 36, 24],
+            "stackwise_num_repeats": list(DEPTHS[161].stackwise_num_repeats),
             "compression_ratio": 0.5,
-            "growth_rate": 48,
-            "stem_filters": 96,
+            "growth_rate": DEPTHS[161].growth_rate,
+            "stem_filters": DEPTHS[161].stem_filters,
         },
         overrides={"stem_padding": TORCH_STEM_PADDING},
         parameter_count=26_691_936,
@@ -74,8 +75,8 @@ DENSENET_PRESETS = (
         ),
         path=PATH,
     ),
-    _keras_hub_preset(169, [6, 12, 32, 32], 12_642_880),
-    _keras_hub_preset(201, [6, 12, 48, 32], 18_321_984),
+    _keras_hub_preset(169, 12_642_880),
+    _keras_hub_preset(201, 18_321_984),
 )
 
 register_builtin_presets(*DENSENET_PRESETS)
