@@ -1,0 +1,70 @@
+"""The web page in a real headless browser (Debian's Chromium, driven by
+Selenium): choosing an image shows its top classes and the Grad-CAM
+overlay, with no error in the browser's console."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+from serving_helpers import CLIENT_TIMEOUT_S
+from serving_helpers import NAMES
+from serving_helpers import images
+from serving_helpers import png_bytes
+
+INSTALLER = pathlib.Path(__file__).with_name("install_browser.sh")
+
+
+def _browser_or_skip():
+    """The paths of chromium and chromedriver, installed when missing."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            pytest.skip("chromium is not installed and this user cannot apt-get install it")
+        installed = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True,
+                                   timeout=1200)  # fmt: skip
+        if installed.returncode != 0:
+            pytest.skip(f"installing chromium failed: {installed.stderr[-500:]}")
+    return shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.slow
+def test_choosing_an_image_shows_classes_and_the_overlay(server, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chromium, chromedriver = _browser_or_skip()
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png_bytes(images(1, 64, 48, seed=21)[0]))
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--no-first-run", "--window-size=1000,900"):
+        options.add_argument(argument)  # fmt: skip
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(chromedriver), options=options)
+    try:
+        driver.get(server.url + "/")
+        assert driver.title == "densenet_hub: tiny"
+        driver.find_element(By.ID, "image").send_keys(str(photo))
+        wait = WebDriverWait(driver, CLIENT_TIMEOUT_S)
+        wait.until(expected_conditions.visibility_of_element_located((By.ID, "overlay")))
+        headers = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#results thead > tr > th")]
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results-body tr")
+        labels = [row.find_elements(By.TAG_NAME, "td")[1].text for row in rows]
+        overlay = driver.find_element(By.ID, "overlay")
+        loaded = driver.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth", overlay
+        )
+        status = driver.find_element(By.ID, "status").text
+        driver.save_screenshot(str(tmp_path / "page.png"))
+        console = driver.get_log("browser")
+    finally:
+        driver.quit()
+    assert headers == ["rank", "class", "probability"]
+    assert len(labels) == 5 and set(labels) <= set(NAMES)
+    assert loaded == 48  # the overlay shows the image at its own size
+    assert status == "photo.png: 48x64 pixels, classified."
+    assert [entry for entry in console if entry["level"] in ("SEVERE", "WARNING")] == []
