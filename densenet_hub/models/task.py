@@ -8,6 +8,7 @@ import keras
 
 from densenet_hub.base import file_names as names
 from densenet_hub.models import task_data
+from densenet_hub.models.failed_calls import keeps_values_on_error
 from densenet_hub.models.property_setters import PropertySetters
 from densenet_hub.presets import weights
 from densenet_hub.presets.mixin import PresetMixin
@@ -98,11 +99,31 @@ class Task(PropertySetters, PresetMixin, keras.Model):
         if self.preprocessor is None:
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         if "y" in inspect.signature(self.preprocessor.call).parameters:
-            return self.preprocessor(x, y=y, sample_weight=sample_weight)
-        return keras.utils.pack_x_y_sample_weight(
-            self.preprocessor(x), y, sample_weight
-        )
+            samples = self.preprocessor(x, y=y, sample_weight=sample_weight)
+        else:
+            samples = keras.utils.pack_x_y_sample_weight(self.preprocessor(x), y, sample_weight)
+        self._check_channels(keras.utils.unpack_x_y_sample_weight(samples)[0])
+        return samples
 
+    def _check_channels(self, images):
+        """Refuses a batch whose channel count the network cannot take, here
+        rather than deep in a convolution, where each backend words it its
+        own way (TensorFlow not even as a `ValueError`)."""
+        shape = getattr(images, "shape", None)
+        if shape is None or len(shape) != 4:
+            return
+        axis = 1 if getattr(self.backbone, "data_format", None) == "channels_first" else -1
+        expected, actual = self.inputs[0].shape[axis], shape[axis]
+        if expected is not None and actual is not None and expected != actual:
+            raise ValueError(
+                f"{type(self).__name__}: the model takes images with {expected} "
+                f"channels, got a batch with {actual} (shape {tuple(shape)}). Fix: "
+                "give RGB images: repeat a greyscale channel "
+                "(`np.repeat(images, 3, axis=-1)`) or drop an alpha channel "
+                "(`images[..., :3]`); image files are read as RGB already."
+            )
+
+    @keeps_values_on_error
     def fit(
         self,
         x=None,
@@ -164,6 +185,7 @@ class Task(PropertySetters, PresetMixin, keras.Model):
             data, validation_data=validation_data, shuffle=shuffle, **kwargs
         )
 
+    @keeps_values_on_error
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         """`keras.Model.evaluate` on preprocessed batches; inputs as for `fit`."""
         if self.preprocessor is None:
@@ -174,6 +196,7 @@ class Task(PropertySetters, PresetMixin, keras.Model):
         data = self._batches(x, y, sample_weight, batch_size, False, "evaluate")
         return super().evaluate(data, **kwargs)
 
+    @keeps_values_on_error
     def predict(self, x, batch_size=None, **kwargs):
         """`keras.Model.predict` on preprocessed batches, in input order.
 

@@ -13,6 +13,10 @@ file (except where the caller allows extras); soft, external and virtual
 links and external storage are refused before any data is read. All values
 are read and checked before the first one is assigned, so a failed load
 leaves the model untouched.
+
+Arrays held in memory (a checkpoint converted on load, never written to a
+file) go through the same checks (`read_arrays`), keyed by layer and
+variable name (`named_layout`) instead of the file layout.
 """
 
 import contextlib
@@ -72,6 +76,43 @@ def task_weight_layout(task):
     """`weight_layout` of a task's own variables (its head): `task.weights.h5`
     holds everything but the backbone, which has its own file."""
     return weight_layout(task, skip=[task.backbone])
+
+
+def named_variables(layers):
+    """`{"layer/variable": variable}` of `layers`, the names a converter
+    maps checkpoint tensors onto (e.g. `conv1_conv/kernel`)."""
+    return {
+        f"{layer.name}/{variable.name}": variable
+        for layer in layers
+        for variable in layer.weights
+    }
+
+
+def named_layout(model, skip=()):
+    """`named_variables` of a functional model's own layers, as
+    `weight_layout` takes them (a nested model only in `skip`).
+
+    Example:
+    ```python
+    from densenet_hub.models import DenseNetBackbone, DenseNetImageClassifier
+    from densenet_hub.presets.weights import named_layout
+
+    backbone = DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))
+    classifier = DenseNetImageClassifier(backbone, num_classes=3)
+    assert "conv1_conv/kernel" in named_layout(backbone)
+    assert sorted(named_layout(classifier, skip=[backbone])) == [
+        "predictions/bias", "predictions/kernel"
+    ]
+    ```
+    """
+    layers = [layer for layer in model.layers if not any(layer is s for s in skip)]
+    for layer in layers:
+        if isinstance(layer, keras.Model):
+            raise TypeError(
+                f"named_layout: the nested model {layer.name!r} names its "
+                "variables itself; pass it in `skip` and take its own layout."
+            )
+    return named_variables(layers)
 
 
 def sharded_layouts(layout, max_shard_size):
@@ -265,8 +306,12 @@ def _file_dtype(path, key, dataset, variable):
     if tag == "bfloat16" and dataset.dtype == np.dtype("V2"):
         return "bfloat16"
     label = f"{dataset.dtype}" + (f" tagged {tag!r}" if tag is not None else "")
-    raise ValueError(
-        f"{path}: variable {_describe(key, variable)} is stored as {label}; "
+    raise _dtype_error(path, key, variable, label)
+
+
+def _dtype_error(where, key, variable, label):
+    return ValueError(
+        f"{where}: variable {_describe(key, variable)} is stored as {label}; "
         "only float16, bfloat16, float32 and float64 weights are accepted "
         "(no silent casts from integers, strings or mislabelled data). The "
         "file is corrupt or not a weight file; re-download or re-save it."
@@ -275,17 +320,21 @@ def _file_dtype(path, key, dataset, variable):
 
 def _target_dtype(variable):
     name = keras.backend.standardize_dtype(variable.dtype)
-    return ml_dtypes.bfloat16 if name == "bfloat16" else np.dtype(name)
+    return np.dtype(ml_dtypes.bfloat16 if name == "bfloat16" else name)
 
 
-def _read(path, key, dataset, variable):
-    if tuple(dataset.shape) != tuple(variable.shape):
+def _check_shape(where, key, shape, variable):
+    if tuple(shape) != tuple(variable.shape):
         raise ValueError(
-            f"{path}: variable {_describe(key, variable)} has shape "
-            f"{tuple(dataset.shape)} in the file but the model expects "
+            f"{where}: variable {_describe(key, variable)} has shape "
+            f"{tuple(shape)} in the file but the model expects "
             f"{tuple(variable.shape)}. The weights belong to another "
             "architecture: load them with the config they were saved with."
         )
+
+
+def _read(path, key, dataset, variable):
+    _check_shape(path, key, dataset.shape, variable)
     stored = _file_dtype(path, key, dataset, variable)
     value = np.asarray(dataset[()])
     if stored == "bfloat16":
@@ -336,7 +385,7 @@ def read_weights(paths, layout, allow_extra=False):
                         "Shards must not repeat a variable; re-save the preset."
                     )
                 found[key] = (path, dataset)
-        _check_names(paths, layout, found, allow_extra)
+        _check_names(_names(paths), layout, found, allow_extra)
         values = {}
         for key, variable in layout.items():
             path, dataset = found[key]
@@ -347,26 +396,75 @@ def read_weights(paths, layout, allow_extra=False):
             # Closing a damaged file can fail too; the data is read or lost.
             with contextlib.suppress(OSError, RuntimeError):
                 h5_file.close()
+    _check_finite(_names(paths), layout, values)
+    return values
+
+
+def read_arrays(arrays, layout, source):
+    """Checks arrays held in memory as `read_weights` checks a file: every
+    variable of `layout` present and nothing else, each with its shape, a
+    float dtype and finite values.
+
+    Args:
+        arrays: `{key: numpy array}`, keyed as `layout`.
+        layout: `{key: variable}`, e.g. from `named_layout`.
+        source: what the arrays come from, for messages.
+
+    Returns:
+        `{key: numpy array}` in each variable's dtype.
+
+    Example:
+    ```python
+    import numpy as np
+    from densenet_hub.models import DenseNetBackbone
+    from densenet_hub.presets.weights import named_layout, read_arrays
+
+    backbone = DenseNetBackbone([2, 2], growth_rate=4, image_shape=(32, 32, 3))
+    layout = named_layout(backbone)
+    arrays = {key: np.zeros(variable.shape, "float32") for key, variable in layout.items()}
+    arrays["conv1_bn/gamma"][0] = np.nan
+    try:
+        read_arrays(arrays, layout, "converted.safetensors")
+    except ValueError as error:
+        assert "NaN or infinite values" in str(error) and "conv1_bn/gamma" in str(error)
+    ```
+    """
+    _check_names(source, layout, arrays, allow_extra=False)
+    values = {
+        key: _array_value(source, key, arrays[key], variable)
+        for key, variable in layout.items()
+    }
+    _check_finite(source, layout, values)
+    return values
+
+
+def _array_value(source, key, array, variable):
+    _check_shape(source, key, array.shape, variable)
+    if array.dtype.name not in (*FLOAT_DTYPES, "bfloat16"):
+        raise _dtype_error(source, key, variable, str(array.dtype))
+    return array.astype(_target_dtype(variable))
+
+
+def _check_finite(where, layout, values):
     bad = [_describe(k, layout[k]) for k, v in values.items() if not _is_finite(v)]
     if bad:
         raise ValueError(
-            f"{_names(paths)}: NaN or infinite values (after conversion to the "
+            f"{where}: NaN or infinite values (after conversion to the "
             f"model's dtype) in {len(bad)} variable(s): {short_listing(bad)}. The "
             "weights are broken; re-download or re-train them."
         )
-    return values
 
 
 def _names(paths):
     return ", ".join(str(path) for path in paths)
 
 
-def _check_names(paths, layout, found, allow_extra):
+def _check_names(where, layout, found, allow_extra):
     missing = [_describe(key, layout[key]) for key in layout if key not in found]
     unexpected = [] if allow_extra else [key for key in found if key not in layout]
     if missing or unexpected:
         raise ValueError(
-            f"{_names(paths)} do(es) not match the model: {len(missing)} "
+            f"{where} do(es) not match the model: {len(missing)} "
             f"missing variable(s) [{short_listing(missing)}] and {len(unexpected)} "
             f"unexpected variable(s) [{short_listing(unexpected)}]. The weights "
             "belong to another architecture: load them with the config they "
@@ -383,6 +481,11 @@ def assign_weights(layout, values):
 def load_weights(paths, layout, allow_extra=False):
     """`read_weights`, then `assign_weights`."""
     assign_weights(layout, read_weights(paths, layout, allow_extra))
+
+
+def load_arrays(arrays, layout, source):
+    """`read_arrays`, then `assign_weights`."""
+    assign_weights(layout, read_arrays(arrays, layout, source))
 
 
 def weights_file_bytes(layout):
