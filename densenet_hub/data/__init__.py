@@ -4,6 +4,7 @@ files, folders, glob patterns and class-per-folder datasets."""
 from densenet_hub.data.dicom import DICOM_SUFFIXES
 from densenet_hub.data.dicom import is_dicom
 from densenet_hub.data.dicom import read_dicom
+from densenet_hub.data.image_paths import ImagePaths
 from densenet_hub.data.images import IMAGE_SUFFIXES
 from densenet_hub.data.images import ON_ERROR_CHOICES
 from densenet_hub.data.images import SkippedImageWarning
