@@ -142,10 +142,14 @@ class EvalTransform:
 
         `(x / 255 - mean) / std` is folded into `scale = 1 / (255 * std)` and
         `offset = -mean / std`. torchvision and timm resize PIL images, which
-        always filter before downsampling, hence `antialias=True`. A
-        `crop_pct` of 1 is left out (`None`), so that such a converter's
-        config stays readable by KerasHub.
+        always filter before downsampling, hence `antialias=True`; with a
+        crop (`crop_pct` below 1) the converter also resizes with Pillow's
+        arithmetic (`resampling="pillow"`), so that its pixels equal theirs.
+        A `crop_pct` of 1 (keras.applications, which prescribes no resize
+        arithmetic) keeps Keras' resizing and leaves `crop_pct` out, so that
+        such a converter's config stays readable by KerasHub.
         """
+        crops = self.crop_pct != 1
         return {
             "image_size": self.image_size,
             "scale": [1.0 / (255.0 * s) for s in self.std],
@@ -153,7 +157,8 @@ class EvalTransform:
             "crop_to_aspect_ratio": True,
             "interpolation": self.interpolation,
             "antialias": True,
-            "crop_pct": None if self.crop_pct == 1 else self.crop_pct,
+            "crop_pct": self.crop_pct if crops else None,
+            **({"resampling": "pillow"} if crops else {}),
         }
 
     def describe(self):

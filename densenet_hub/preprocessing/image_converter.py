@@ -10,8 +10,10 @@ import numpy as np
 from densenet_hub.data.images import MAX_IMAGE_PIXELS
 from densenet_hub.preprocessing import image_converter_arguments as arguments
 from densenet_hub.preprocessing import image_ops
+from densenet_hub.preprocessing import pillow_resize
 from densenet_hub.preprocessing.image_converter_arguments import BOUNDING_BOX_FORMATS
 from densenet_hub.preprocessing.image_converter_arguments import INTERPOLATIONS
+from densenet_hub.preprocessing.image_converter_arguments import RESAMPLINGS
 from densenet_hub.presets.registry import preset_class
 from densenet_hub.presets.mixin import PresetMixin
 from densenet_hub.base.validation import check_choice
@@ -54,6 +56,25 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
     differ by up to half a grey level, more for bicubic overshoot, times
     `scale`).
 
+    `resampling="pillow"` resizes with Pillow's own arithmetic instead of
+    Keras' (which resizes both axes at once and rounds once): the width,
+    then the height (Pillow 13 takes the height first when it shrinks by
+    more than twice as many pixels), with Pillow's fixed-point weights,
+    rounding and clipping to 0..255 after each pass. On uint8 images the
+    result equals `PIL.Image.resize` pixel for pixel on every backend and in
+    `tf.data`, so with `crop_pct` the converter reproduces torchvision's and
+    timm's eval transforms on PIL images exactly; the converters that
+    `EvalTransform` makes use it. Only uint8 images can be exact: float
+    images (16-bit files as `read_image` gives them, for one) are resized
+    with Pillow's float weights in float32, nothing rounded or clipped, as
+    Pillow resizes its 32-bit float images; other integer dtypes with float
+    weights, rounded half up and clipped to their range after each pass.
+    Channels are resized independently (an alpha channel is not
+    premultiplied as Pillow does for RGBA images; torchvision and timm
+    convert to RGB first). It needs `antialias=True` (Pillow always
+    antialiases), refuses `pad_to_aspect_ratio` and bounding boxes, and
+    `crop_to_aspect_ratio=True` crops Keras' centred window before resizing.
+
     A dict `{"images": ..., "bounding_boxes": {"boxes": ..., "labels": ...}}`
     is also accepted: the boxes, in `bounding_box_format`, are resized with
     the images and only the images are rescaled.
@@ -71,7 +92,8 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         pad_to_aspect_ratio: pad to the target aspect ratio instead of
             distorting; at most one of the two aspect-ratio options may be on.
         interpolation: one of `"bilinear"`, `"nearest"`, `"bicubic"`,
-            `"lanczos3"`, `"lanczos5"` (the torch backend has no lanczos).
+            `"lanczos3"`, `"lanczos5"` (the torch backend has no lanczos
+            with `resampling="keras"`; Pillow has no lanczos5).
         antialias: filter before downsampling.
         crop_pct: `None` or a number in (0, 1]: the share of the resized
             shorter side that the centre crop keeps (torchvision's 224 of
@@ -96,6 +118,9 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             capped the same way when read); `None` for no cap. The default,
             100 megapixels, is about Pillow's own decompression-bomb guard.
             Saved in the config only when not the default.
+        resampling: `"keras"` (Keras' resize ops, KerasHub's behaviour) or
+            `"pillow"` (Pillow's arithmetic, described above). Saved in the
+            config only when `"pillow"`, so that KerasHub reads the others.
         **kwargs: `name`, `trainable` and `dtype`, passed to `keras.Layer`.
 
     Example:
@@ -128,6 +153,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         data_format=None,
         allow_non_finite=False,
         max_pixels=MAX_IMAGE_PIXELS,
+        resampling="keras",
         **kwargs,
     ):
         owner = type(self).__name__
@@ -161,6 +187,11 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         )
         self.allow_non_finite = bool(allow_non_finite)
         self.max_pixels = arguments.max_pixels_value(owner, max_pixels)
+        self.resampling = check_choice(owner, "resampling", resampling, RESAMPLINGS)
+        if self.resampling == "pillow":
+            arguments.check_pillow_options(
+                owner, self.interpolation, self.antialias, self.pad_to_aspect_ratio
+            )
         # The resizing layer always exists so that `image_size` stays settable
         # (tasks set it on their preprocessor).
         self.resizing = keras.layers.Resizing(
@@ -242,6 +273,8 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
         """
         images = inputs["images"] if isinstance(inputs, dict) else inputs
         dtype = keras.backend.standardize_dtype(images.dtype)
+        if self.resampling == "pillow":
+            return self._resize_like_pillow(images)
         if self._crops_shorter_side():
             return self._resize_shorter_side_and_crop(images, dtype)
         if not dtype.startswith(("int", "uint")):
@@ -317,9 +350,7 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             top = image_ops.centre_crop_offset(resized_size[0], height)
             left = image_ops.centre_crop_offset(resized_size[1], width)
             return image_ops.crop(resized, axis, top, left, height, width)
-        fits = tf.logical_and(resized_size[0] >= height, resized_size[1] >= width)
-        message = self._crop_too_large_message(static_shape, "smaller")
-        tf.debugging.Assert(fits, [message])
+        self._assert_crop_fits(tf, resized_size[0], resized_size[1], static_shape)
 
         def round_half_even(value):
             return tf.cast(tf.round(value), "int32")
@@ -349,6 +380,83 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             "`image_size` or crop_pct=None."
         )
 
+    def _resize_like_pillow(self, images):
+        """Resizes (and, with `crop_pct`, crops) with Pillow's arithmetic.
+
+        Pillow works on channels-first planes, so the batch is laid out
+        `(N, C, H, W)` for it and back. Sizes unknown until a tf.data graph
+        runs are computed there with TensorFlow ops.
+        """
+        tf = image_ops.tensorflow_graph()
+        shape = image_ops.static_shape(images)
+        if shape is None:
+            raise ValueError(
+                f"{type(self).__name__}: resampling='pillow' needs images of a "
+                "known rank inside tf.data. Give the dataset's images a shape "
+                "first, e.g. `tf.ensure_shape(image, (None, None, 3))`."
+            )
+        axis = -3 if self.data_format == "channels_last" else -2
+        height, width = shape[axis], shape[axis + 1]
+        if None in (height, width):
+            height, width = tf.shape(images)[axis], tf.shape(images)[axis + 1]
+        rows, columns = self._pillow_plans(height, width, shape, tf)
+        transpose = keras.ops.transpose if tf is None else tf.transpose
+        batch = images if len(shape) == 4 else images[None]
+        channels_last = self.data_format == "channels_last"
+        if channels_last:
+            batch = transpose(batch, (0, 3, 1, 2))
+        resized = pillow_resize.resize(batch, rows, columns, self.interpolation, tf)
+        if channels_last:
+            resized = transpose(resized, (0, 2, 3, 1))
+        return resized if len(shape) == 4 else resized[0]
+
+    def _pillow_plans(self, height, width, shape, tf):
+        """The `AxisPlan`s of rows and columns for an input of `height` x
+        `width` (ints, or TensorFlow scalars in a graph)."""
+        out_height, out_width = self.image_size
+        dynamic = tf is not None and tf.is_tensor(height)
+        minimum = tf.minimum if dynamic else min
+        maximum = tf.maximum if dynamic else max
+        if self._crops_shorter_side():
+            shorter_side = math.floor(min(out_height, out_width) / self.crop_pct)
+            if dynamic:
+                resized_height, resized_width = image_ops.shorter_side_size(
+                    height, width, shorter_side, minimum=tf.minimum
+                )
+                self._assert_crop_fits(tf, resized_height, resized_width, shape)
+
+                def round_half_even(value):
+                    return tf.cast(tf.round(value), "int32")
+            else:
+                axis = -3 if self.data_format == "channels_last" else -2
+                resized_height, resized_width = self._checked_resized_size(
+                    shape, axis, shorter_side
+                )
+                round_half_even = round
+            top = image_ops.centre_crop_offset(resized_height, out_height, round_half_even)
+            left = image_ops.centre_crop_offset(resized_width, out_width, round_half_even)
+            return (
+                pillow_resize.AxisPlan(0, height, resized_height, top, out_height),
+                pillow_resize.AxisPlan(0, width, resized_width, left, out_width),
+            )
+        if self.crop_to_aspect_ratio:
+            window = image_ops.aspect_ratio_window(
+                height, width, out_height, out_width, minimum, maximum
+            )
+        else:
+            window = (0, 0, height, width)
+        top, left, window_height, window_width = window
+        return (
+            pillow_resize.AxisPlan(top, window_height, out_height, 0, out_height),
+            pillow_resize.AxisPlan(left, window_width, out_width, 0, out_width),
+        )
+
+    def _assert_crop_fits(self, tf, resized_height, resized_width, shape):
+        height, width = self.image_size
+        fits = tf.logical_and(resized_height >= height, resized_width >= width)
+        message = self._crop_too_large_message(shape, "smaller")
+        tf.debugging.Assert(fits, [message])
+
     def _convert_with_boxes(self, inputs):
         owner = type(self).__name__
         if "images" not in inputs:
@@ -362,6 +470,12 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
                 f"{owner}: bounding boxes cannot be converted with "
                 f"`crop_pct`={self.crop_pct} (the crop would cut boxes). Pass "
                 "the images alone, or use a converter with crop_pct=None."
+            )
+        if self.resampling == "pillow" and self.image_size is not None:
+            raise ValueError(
+                f"{owner}: bounding boxes cannot be converted with "
+                "resampling='pillow' (only Keras' Resizing moves boxes). Pass "
+                "the images alone, or use a converter with resampling='keras'."
             )
         # Resizing writes into the dict it gets; the caller's stays untouched.
         data = dict(inputs)
@@ -509,6 +623,8 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
             config["allow_non_finite"] = True
         if self.max_pixels != MAX_IMAGE_PIXELS:
             config["max_pixels"] = self.max_pixels
+        if self.resampling != "keras":
+            config["resampling"] = self.resampling
         return config
 
     @classmethod

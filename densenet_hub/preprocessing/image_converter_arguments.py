@@ -7,10 +7,14 @@ import numbers
 
 import numpy as np
 
+from densenet_hub.preprocessing.pillow_resize import PILLOW_INTERPOLATIONS
 from densenet_hub.presets import schema
 from densenet_hub.base.validation import DATA_FORMATS
 
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
+# "keras": Keras' resize ops, as KerasHub; "pillow": Pillow's two-pass
+# fixed-point arithmetic, as torchvision and timm on PIL images.
+RESAMPLINGS = ("keras", "pillow")
 BOUNDING_BOX_FORMATS = (
     "xyxy",
     "yxyx",
@@ -65,6 +69,30 @@ def crop_pct_value(owner, value, crop_to_aspect_ratio, pad_to_aspect_ratio):
             "crop_pct=None."
         )
     return value
+
+
+def check_pillow_options(owner, interpolation, antialias, pad_to_aspect_ratio):
+    """Refuses the options Pillow's resize cannot honour."""
+    if interpolation not in PILLOW_INTERPOLATIONS:
+        raise ValueError(
+            f"{owner}: resampling='pillow' has no {interpolation!r} "
+            f"interpolation; Pillow's are {', '.join(map(repr, PILLOW_INTERPOLATIONS))}. "
+            "Pick one of them, or use resampling='keras'."
+        )
+    if not antialias:
+        raise ValueError(
+            f"{owner}: resampling='pillow' got antialias=False, but Pillow "
+            "always widens its filter when it shrinks an image. Pass "
+            "antialias=True, or use resampling='keras' to resize without "
+            "antialiasing."
+        )
+    if pad_to_aspect_ratio:
+        raise ValueError(
+            f"{owner}: resampling='pillow' cannot pad (pad_to_aspect_ratio="
+            "True); it resizes the whole image, its centred window "
+            "(crop_to_aspect_ratio=True) or, with crop_pct, the shorter side "
+            "before a centre crop. Use one of these, or resampling='keras'."
+        )
 
 
 def is_positive_int(value):
@@ -247,6 +275,7 @@ PRESET_VALIDATORS = {
     "data_format": schema.choice(*DATA_FORMATS, optional=True),
     "allow_non_finite": schema.check_bool,
     "max_pixels": _preset_max_pixels,
+    "resampling": schema.choice(*RESAMPLINGS),
     # The keys of older KerasHub versions, translated by `from_config`.
     "height": _preset_side,
     "width": _preset_side,

@@ -94,3 +94,17 @@ def static_shape(tensor):
     if getattr(shape, "rank", 0) is None:
         return None
     return tuple(None if d is None else int(d) for d in shape)
+
+
+def aspect_ratio_window(height, width, target_height, target_width, minimum=min, maximum=max):
+    """`(top, left, height, width)` of the largest centred window with the
+    target's aspect ratio, with Keras' integer rounding (`crop_to_aspect_ratio`);
+    works on TensorFlow scalars with `tf.minimum` and `tf.maximum`."""
+    window_height = maximum(minimum(height, width * target_height // target_width), 1)
+    window_width = maximum(minimum(width, height * target_width // target_height), 1)
+    return (
+        (height - window_height) // 2,
+        (width - window_width) // 2,
+        window_height,
+        window_width,
+    )
