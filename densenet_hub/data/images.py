@@ -178,7 +178,7 @@ def find_labelled_images(data_dir, on_error="skip", min_per_class=1):
     return paths, np.asarray(labels, dtype="int64"), [d.name for d in class_dirs]
 
 
-def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
+def read_image(path, max_pixels=MAX_IMAGE_PIXELS, like_torchvision=False):
     """Decodes an image file into a `(height, width, 3)` RGB array.
 
     8-bit images (and float TIFFs, below) become uint8 arrays. 16-bit
@@ -198,11 +198,21 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     no fixed mapping to 8 bits fits it: window or rescale such images
     yourself and pass arrays.
 
+    EXIF rotation and the full 16-bit range are deliberate departures from
+    torchvision's and timm's loaders (`PIL.Image.open(path).convert("RGB")`),
+    which leave a photo as stored, sideways if its camera was turned, and
+    saturate 16-bit images at 255. `like_torchvision=True` decodes exactly
+    as they do, for pixels equal to theirs.
+
     Args:
         path: the image file.
         max_pixels: the most pixels (height x width) an image may have,
             checked from its header before it is decoded; `None` leaves
             only Pillow's own limit (twice `PIL.Image.MAX_IMAGE_PIXELS`).
+        like_torchvision: decode as torchvision's and timm's default loader
+            does: `convert("RGB")` alone, no EXIF rotation, 16-bit and
+            float images clipped to 0..255, always uint8. DICOM files,
+            which they cannot read, are read as above.
 
     Raises:
         ValueError: naming the file, when it cannot be decoded or is over
@@ -224,6 +234,7 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     PIL.Image.fromarray(np.full((4, 6), 32768, "uint16")).save(path)
     image = read_image(path)
     assert image.dtype == "float32" and abs(image[0, 0, 0] - 127.5) < 0.01
+    assert read_image(path, like_torchvision=True)[0, 0, 0] == 255  # saturated
     ```
     """
     special = _special_file(path)
@@ -238,13 +249,15 @@ def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
             warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
             with PIL.Image.open(path) as image:
                 _check_pixels(image.size, max_pixels)
+                if like_torchvision:
+                    return np.asarray(image.convert("RGB"), dtype="uint8")
                 image = PIL.ImageOps.exif_transpose(image)
                 return _to_rgb_array(image)
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
         raise ValueError(f"cannot read the image {str(path)!r}: {_reason(error)}") from None
 
 
-def read_images(paths, on_error="skip", max_pixels=MAX_IMAGE_PIXELS):
+def read_images(paths, on_error="skip", max_pixels=MAX_IMAGE_PIXELS, like_torchvision=False):
     """Decodes `paths`; returns `(images, kept_paths)`.
 
     Args:
@@ -252,6 +265,7 @@ def read_images(paths, on_error="skip", max_pixels=MAX_IMAGE_PIXELS):
         on_error: `"skip"` leaves a bad file out with a
             `SkippedImageWarning`; `"fail"` raises its `ValueError`.
         max_pixels: as for `read_image`.
+        like_torchvision: as for `read_image`.
 
     Example:
     ```python
@@ -270,7 +284,7 @@ def read_images(paths, on_error="skip", max_pixels=MAX_IMAGE_PIXELS):
     images, kept = [], []
     for path in paths:
         try:
-            images.append(read_image(path, max_pixels))
+            images.append(read_image(path, max_pixels, like_torchvision))
         except ValueError as error:
             if on_error == "fail":
                 raise
