@@ -8,5 +8,6 @@ conversion tables.
 
 from densenet_hub.convert.conversion import convert
 from densenet_hub.convert.conversion import load_checkpoint
+from densenet_hub.convert.offline import save_offline_copy
 from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.convert.torch_state_dict import load_torch_state_dict

@@ -227,6 +227,10 @@ def _fetch_keras_files(fetcher):
                 fetcher.fetch(shard, required=True)
     if fetcher.fetch(names.TASK_FILE) is not None:
         fetcher.fetch(names.TASK_WEIGHTS_FILE)
+        # A classifier's labels travel beside KerasHub's files (upload_preset
+        # sends them); without them predictions would come back unnamed.
+        fetcher.fetch(names.CLASS_NAMES_FILE)
+        fetcher.fetch(names.MULTI_LABEL_FILE)
     fetcher.fetch(names.PREPROCESSOR_FILE)
     fetcher.fetch(names.IMAGE_CONVERTER_FILE)
 

@@ -3,6 +3,7 @@
 from densenet_hub.cli.commands import bench
 from densenet_hub.cli.commands import convert
 from densenet_hub.cli.commands import demo
+from densenet_hub.cli.commands import download
 from densenet_hub.cli.commands import embed
 from densenet_hub.cli.commands import evaluate
 from densenet_hub.cli.commands import explain
@@ -13,4 +14,7 @@ from densenet_hub.cli.commands import quantize
 from densenet_hub.cli.commands import serve
 from densenet_hub.cli.commands import train
 
-COMMANDS = (info, predict, embed, train, evaluate, explain, convert, export, quantize, serve, bench, demo)
+COMMANDS = (
+    info, download, predict, embed, train, evaluate, explain, convert, export, quantize, serve,
+    bench, demo,
+)  # fmt: skip
