@@ -33,6 +33,7 @@ import os
 import tempfile
 import time
 
+import keras
 import numpy as np
 
 from densenet_hub.base.optional import MissingOptionalPackageError
@@ -41,6 +42,8 @@ from densenet_hub.base.optional import import_optional
 from densenet_hub.data.images import read_image
 from densenet_hub.serving import protocol
 from densenet_hub.serving.batcher import MicroBatcher
+from densenet_hub.serving.batcher import batch_buckets
+from densenet_hub.serving.batcher import bucket_of
 from densenet_hub.serving.errors import RequestError
 from densenet_hub.serving.errors import bad_request
 from densenet_hub.serving.errors import busy
@@ -85,6 +88,7 @@ def create_app(
     timeout_s=DEFAULT_TIMEOUT_S,
     max_body_bytes=DEFAULT_MAX_BODY_BYTES,
     max_pixels=DEFAULT_MAX_PIXELS,
+    warm_up=True,
 ):
     """The ASGI app serving a classifier; run it with any ASGI server
     (`densenet_hub.serving.serve` runs uvicorn).
@@ -92,6 +96,10 @@ def create_app(
     Concurrent requests' images are gathered into batches of up to
     `max_batch`, waiting at most `max_wait_ms` for company, and run one
     batch at a time in a worker thread, so the event loop stays free.
+    Under JAX, which compiles the preprocessing for each new batch shape, a
+    batch is padded up to the next of a few sizes (powers of two, and
+    `max_batch`), each run once here (`warm_up`) so that no request waits
+    for a compilation; under TensorFlow and PyTorch batches run as they are.
 
     Args:
         model_or_preset: what `load_served_model` takes (a classifier
@@ -106,6 +114,9 @@ def create_app(
             had not run yet).
         max_body_bytes: the largest request body; larger ones get 413.
         max_pixels: the most pixels (height x width) an image may have.
+        warm_up: under JAX, run each padded batch size once now, at the
+            preprocessor's image size (images of other sizes still compile
+            once per size).
 
     Returns:
         A Starlette app; `app.state.served_model` is the `ServedModel` and
@@ -142,6 +153,8 @@ def create_app(
     for key, value in {"max_wait_ms": max_wait_ms, "timeout_s": timeout_s}.items():
         if not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
             raise ValueError(f"create_app: `{key}` must be a number >= 0, got {value!r}.")
+    if warm_up and _padded_sizes(max_batch) is not None:
+        served.warm_up(_padded_sizes(max_batch))
     service = _Service(served, max_batch=max_batch, max_wait_ms=max_wait_ms,
                        max_queue=max_queue, timeout_s=timeout_s,
                        max_body_bytes=max_body_bytes, max_pixels=max_pixels)  # fmt: skip
@@ -156,6 +169,13 @@ def create_app(
     return app
 
 
+def _padded_sizes(max_batch):
+    """The sizes batches are padded to, or `None` to run them as they are:
+    JAX compiles every new input shape (a second or more each), the other
+    backends do not."""
+    return batch_buckets(max_batch) if keras.backend.backend() == "jax" else None
+
+
 class _Service:
     """The app's state and endpoints."""
 
@@ -168,6 +188,7 @@ class _Service:
         self.timeout_s = timeout_s
         self.max_body_bytes = max_body_bytes
         self.max_pixels = max_pixels
+        self.padded_sizes = _padded_sizes(max_batch)
         self.batcher = None
         self.executor = None
         self.ready = False
@@ -302,9 +323,12 @@ class _Service:
         """One result per image: `(prediction row, probability row)`, or the
         error of an image the model refused. A batch that fails is run again
         image by image, so that one bad image fails alone."""
+        count = len(images)
+        if self.padded_sizes is not None:
+            images = images + images[-1:] * (bucket_of(count, self.padded_sizes) - count)
         try:
             predictions, probabilities = self.served.predict(images)
-            return list(zip(predictions, probabilities))
+            return list(zip(predictions[:count], probabilities[:count]))
         except Exception:
             if len(images) == 1:
                 raise

@@ -8,6 +8,26 @@ import time
 from densenet_hub.serving.errors import busy
 
 
+def batch_buckets(max_batch):
+    """The batch sizes a batch is padded up to: the powers of two below
+    `max_batch`, and `max_batch`.
+
+    Example:
+    ```python
+    from densenet_hub.serving.batcher import batch_buckets
+
+    assert batch_buckets(12) == [1, 2, 4, 8, 12]
+    ```
+    """
+    sizes = [1 << power for power in range(max_batch.bit_length()) if 1 << power < max_batch]
+    return [*sizes, max_batch]
+
+
+def bucket_of(count, buckets):
+    """The smallest of `buckets` that holds `count` items."""
+    return next(size for size in buckets if size >= count)
+
+
 class MicroBatcher:
     """Gathers the items of concurrent requests into batches for `run_batch`.
 

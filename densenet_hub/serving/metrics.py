@@ -80,7 +80,7 @@ class ServerMetrics:
         """The metrics as Prometheus text."""
         with self._lock:
             lines = [
-                *_header("requests_total", "counter", "Requests answered, by route and HTTP status."),
+                *_header("requests_total", "counter", "Requests answered, by route and status."),
                 *(
                     f"{PREFIX}_requests_total{_labels({'route': route, 'status': status})} {count}"
                     for (route, status), count in sorted(self._requests.items())

@@ -50,6 +50,7 @@ class ServedModel:
         runtime = predictor.runtime if isinstance(predictor, AcceleratedModel) else "keras"
         self.platform = f"densenet_hub_{runtime}"
         self.num_classes = len(labels.names)
+        self._warm = set()
 
     @property
     def multi_label(self):
@@ -62,6 +63,17 @@ class ServedModel:
         one probability per class."""
         outputs = keras.ops.convert_to_numpy(self.predictor.predict_on_batch(images))
         return outputs, to_probabilities(self.predictor, outputs)
+
+    def warm_up(self, batch_sizes):
+        """Runs a batch of each size once at the preprocessor's image size,
+        so that no request pays for compiling it (JAX compiles each new
+        input shape; warming twice costs nothing)."""
+        converter = getattr(self.predictor.preprocessor, "image_converter", None)
+        size = getattr(converter, "image_size", None) or WARM_UP_IMAGE.shape[:2]
+        image = np.zeros((*size, 3), dtype="uint8")
+        for count in sorted(set(batch_sizes) - self._warm):
+            self.predict([image] * count)
+            self._warm.add(count)
 
     def explain(self, image, class_index):
         """The Grad-CAM `densenet_hub.explain.Explanation` of `image` (raw,

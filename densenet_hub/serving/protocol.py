@@ -71,7 +71,8 @@ def model_metadata(name, num_classes, platform):
     from densenet_hub.serving.protocol import model_metadata
 
     metadata = model_metadata("digits", 10, "densenet_hub_onnxruntime")
-    assert metadata["inputs"][0] == {"name": "images", "datatype": "UINT8", "shape": [-1, -1, -1, 3]}
+    (images,) = metadata["inputs"]
+    assert images == {"name": "images", "datatype": "UINT8", "shape": [-1, -1, -1, 3]}
     assert [output["shape"] for output in metadata["outputs"]] == [[-1, 10], [-1, 10]]
     ```
     """
@@ -214,7 +215,9 @@ def _read_images(tensor, binary, max_images, max_pixels):
     dtype = DATATYPES[datatype]
     parameters = tensor.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise bad_request(f"`parameters` of {INPUT_NAME!r} must be an object, got {_short(parameters)}.")
+        raise bad_request(
+            f"`parameters` of {INPUT_NAME!r} must be an object, got {_short(parameters)}."
+        )
     if "binary_data_size" in parameters:
         images = _from_binary(parameters["binary_data_size"], binary, shape, dtype)
     else:

@@ -51,13 +51,15 @@ def test_choosing_an_image_shows_classes_and_the_overlay(server, tmp_path):
         driver.find_element(By.ID, "image").send_keys(str(photo))
         wait = WebDriverWait(driver, CLIENT_TIMEOUT_S)
         wait.until(expected_conditions.visibility_of_element_located((By.ID, "overlay")))
-        headers = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#results thead > tr > th")]
+        header_cells = driver.find_elements(By.CSS_SELECTOR, "#results thead > tr > th")
+        headers = [cell.text for cell in header_cells]
         rows = driver.find_elements(By.CSS_SELECTOR, "#results-body tr")
         labels = [row.find_elements(By.TAG_NAME, "td")[1].text for row in rows]
         overlay = driver.find_element(By.ID, "overlay")
-        loaded = driver.execute_script(
+        # The picture decodes after it shows; wait for its pixels.
+        loaded = wait.until(lambda _: driver.execute_script(
             "return arguments[0].complete && arguments[0].naturalWidth", overlay
-        )
+        ))  # fmt: skip
         status = driver.find_element(By.ID, "status").text
         driver.save_screenshot(str(tmp_path / "page.png"))
         console = driver.get_log("browser")

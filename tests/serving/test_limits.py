@@ -102,8 +102,11 @@ def test_a_connection_dropped_mid_body_leaves_the_server_serving(limited, served
 def test_a_full_queue_answers_503_at_once_and_the_queued_requests_complete(served, guard):
     server = start_server(served, max_batch=1, max_wait_ms=0, max_queue=2)
     try:
-        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT_S) as client, \
-                concurrent.futures.ThreadPoolExecutor(3) as pool, gated(served) as (gate, entered):  # fmt: skip
+        with (
+            httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT_S) as client,
+            concurrent.futures.ThreadPoolExecutor(3) as pool,
+            gated(served) as (gate, entered),
+        ):
             running = pool.submit(client.post, INFER, json=infer_body(GOOD))
             assert entered.wait(CLIENT_TIMEOUT_S)
             queued = [pool.submit(client.post, INFER, json=infer_body(GOOD)) for _ in range(2)]

@@ -102,10 +102,12 @@ def test_upload_gives_named_top_classes_and_grad_cam(client, served):
     )  # fmt: skip
     assert response.status_code == 200, response.text
     answer = response.json()
-    probabilities = to_probabilities(served.classifier, served.classifier.predict(image[None], verbose=0))[0]
+    scores = served.classifier.predict(image[None], verbose=0)
+    probabilities = to_probabilities(served.classifier, scores)[0]
     order = np.argsort(-probabilities, kind="stable")[:3]
     assert [entry["label"] for entry in answer["predictions"]] == [NAMES[i] for i in order]
-    assert np.allclose([e["probability"] for e in answer["predictions"]], probabilities[order], atol=TOLERANCE)
+    got = [entry["probability"] for entry in answer["predictions"]]
+    assert np.allclose(got, probabilities[order], atol=TOLERANCE)
     assert (answer["image"], answer["height"], answer["width"]) == ("photo.png", 50, 40)
     (explanation,) = explain_image(served.classifier, image, int(order[0]))
     assert answer["grad_cam"]["label"] == NAMES[order[0]]
