@@ -13,7 +13,7 @@ import PIL.Image
 import pytest
 
 from densenet_hub.training import classifier as loading
-from densenet_hub.cli.commands.demo import write_digit_folders
+from densenet_hub.training.compile_notice import COMPILING
 from densenet_hub.cli.main import main
 from densenet_hub.models import ImageClassifier
 from helpers.cli import error_line
@@ -136,6 +136,44 @@ def test_train_resumes_after_ctrl_c(data, base, tmp_path, capsys):
     assert (out / "task.weights.h5").is_file()
 
 
+def _compiles_with_xla():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    return bool(model.jit_compile)
+
+
+def test_train_says_once_when_the_first_epoch_compiles(data, base, tmp_path, capsys):
+    # Two phases, each compiling its own steps: one line, before the first batch.
+    args = train_args(data, base, tmp_path / "model", "--warmup-epochs", "1", "--epochs", "1")
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    expected = 1 if _compiles_with_xla() else 0
+    assert captured.err.count(COMPILING) == expected, captured.err
+    quiet = train_args(data, base, tmp_path / "quiet", "--warmup-epochs", "0", "--epochs", "1",
+                       "--quiet")  # fmt: skip
+    assert main(quiet) == 0
+    assert COMPILING not in capsys.readouterr().err
+
+
+def test_train_without_pretrained_weights_skips_the_frozen_warm_up(data, base, tmp_path, capsys):
+    out = tmp_path / "model"
+    args = train_args(data, base, out, "--no-pretrained", "--warmup-epochs", "2",
+                      "--epochs", "1", "--keep-checkpoints")  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "no warm-up with --no-pretrained" in printed and "--warmup-epochs 2 left out" in printed
+    assert "warm-up with the backbone frozen" not in printed
+    assert "0 warm-up and 1 fine-tuning epoch(s)" in printed
+    assert "fine-tuning the whole model: epoch 1 to 1 of 1" in printed
+    assert state(out)["epochs_done"] == 1 and state(out)["settings"]["warmup_epochs"] == 0
+
+    # Nothing but a warm-up asked for: refused before any work.
+    only_warmup = train_args(data, base, tmp_path / "other", "--no-pretrained", "--epochs", "0")
+    assert main(only_warmup) == 1
+    assert "--no-pretrained trains the whole model from the first epoch" in error_line(capsys)
+    assert not (tmp_path / "other.checkpoints").exists()
+
+
 def make_folder(root, counts):
     root.mkdir(parents=True)
     for name, count in counts.items():
@@ -187,16 +225,6 @@ def test_train_from_an_architecture_name_needs_no_download(tmp_path, monkeypatch
 
 
 # === demo ===
-
-
-def test_digit_folders_hold_real_digits(tmp_path):
-    train_dir, test_dir = write_digit_folders(tmp_path, images_per_class=5, seed=0)
-    for digit in range(10):
-        assert len(list((train_dir / str(digit)).glob("*.png"))) == 4
-        assert len(list((test_dir / str(digit)).glob("*.png"))) == 1
-    with PIL.Image.open(next((train_dir / "0").glob("*.png"))) as image:
-        pixels = np.asarray(image)
-    assert image.size == (32, 32) and pixels.max() > 200 and pixels.min() < 30
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):

@@ -1,6 +1,8 @@
-"""Reads a preset's JSON files as plain data, refusing anything a preset
-writer would not produce: files over a size cap, a byte-order mark,
-duplicate keys, NaN and Infinity, anything but a JSON object at the top."""
+"""The one strict JSON reader: reads a preset's JSON files (and this
+library's own, such as a training checkpoint's state) as plain data,
+refusing anything a preset writer would not produce: files over a size cap,
+a byte-order mark, duplicate keys, NaN and Infinity (unless asked), anything
+but a JSON object at the top."""
 
 import json
 import pathlib
@@ -9,16 +11,48 @@ MAX_JSON_BYTES = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def read_json(path, max_bytes=MAX_JSON_BYTES):
+PRESET_FIX = "Re-download or re-save the preset."
+
+
+def read_json(path, max_bytes=MAX_JSON_BYTES, *, allow_non_finite=False, fix=PRESET_FIX):
     """Parses a preset JSON file into a dict, refusing anything but a plain
-    UTF-8 JSON object of at most `max_bytes` bytes."""
+    UTF-8 JSON object of at most `max_bytes` bytes.
+
+    Args:
+        path: the file.
+        max_bytes: the size cap, or `None` for a file this library wrote
+            itself and may grow with the data, such as a training
+            checkpoint's state (it lists every image).
+        allow_non_finite: accept `NaN`, `Infinity` and `-Infinity`, which
+            Python's `json` writes for such floats.
+        fix: the sentence the errors end with, saying how to get a good
+            file; `None` for none (the caller says it).
+
+    Raises:
+        ValueError: the file is too big, not strict JSON or not an object.
+        OSError: it cannot be read.
+
+    Example:
+    ```python
+    import math, pathlib, tempfile
+    from densenet_hub.base.json_files import read_json
+
+    path = pathlib.Path(tempfile.mkdtemp()) / "state.json"
+    path.write_text('{"val_accuracy": NaN}')
+    assert math.isnan(read_json(path, None, allow_non_finite=True)["val_accuracy"])
+    try:
+        read_json(path)
+    except ValueError as error:
+        assert "non-standard constant NaN" in str(error)
+    ```
+    """
     path = pathlib.Path(path)
     size = path.stat().st_size
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise _too_big(path, size, max_bytes)
     with open(path, "rb") as file:
-        data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
+        data = file.read() if max_bytes is None else file.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
         raise _too_big(path, len(data), max_bytes)
     if data.startswith(UTF8_BOM):
         raise ValueError(
@@ -29,19 +63,20 @@ def read_json(path, max_bytes=MAX_JSON_BYTES):
         value = json.loads(
             data.decode("utf-8"),
             object_pairs_hook=_object_without_duplicates,
-            parse_constant=_reject_constant,
+            **({} if allow_non_finite else {"parse_constant": _reject_constant}),
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ValueError(
-            f"{path} is not valid JSON: {error}. Re-download or re-save the "
-            "preset."
-        ) from None
+        raise ValueError(f"{path} is not valid JSON: {error}.{_then(fix)}") from None
     if not isinstance(value, dict):
         raise ValueError(
             f"{path} must hold a JSON object, got a JSON "
-            f"{type(value).__name__}. Re-download or re-save the preset."
+            f"{type(value).__name__}.{_then(fix)}"
         )
     return value
+
+
+def _then(fix):
+    return f" {fix}" if fix else ""
 
 
 def _too_big(path, size, max_bytes):

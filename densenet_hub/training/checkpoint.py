@@ -14,6 +14,9 @@ import keras
 import numpy as np
 
 from densenet_hub import distribution
+from densenet_hub.base.json_files import read_json
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 
 STATE_FILE = "state.json"
 STATE_FORMAT = 1
@@ -57,9 +60,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     The folder holds `state.json` and the weight and optimizer files it
     names. Each epoch's files are written under new names before
-    `state.json` is atomically replaced, so a crash at any moment leaves a
-    consistent checkpoint: the previous one or the new one. Files the state
-    no longer names are then deleted.
+    `state.json` is atomically replaced (`densenet_hub.base.publish`), so a
+    crash at any moment leaves a consistent checkpoint: the previous one or
+    the new one. Files the state no longer names are then deleted.
 
     Early stopping watches `val_loss`: after `patience` epochs without a new
     best (counted only once `patience_from_epoch` epochs are done, i.e. not
@@ -205,9 +208,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.state = state
         if not self.writer:
             return
-        partial = self.directory / f".{STATE_FILE}.partial"
-        partial.write_text(json.dumps(state, indent=2), encoding="utf-8")
-        os.replace(partial, self.directory / STATE_FILE)
+        with published(self.directory / STATE_FILE, overwrite=True) as staging:
+            write_file(staging, json.dumps(state, indent=2).encode("utf-8"))
         self._remove_unnamed_files()
 
     def _remove_unnamed_files(self):
@@ -240,7 +242,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 "stopped_early": False,
             }
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
+            # No size cap: the state lists every image of the split. NaN
+            # stands for a metric a run does not have (a multi-label run's
+            # accuracy).
+            state = read_json(path, None, allow_non_finite=True, fix=None)
             saved_settings = state["settings"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(
@@ -309,9 +314,7 @@ def remove_checkpoint(directory):
             "other_folder",
         )
     for path in directory.iterdir():
-        if path.name in (STATE_FILE, f".{STATE_FILE}.partial") or CHECKPOINT_FILE.fullmatch(
-            path.name
-        ):
+        if path.name == STATE_FILE or CHECKPOINT_FILE.fullmatch(path.name):
             path.unlink()
     if not any(directory.iterdir()):
         directory.rmdir()

@@ -1,6 +1,8 @@
 """The classifier a training run starts from, and saving it with its class
 labels."""
 
+import keras
+
 from densenet_hub.base import file_names as names
 from densenet_hub.base.json_files import read_json
 from densenet_hub.base.publish import check_output_folder
@@ -13,7 +15,6 @@ from densenet_hub.presets.class_labels import class_labels_of
 from densenet_hub.presets.class_labels import default_class_names
 from densenet_hub.presets.resolver import local_folder
 from densenet_hub.presets.saver import save_preset
-from densenet_hub.training.finetune import use_from_scratch_batchnorm
 
 
 def classifier_for_training(
@@ -70,3 +71,39 @@ def save_classifier(classifier, labels, out, overwrite=False):
     one atomic save: `out` ends up complete or unchanged."""
     check_output_folder(out, overwrite)
     save_preset(classifier, out, overwrite=overwrite, extra_files=labels.files())
+
+
+# Keras' default BatchNormalization momentum, 0.99, suits long runs and
+# pretrained statistics: the moving averages forget a step's batch
+# statistics over about 100 steps. A backbone trained from scratch starts
+# them at mean 0 and variance 1 while its activations drift fast, so after a
+# few dozen steps the averages still mostly hold the initial values and
+# validation (which uses them) scores near chance while training accuracy
+# climbs. 0.9, torchvision's default (its momentum=0.1) and DenseNet's
+# original setting, forgets over about 10 steps.
+FROM_SCRATCH_BATCHNORM_MOMENTUM = 0.9
+
+
+def use_from_scratch_batchnorm(model, momentum=FROM_SCRATCH_BATCHNORM_MOMENTUM):
+    """Sets every BatchNormalization layer of `model` to `momentum`, for
+    training fresh weights in few steps; pretrained models keep Keras'
+    default. The setting is not saved with the model (a preset stores the
+    architecture's config, not the layers' momentum).
+
+    Example:
+    ```python
+    import keras
+    import densenet_hub
+    from densenet_hub.training.classifier import use_from_scratch_batchnorm
+
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    use_from_scratch_batchnorm(backbone)
+    layers = [l for l in backbone._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    assert layers and all(layer.momentum == 0.9 for layer in layers)
+    ```
+    """
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum

@@ -1,14 +1,15 @@
 """`finetune`: the fine-tuning recipe of `densenet-hub train`, for a built
 `ImageClassifier` and labelled image files.
 
-The run: a stratified train/validation split (for a multi-label classifier,
-one that keeps each patient's images on one side), augmentation with stock
-Keras layers, a warm-up that trains only the head on a frozen backbone, then
-fine-tuning of the whole model, with a checkpoint after every epoch and early
-stopping on the validation loss. Calling `finetune` again with the same
-settings and checkpoint folder after an interruption resumes from the last
-checkpoint. Under a `keras.distribution` (see `start_distribution`) every
-process calls it alike; only process 0 writes the checkpoints.
+The run: the objective's train/validation split (see `objectives`: stratified
+by class, or for a multi-label classifier one that keeps each patient's
+images on one side), augmentation with stock Keras layers, a warm-up that
+trains only the head on a frozen backbone, then fine-tuning of the whole
+model, with a checkpoint after every epoch and early stopping on the
+validation loss. Calling `finetune` again with the same settings and
+checkpoint folder after an interruption resumes from the last checkpoint.
+Under a `keras.distribution` (see `start_distribution`) every process calls
+it alike; only process 0 writes the checkpoints.
 """
 
 import collections
@@ -17,7 +18,6 @@ import os
 import pathlib
 
 import keras
-import numpy as np
 
 from densenet_hub import distribution
 from densenet_hub.data.images import ON_ERROR_CHOICES
@@ -26,9 +26,7 @@ from densenet_hub.training.augmentation import augmentation_layers
 from densenet_hub.training.batches import LabelledBatches
 from densenet_hub.training.checkpoint import TrainingCheckpoint
 from densenet_hub.training.checkpoint import remove_checkpoint
-from densenet_hub.training import multilabel
-from densenet_hub.training.multilabel import MultiLabelTargets
-from densenet_hub.training.split import stratified_split
+from densenet_hub.training.objectives import objective_for
 from densenet_hub.base.validation import check_choice
 from densenet_hub.base.validation import check_positive_int
 
@@ -61,6 +59,9 @@ class FinetuneResult:
             negatives], "validation": [...]}}` over entries of weight > 0.
         positive_weights: multi-label only: the factor of each finding's
             positive entries in the loss, or `None` (all 1).
+        objective: the `SingleLabelObjective` or `MultiLabelObjective` the
+            run trained with (its `class_labels(result)` is what a preset of
+            the classifier records).
     """
 
     classifier: object
@@ -78,6 +79,7 @@ class FinetuneResult:
     threshold_rule: str = None
     split_counts: dict = None
     positive_weights: list = None
+    objective: object = None
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -139,6 +141,7 @@ def finetune(
     groups=None,
     positive_weights=None,
     findings=None,
+    callbacks=None,
 ):
     """Fine-tunes `classifier` on labelled image files, resumably.
 
@@ -157,14 +160,16 @@ def finetune(
         classifier: a built `ImageClassifier` with its preprocessor, e.g.
             `ImageClassifier.from_preset(preset, num_classes=n)`.
         paths: image file paths.
-        labels: an int class index per path, from 0 to
-            `classifier.num_classes - 1`; every class present needs at least
-            two images (one for validation). For a multi-label classifier
-            (`activation="sigmoid"`), a `(paths, num_classes)` array of 0/1
-            targets, e.g. `densenet_hub.data.read_label_table(...).targets`:
-            the loss is then `MultiLabelBinaryCrossentropy`, the validation
-            metric AUROC, and the result holds per-finding decision
-            thresholds chosen on the validation split.
+        labels: what to learn, one row per path: an int class index per
+            path, from 0 to `classifier.num_classes - 1` (every class present
+            needs at least two images, one for validation); or for a
+            multi-label classifier (`activation="sigmoid"`) a `(paths,
+            num_classes)` array of 0/1 targets, e.g.
+            `densenet_hub.data.read_label_table(...).targets`: the loss is
+            then `MultiLabelBinaryCrossentropy`, the validation metric
+            AUROC, and the result holds per-finding decision thresholds
+            chosen on the validation split. Or the objective itself, a
+            `SingleLabelObjective` or `MultiLabelObjective` holding them.
         checkpoint_dir: the checkpoint folder, created if absent.
         epochs: epochs fine-tuning the whole model after the warm-up.
         warmup_epochs: epochs training only the head.
@@ -189,16 +194,14 @@ def finetune(
         verbose: Keras' `fit` verbosity (`"auto"`, 0, 1 or 2); above 0 this
             also prints the split and each phase. Processes other than 0 of
             a multi-process run are silent.
-        label_weights: multi-label only: `None` or a weight per (image,
-            finding) entry, 0 leaving it out of the loss and metrics (the
-            "ignore" uncertainty policy).
-        groups: multi-label only: `None` or a group id per image, such as
-            the patient; a group's images all go to one side of the split.
-        positive_weights: multi-label only: `None`, `"balanced"` (each
-            finding's positive entries weigh negatives / positives of the
-            training split, for rare findings) or one number per finding.
-        findings: multi-label only: finding names, for messages and
-            `split_counts`.
+        label_weights, groups, positive_weights, findings: multi-label
+            targets only, as for `MultiLabelObjective`: a weight per (image,
+            finding) entry (0 leaves it out of the loss and metrics), a
+            group (patient) id per image kept on one side of the split,
+            `"balanced"` or one loss factor per finding for its positive
+            entries, and the finding names.
+        callbacks: more Keras callbacks for every `fit` of the run, e.g.
+            `CompileNotice()`.
 
     Returns:
         A `FinetuneResult`.
@@ -243,23 +246,12 @@ def finetune(
     assert result.epochs_done == 2 and result.best_epoch in (1, 2)
     ```
     """
-    multi = None
-    if np.ndim(labels) == 2:
-        multi = MultiLabelTargets.check(classifier, labels, label_weights, groups, findings,
-                                        len(paths))  # fmt: skip
-    total_epochs = _check_arguments(classifier, paths, labels, epochs, warmup_epochs,
-                                    batch_size, patience, stop_after_epochs, on_error,
-                                    multi is not None)  # fmt: skip
+    objective = objective_for(labels, label_weights, groups, positive_weights, findings)
+    objective.check(classifier, len(paths))
+    total_epochs = _check_arguments(classifier, epochs, warmup_epochs, batch_size, patience,
+                                    stop_after_epochs, on_error)  # fmt: skip
     paths = [pathlib.Path(path) for path in paths]
-    if multi is None:
-        labels = np.asarray(labels, dtype="int64")
-        train_rows, val_rows = stratified_split(labels, val_split, seed)
-        compile_arguments = _single_label_compile_arguments()
-    else:
-        labels = multi.targets
-        train_rows, val_rows = multi.split(val_split, seed)
-        positive_weights = multi.positive_weights(positive_weights, train_rows)
-        compile_arguments = multilabel.compile_arguments(positive_weights)
+    train_rows, val_rows = objective.split(val_split, seed)
     distribution.check_global_batch(batch_size)
     _check_split_for_replicas(train_rows, val_rows)
     # Each process augments its own rows on its own, with its own random
@@ -280,16 +272,16 @@ def finetune(
     settings = {
         **(checkpoint_settings or {}),
         **recipe,
-        **({} if multi is None else {"multi_label": {**multi.settings(),
-                                                     "positive_weights": positive_weights}}),
+        **objective.settings(train_rows),
         **_file_settings(paths, train_rows, val_rows),
     }
     checkpoint = _open_checkpoint(
         checkpoint_dir, settings, restart, patience, warmup_epochs, stop_after_epochs
     )
     if verbose != 0:
-        _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epochs,
-                      batch_size, multi)  # fmt: skip
+        _report_start(checkpoint, objective, train_rows, val_rows, warmup_epochs, epochs,
+                      batch_size)  # fmt: skip
+    compile_arguments = objective.compile_arguments(train_rows)
     preprocessor = classifier.preprocessor
     was_memory_efficient = classifier.backbone.memory_efficient
     # The batches arrive preprocessed (and augmented), as `fit` then needs.
@@ -298,15 +290,15 @@ def finetune(
     classifier.backbone.memory_efficient = memory_efficient
     history = collections.defaultdict(list)
     try:
-        batches = _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed,
-                               on_error, checkpoint, multi)  # fmt: skip
+        batches = _batch_maker(paths, objective, preprocessor, augmentation, batch_size, seed,
+                               on_error, checkpoint)  # fmt: skip
         train_data, val_data = batches(train_rows, True), batches(val_rows, False)
         checkpoint.restore_latest(classifier)
         for phase in _phases(warmup_epochs, epochs, warmup_learning_rate, learning_rate):
             if checkpoint.epochs_done >= phase.end or checkpoint.stopped_early:
                 continue
             _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs,
-                       verbose, history, compile_arguments)  # fmt: skip
+                       verbose, history, compile_arguments, callbacks)  # fmt: skip
             if checkpoint.paused:
                 break
     except KeyboardInterrupt as interruption:
@@ -320,10 +312,7 @@ def finetune(
     if not paused:
         classifier.backbone.trainable = True
         checkpoint.restore_best(classifier)
-        if multi is not None:
-            thresholds = multilabel.validation_thresholds(
-                classifier, val_data, multi.findings
-            ).tolist()
+        thresholds = objective.choose_thresholds(classifier, val_data)
     best = checkpoint.best
     return FinetuneResult(
         classifier=classifier,
@@ -338,15 +327,16 @@ def finetune(
         checkpoint_dir=checkpoint.directory,
         best_val_metrics=dict(best.get("val_metrics", {})),
         thresholds=thresholds,
-        threshold_rule=None if multi is None else multilabel.THRESHOLD_RULE,
-        split_counts=None if multi is None else multi.split_table(train_rows, val_rows),
-        positive_weights=None if multi is None else positive_weights,
+        threshold_rule=objective.threshold_rule,
+        split_counts=objective.split_counts(train_rows, val_rows),
+        positive_weights=objective.positive_weights(train_rows),
+        objective=objective,
     )
 
 
-def _check_arguments(classifier, paths, labels, epochs, warmup_epochs, batch_size, patience,
-                     stop_after_epochs, on_error, multi_label):  # fmt: skip
-    """Refuses what the recipe cannot train; returns the total epochs."""
+def _check_arguments(classifier, epochs, warmup_epochs, batch_size, patience,
+                     stop_after_epochs, on_error):  # fmt: skip
+    """Refuses a recipe that cannot train; returns the total epochs."""
     for name, value in (("epochs", epochs), ("warmup_epochs", warmup_epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"finetune: `{name}` must be an integer >= 0, got {value!r}.")
@@ -365,29 +355,6 @@ def _check_arguments(classifier, paths, labels, epochs, warmup_epochs, batch_siz
             f"finetune: the classifier ({type(classifier).__name__}) has no "
             "preprocessor to read the images with; build it with one, e.g. "
             "`ImageClassifier.from_preset(preset, num_classes=n)`."
-        )
-    if multi_label:
-        return warmup_epochs + epochs
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or len(labels) != len(paths):
-        raise ValueError(
-            f"finetune: `labels` must hold one class index per path: "
-            f"{len(paths)} paths but labels of shape {labels.shape}."
-        )
-    num_classes = classifier.num_classes
-    if not np.issubdtype(labels.dtype, np.integer) or labels.size and (
-        labels.min() < 0 or labels.max() >= num_classes
-    ):
-        raise ValueError(
-            f"finetune: `labels` must be integers from 0 to {num_classes - 1} "
-            f"(the classifier has {num_classes} classes), got values "
-            f"{np.unique(labels)[:10].tolist()}; map each class to an index, "
-            "or build the classifier with more classes."
-        )
-    if len(np.unique(labels)) < 2:
-        raise ValueError(
-            f"finetune: the labels hold {len(np.unique(labels))} class(es); a "
-            "classifier needs images of at least two classes."
         )
     return warmup_epochs + epochs
 
@@ -441,15 +408,15 @@ def _open_checkpoint(directory, settings, restart, patience, warmup_epochs, stop
     )
 
 
-def _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed, on_error,
-                 checkpoint, multi):  # fmt: skip
+def _batch_maker(paths, objective, preprocessor, augmentation, batch_size, seed, on_error,
+                 checkpoint):  # fmt: skip
     replicas = distribution.replica_count()
     local_rows = distribution.local_batch_rows if distribution.process_count() > 1 else None
 
     def batches(rows, training):
         return LabelledBatches(
             [paths[i] for i in rows],
-            labels[rows],
+            objective.targets[rows],
             batch_size,
             preprocessor,
             augment=augmentation if training else None,
@@ -459,7 +426,7 @@ def _batch_maker(paths, labels, preprocessor, augmentation, batch_size, seed, on
             replicas=replicas,
             local_rows=local_rows,
             cover_every_row=not training,
-            label_weights=None if multi is None else multi.weights[rows],
+            label_weights=None if objective.weights is None else objective.weights[rows],
         )
 
     return batches
@@ -474,17 +441,8 @@ def _phases(warmup_epochs, epochs, warmup_learning_rate, learning_rate):
     )  # fmt: skip
 
 
-def _single_label_compile_arguments():
-    return {
-        # Weighted: validation batches padded for several devices mask the
-        # padding with zero sample weights.
-        "metrics": [],
-        "weighted_metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    }
-
-
 def _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs, verbose,
-               history, compile_arguments):  # fmt: skip
+               history, compile_arguments, callbacks):  # fmt: skip
     done = checkpoint.epochs_done
     if verbose != 0:
         print(f"{phase.title}: epoch {done + 1} to {phase.end} of {total_epochs}", flush=True)
@@ -503,24 +461,22 @@ def _run_phase(phase, classifier, checkpoint, train_data, val_data, total_epochs
         validation_data=val_data,
         initial_epoch=done,
         epochs=phase.end,
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, *(callbacks or ())],
         verbose=verbose,
     )
     for name, values in fitted.history.items():
         history[name].extend(float(value) for value in values)
 
 
-def _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epochs, batch_size,
-                  multi):  # fmt: skip
-    classes = len(np.unique(labels)) if multi is None else len(multi.findings)
-    kind = "classes" if multi is None else "findings"
+def _report_start(checkpoint, objective, train_rows, val_rows, warmup_epochs, epochs,
+                  batch_size):  # fmt: skip
     print(
-        f"{classes} {kind}, {len(train_rows)} training and "
+        f"{objective.label_count()}, {len(train_rows)} training and "
         f"{len(val_rows)} validation images; {warmup_epochs} warm-up and "
         f"{epochs} fine-tuning epoch(s)"
     )
-    if multi is not None:
-        _report_split_counts(multi, train_rows, val_rows)
+    for line in objective.split_lines(train_rows, val_rows):
+        print(line)
     replicas = distribution.replica_count()
     train_left_out = (len(train_rows) % batch_size) % replicas
     if train_left_out:
@@ -534,51 +490,3 @@ def _report_start(checkpoint, labels, train_rows, val_rows, warmup_epochs, epoch
             f"resuming from epoch {checkpoint.epochs_done} of "
             f"{warmup_epochs + epochs} (checkpoint {checkpoint.directory})"
         )
-
-
-def _report_split_counts(multi, train_rows, val_rows):
-    groups = "" if multi.groups is None else (
-        f" ({len(set(multi.groups[train_rows]))} and {len(set(multi.groups[val_rows]))} "
-        "patient groups, none on both sides)"
-    )
-    print(f"positive / negative labels per finding, training | validation{groups}:")
-    width = max(len(name) for name in multi.findings)
-    for name, sides in multi.split_table(train_rows, val_rows).items():
-        (train_pos, train_neg), (val_pos, val_neg) = sides["train"], sides["validation"]
-        print(f"  {name:<{width}}  {train_pos:>6} / {train_neg:<6} | {val_pos:>6} / {val_neg}")
-
-
-# Keras' default BatchNormalization momentum, 0.99, suits long runs and
-# pretrained statistics: the moving averages forget a step's batch
-# statistics over about 100 steps. A backbone trained from scratch starts
-# them at mean 0 and variance 1 while its activations drift fast, so after a
-# few dozen steps the averages still mostly hold the initial values and
-# validation (which uses them) scores near chance while training accuracy
-# climbs. 0.9, torchvision's default (its momentum=0.1) and DenseNet's
-# original setting, forgets over about 10 steps.
-FROM_SCRATCH_BATCHNORM_MOMENTUM = 0.9
-
-
-def use_from_scratch_batchnorm(model, momentum=FROM_SCRATCH_BATCHNORM_MOMENTUM):
-    """Sets every BatchNormalization layer of `model` to `momentum`, for
-    training fresh weights in few steps; pretrained models keep Keras'
-    default. The setting is not saved with the model (a preset stores the
-    architecture's config, not the layers' momentum).
-
-    Example:
-    ```python
-    import keras
-    import densenet_hub
-    from densenet_hub.training.finetune import use_from_scratch_batchnorm
-
-    backbone = densenet_hub.models.DenseNetBackbone(
-        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
-    )
-    use_from_scratch_batchnorm(backbone)
-    layers = [l for l in backbone._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    assert layers and all(layer.momentum == 0.9 for layer in layers)
-    ```
-    """
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = momentum

@@ -3,17 +3,21 @@ a classifier on a folder with one sub-folder of images per class, or a
 multi-label classifier (one sigmoid per finding) on a label table.
 
 The run: a stratified train/validation split, augmentation with stock Keras
-layers, a warm-up that trains only the new head on a frozen backbone, then
+layers, a warm-up that trains only the new head on a frozen backbone (none
+with `--no-pretrained`: a random backbone has no features to protect), then
 fine-tuning of the whole model, with a checkpoint after every epoch and early
-stopping on the validation loss. Running the same command again after an
+stopping on the validation loss. On the first batch it says when XLA
+compiles the first epoch, which can take minutes. Running the same command again after an
 interruption resumes from the last checkpoint. The best epoch's model is
 saved as a preset folder (KerasHub's files plus `class_names.json`, and for
 a multi-label classifier `multi_label.json` with the decision thresholds
 chosen on the validation split) that `predict`, `evaluate` and
 `from_preset` load.
 
-The recipe is `densenet_hub.training.finetune`; this module parses the
-options, builds the classifier, prints and saves. With `--devices`,
+The recipe is `densenet_hub.training.finetune`, trained for the data's
+objective (`SingleLabelObjective` for a class folder, `MultiLabelObjective`
+for a table); this module parses the options, builds the classifier, prints
+and saves. With `--devices`,
 `--distribution` or a multi-process setting (JAX backend), training runs
 through `densenet_hub.distribution` (Keras' distribution API):
 `--batch-size` is the global batch, and only process 0 prints, writes the
@@ -28,20 +32,19 @@ import keras
 
 from densenet_hub import distribution
 from densenet_hub import training
+from densenet_hub.base.publish import check_output_folder
 from densenet_hub.cli import shell
+from densenet_hub.cli.shell import DATA_HELP
 from densenet_hub.cli.shell import PROGRAM
 from densenet_hub.cli.shell import CliError
-from densenet_hub.cli.shell import find_labelled_images
-from densenet_hub.cli.shell import skipped_images_as_warnings
-from densenet_hub.base.publish import check_output_folder
-from densenet_hub.training.classifier import classifier_for_training
-from densenet_hub.cli.shell import DATA_HELP
 from densenet_hub.cli.shell import add_label_table_options
+from densenet_hub.cli.shell import find_labelled_images
 from densenet_hub.cli.shell import is_label_table
 from densenet_hub.cli.shell import read_table
+from densenet_hub.cli.shell import skipped_images_as_warnings
 from densenet_hub.cli.shell import table_settings
+from densenet_hub.training.classifier import classifier_for_training
 from densenet_hub.training.classifier import save_classifier
-from densenet_hub.presets.class_labels import ClassLabels
 
 # EX_TEMPFAIL: the run stopped before the end on purpose; running the same
 # command again continues it.
@@ -95,7 +98,7 @@ def register(subparsers):
         "--warmup-epochs",
         type=shell.non_negative_int,
         default=1,
-        help="epochs training only the new head (default 1)",
+        help="epochs training only the new head (default 1; none with --no-pretrained)",
     )
     parser.add_argument(
         "--epochs",
@@ -240,42 +243,33 @@ def run(args):
 
 
 def _run(args):
-    total_epochs = args.warmup_epochs + args.epochs
-    if total_epochs == 0:
-        raise CliError("--warmup-epochs and --epochs are both 0; train for at least one epoch.")
+    warmup_epochs = _warmup_epochs(args)
     check_output_folder(args.out, args.overwrite)
     settings = {key: getattr(args, key) for key in MODEL_SETTINGS}
-    if is_label_table(args.data_dir):
-        table = read_table(args, args.data_dir, args.group_column)
-        paths, labels, class_names = table.paths, table.targets, table.findings
-        multi_label = {
-            "label_weights": table.weights,
-            "groups": table.groups,
-            "positive_weights": None if args.positive_weights == "none" else "balanced",
-            "findings": table.findings,
-        }
-        settings.update(table_settings(args), group_column=args.group_column)
-    else:
-        _refuse_table_options(args)
-        paths, labels, class_names = _labelled_images(pathlib.Path(args.data_dir), args.on_error)
-        multi_label = {}
+    paths, objective, reading = _training_data(args, settings)
     _start_distribution(args)
     # Seeds the new head's (or, without pretrained weights, every layer's)
     # initial weights, so that a run can be repeated.
     keras.utils.set_random_seed(args.seed)
+    if warmup_epochs < args.warmup_epochs and not args.quiet:
+        print(
+            f"no warm-up with --no-pretrained: the backbone is random, so the whole "
+            f"model trains from the first epoch (--warmup-epochs {args.warmup_epochs} "
+            "left out)"
+        )
     classifier = classifier_for_training(
-        args.preset, len(class_names), not args.no_pretrained, args.image_size,
-        class_names, multi_label=bool(multi_label),
+        args.preset, len(objective.names), not args.no_pretrained, args.image_size,
+        objective.names, multi_label=objective.multi_label,
     )  # fmt: skip
     try:
         with skipped_images_as_warnings():
             result = training.finetune(
                 classifier,
                 paths,
-                labels,
+                objective,
                 args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoints",
                 epochs=args.epochs,
-                warmup_epochs=args.warmup_epochs,
+                warmup_epochs=warmup_epochs,
                 learning_rate=args.learning_rate,
                 warmup_learning_rate=args.warmup_learning_rate,
                 val_split=args.val_split,
@@ -287,9 +281,9 @@ def _run(args):
                 stop_after_epochs=args.stop_after_epochs,
                 memory_efficient=args.memory_efficient,
                 on_error=args.on_error,
-                checkpoint_settings={**settings, "class_names": class_names},
+                checkpoint_settings={**settings, "class_names": objective.names},
                 verbose=_verbosity(args.quiet),
-                **multi_label,
+                callbacks=None if args.quiet else [training.CompileNotice()],
             )
     except training.TrainingInterrupted as interruption:
         _report_interruption(interruption)
@@ -299,26 +293,46 @@ def _run(args):
     if result.paused:
         print(
             f"{PROGRAM}: stopped after epoch {result.epochs_done} of "
-            f"{total_epochs} as asked (--stop-after-epochs); the checkpoint is "
+            f"{result.total_epochs} as asked (--stop-after-epochs); the checkpoint is "
             f"in {result.checkpoint_dir}. Run the same command again to continue.",
             file=sys.stderr,
         )
         return EXIT_PAUSED
-    _save_best(args, result, _class_labels(result, class_names, settings))
+    _save_best(args, result, objective.class_labels(result, reading))
     return 0
 
 
-def _class_labels(result, class_names, settings):
-    """What the preset records of its classes: for a multi-label run, also
-    the thresholds and how the labels were read."""
-    if result.thresholds is None:
-        return ClassLabels(class_names)
-    details = {
-        "labels": {key: settings[key] for key in ("uncertainty", "unmentioned", "group_column")},
-        "positive_weights": result.positive_weights,
-        "split_counts": result.split_counts,
-    }
-    return ClassLabels(class_names, result.thresholds, result.threshold_rule, details)
+def _warmup_epochs(args):
+    """The warm-up epochs to train: none on a random backbone (`--no-pretrained`),
+    whose features a head-only warm-up cannot protect; a frozen random
+    backbone leaves the head at chance."""
+    if args.warmup_epochs + args.epochs == 0:
+        raise CliError("--warmup-epochs and --epochs are both 0; train for at least one epoch.")
+    if not args.no_pretrained:
+        return args.warmup_epochs
+    if args.epochs == 0:
+        raise CliError(
+            "--no-pretrained trains the whole model from the first epoch (a "
+            "head-only warm-up on a random backbone learns nothing), but --epochs "
+            "is 0; pass --epochs 1 or more."
+        )
+    return 0
+
+
+def _training_data(args, settings):
+    """`(paths, objective, reading)` of DATA: a class folder's images and
+    classes, or a label table's images and findings; `reading` records how
+    a table's labels were read. Adds a table's reading options to
+    `settings`."""
+    if not is_label_table(args.data_dir):
+        _refuse_table_options(args)
+        paths, labels, class_names = _labelled_images(pathlib.Path(args.data_dir), args.on_error)
+        return paths, training.SingleLabelObjective(labels, class_names), None
+    table = read_table(args, args.data_dir, args.group_column)
+    positive_weights = None if args.positive_weights == "none" else args.positive_weights
+    settings.update(table_settings(args), group_column=args.group_column)
+    reading = {key: settings[key] for key in ("uncertainty", "unmentioned", "group_column")}
+    return table.paths, training.MultiLabelObjective.from_table(table, positive_weights), reading
 
 
 def _refuse_table_options(args):
@@ -395,13 +409,10 @@ def _save_best(args, result, labels):
         return
     with distribution.unsharded():
         save_classifier(result.classifier, labels, args.out, args.overwrite)
-    if labels.multi_label:
-        quality = f"validation mean AUROC {result.best_val_metrics.get('val_auroc', float('nan')):.4f}"
-    else:
-        quality = f"validation accuracy {result.best_val_accuracy:.4f}"
     print(
         f"saved {args.out}: best epoch {result.best_epoch} of {result.epochs_done}, "
-        f"{quality}, validation loss {result.best_val_loss:.4f}"
+        f"{result.objective.score_text(result.best_val_metrics)}, "
+        f"validation loss {result.best_val_loss:.4f}"
     )
     if labels.multi_label:
         thresholds = ", ".join(

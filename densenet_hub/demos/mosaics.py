@@ -1,5 +1,6 @@
-"""`densenet-hub demo --multi-label`: multi-label work as chest X-ray
-studies do it, offline, on mosaics of scikit-learn's bundled digits.
+"""Multi-label data as chest X-ray studies have it, made offline from
+scikit-learn's bundled digits: mosaics of several digits with CheXpert-style
+tables.
 
 Each mosaic is a 2x2 grid holding two to four handwritten digits (the other
 cells blank); its findings are the digits present, ten 0/1 labels as a
@@ -15,27 +16,20 @@ validation set.
 
 import csv
 import dataclasses
-import json
 import pathlib
-import time
 
 import numpy as np
 import PIL.Image
 
-from densenet_hub.cli.commands.demo_steps import IMAGE_SIZE
-from densenet_hub.cli.commands.demo_steps import command
-from densenet_hub.cli.commands.demo_steps import prepare_output
-from densenet_hub.cli.commands.demo_steps import split_digit_scans
-from densenet_hub.cli.commands.demo_steps import step
-from densenet_hub.cli.commands.demo_steps import tiny_classifier
-from densenet_hub.cli.shell import CliError
+from densenet_hub.demos.digits import IMAGE_SIZE
+from densenet_hub.demos.digits import digit_picture
+from densenet_hub.demos.digits import split_digit_scans
 
 FINDINGS = tuple(f"digit_{digit}" for digit in range(10))
 PATH_COLUMN = "Path"
 GROUP_COLUMN = "Patient ID"
 GRID = 2
 CELL_SIZE = IMAGE_SIZE // GRID
-DIGIT_MAX = 16  # scikit-learn's digits are grey levels 0..16
 DIGITS_PER_MOSAIC = (2, 4)  # at least, at most
 SCANS_PER_PATIENT = 5
 MOSAICS_PER_PATIENT = 5
@@ -45,90 +39,6 @@ TEST_FRACTION = 0.25
 UNCERTAIN_RATE = 0.05
 UNMENTIONED_RATE = 0.05
 UNCERTAIN, UNMENTIONED = "-1", ""
-EPOCHS = 15
-OUT = "densenet_hub_demo_multilabel"
-# Below this the demo reports a failure: it must clearly beat chance (0.5).
-MIN_AUROC = 0.9
-PREDICTED_MOSAICS = 4
-EXPLAINED_MOSAICS = 3
-# What the demo writes inside --out; --overwrite replaces only these.
-OUTPUTS = (
-    "mosaics",
-    "base_preset",
-    "mosaics_preset",
-    "mosaics_preset.checkpoints",
-    "explain",
-    "roc_curves.png",
-    "metrics.json",
-)
-
-
-def run(args):
-    """Runs the multi-label demo (`densenet-hub demo --multi-label`).
-
-    Args:
-        args: the `demo` command's parsed arguments; `parser` is the
-            `densenet-hub` parser the steps run their commands with.
-
-    Returns:
-        0; raises `CliError` when the mean test AUROC is below
-        `args.min_auroc`.
-    """
-    started = time.monotonic()
-    out = pathlib.Path(args.out or OUT)
-    prepare_output(out, args.overwrite, OUTPUTS)
-    train, test = write_mosaic_tables(out / "mosaics", args.images_per_class, args.seed)
-    step(
-        f"wrote {len(train.truth)} training mosaics of {len(set(train.patients))} "
-        f"patients to {train.table} ({train.uncertain} labels uncertain, "
-        f"{train.unmentioned} unmentioned) and {len(test.truth)} held-out mosaics "
-        f"of {len(set(test.patients))} patients with other scans to {test.table}"
-    )
-    base = out / "base_preset"
-    tiny_classifier().save_to_preset(str(base))
-    step(f"saved the untrained architecture to {base}")
-
-    preset = out / "mosaics_preset"
-    quiet = ["--quiet"] if args.quiet else []
-    command(
-        args.parser,
-        "train", str(train.table), "--preset", str(base), "--out", str(preset),
-        "--group-column", GROUP_COLUMN, "--uncertainty", "ignore", "--unmentioned", "ignore",
-        # As in the single-label demo: the backbone is as random as the head,
-        # so there is nothing for a head-only warm-up to protect.
-        "--no-pretrained", "--warmup-epochs", "0",
-        "--epochs", str(EPOCHS if args.epochs is None else args.epochs),
-        "--learning-rate", "3e-3", "--patience", "4",
-        # No flips: a mirrored digit is another shape (or none).
-        "--augment", "rotate,zoom,translate", "--seed", str(args.seed), *quiet,
-    )  # fmt: skip
-    step(f"evaluating {preset} on the held-out mosaics in {test.table}")
-    metrics_file = out / "metrics.json"
-    command(
-        args.parser,
-        "evaluate", str(preset), str(test.table),
-        "--roc", str(out / "roc_curves.png"), "--metrics-json", str(metrics_file), *quiet,
-    )  # fmt: skip
-    metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-
-    examples = _examples(test)
-    step("predicting a few held-out mosaics")
-    command(args.parser, "predict", str(preset), *map(str, examples), "--top-k", "4", "--quiet")
-    step("explaining every digit found in a few of them with Grad-CAM")
-    (out / "explain").mkdir()
-    for path in examples[:EXPLAINED_MOSAICS]:
-        # Without --class: a map per finding at or above its threshold.
-        command(args.parser, "explain", str(preset), str(path),
-                "--out", str(out / "explain" / path.name))  # fmt: skip
-
-    _summary(out, preset, test, examples[0], metrics, time.monotonic() - started)
-    if metrics["mean_auroc"] < args.min_auroc:
-        raise CliError(
-            f"the demo reached a mean AUROC of {metrics['mean_auroc']:.4f} on the held-out "
-            f"mosaics, below --min-auroc {args.min_auroc} (chance is 0.5); train "
-            "longer with --epochs, or on more scans (leave out --images-per-class)."
-        )
-    return 0
 
 
 @dataclasses.dataclass
@@ -153,6 +63,11 @@ class MosaicSplit:
     uncertain: int = 0
     unmentioned: int = 0
 
+    def first_mosaics(self, count):
+        """The first mosaic of each of the first `count` patients."""
+        patients = list(dict.fromkeys(self.patients))[:count]
+        return [self.table.parent / self.table.stem / f"{patient}_0.png" for patient in patients]
+
 
 def write_mosaic_tables(folder, images_per_class=None, seed=0):
     """Writes digit mosaics as 32x32 grayscale PNGs under `folder`/`train`
@@ -175,7 +90,7 @@ def write_mosaic_tables(folder, images_per_class=None, seed=0):
     Example:
     ```python
     import tempfile
-    from densenet_hub.cli.commands.demo_multilabel import write_mosaic_tables
+    from densenet_hub.demos import write_mosaic_tables
 
     train, test = write_mosaic_tables(tempfile.mkdtemp(), images_per_class=8)
     assert train.table.name == "train.csv" and len(test.truth) > 0
@@ -248,32 +163,6 @@ def _mosaic(scans, cells):
     first `len(scans)` of `cells`); the other cells stay black."""
     mosaic = PIL.Image.new("L", (IMAGE_SIZE, IMAGE_SIZE))
     for grey_levels, cell in zip(scans, cells):
-        pixels = np.round(grey_levels * (255 / DIGIT_MAX)).astype("uint8")
-        picture = PIL.Image.fromarray(pixels).resize((CELL_SIZE, CELL_SIZE), PIL.Image.BICUBIC)
         row, column = divmod(int(cell), GRID)
-        mosaic.paste(picture, (column * CELL_SIZE, row * CELL_SIZE))
+        mosaic.paste(digit_picture(grey_levels, CELL_SIZE), (column * CELL_SIZE, row * CELL_SIZE))
     return mosaic
-
-
-def _examples(test):
-    """The first mosaic of each of the first few test patients."""
-    patients = list(dict.fromkeys(test.patients))[:PREDICTED_MOSAICS]
-    return [test.table.parent / "test" / f"{patient}_0.png" for patient in patients]
-
-
-def _summary(out, preset, test, example, metrics, seconds):
-    print(
-        f"\n== demo finished in {seconds:.0f} s\n"
-        f"mean AUROC on {metrics['images']} held-out mosaics of "
-        f"{len(set(test.patients))} unseen patients: {metrics['mean_auroc']:.4f} "
-        f"(chance: 0.5), mean average precision: {metrics['mean_average_precision']:.4f}\n"
-        f"outputs in {out}:\n"
-        f"  fine-tuned preset:  {preset}\n"
-        f"  metrics (JSON):     {out / 'metrics.json'}\n"
-        f"  ROC curves:         {out / 'roc_curves.png'}\n"
-        f"  Grad-CAM heat maps: {out / 'explain'}\n"
-        f"  mosaics and tables: {out / 'mosaics'} (train.csv, test.csv)\n"
-        f"try: densenet-hub predict {preset} {test.table}\n"
-        f"     densenet-hub explain {preset} {example} --class {FINDINGS[0]} "
-        f"--out {FINDINGS[0]}.png"
-    )
