@@ -5,13 +5,23 @@ with randomised BatchNorm statistics and affine parameters, saved as a state
 dict, plus the model's eval-mode outputs on fixed inputs. The tests convert
 the saved files and compare outputs without needing torchvision or timm.
 
+The photo fixture (`--only photos`) runs photos shipped inside matplotlib
+and scikit-learn, found in the project's `.venv` (`--site-packages`), through
+the real torchvision and timm eval transforms and the two small models
+above; the tests then check the converter's pixels and the converted
+models' logits against it.
+
 Run it in a separate environment, never the project's:
 
     python3 -m venv /tmp/tvenv
     /tmp/tvenv/bin/pip install torch==2.14.1 torchvision==0.29.1 timm safetensors numpy
-    /tmp/tvenv/bin/python tools/make_golden_fixtures.py
+    /tmp/tvenv/bin/python tools/make_golden_fixtures.py            # everything
+    /tmp/tvenv/bin/python tools/make_golden_fixtures.py --only photos
 """
 
+import argparse
+import hashlib
+import io
 import json
 import pathlib
 import re
@@ -37,6 +47,21 @@ INPUT_SHAPES = {"inputs_even": (4, 3, 32, 32), "inputs_odd": (2, 3, 29, 37)}
 # (crop fraction 0.875, as torchvision's 256 -> 224 and timm's crop_pct).
 TRANSFORM_CROP = 28
 TRANSFORM_RESIZE = 32
+# Photos shipped in packages the test environment installs: name -> (package,
+# path inside it, derivation). "grey" is the photo converted to greyscale and
+# saved as PNG, which the test derives the same way.
+PHOTOS = {
+    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", None),
+    "logo2": ("matplotlib", "mpl-data/sample_data/logo2.png", None),
+    "minduka": ("matplotlib", "mpl-data/sample_data/Minduka_Present_Blue_Pack.png", None),
+    "home_icon": ("matplotlib", "mpl-data/images/home_large.png", None),
+    "china": ("sklearn", "datasets/images/china.jpg", None),
+    "flower": ("sklearn", "datasets/images/flower.jpg", None),
+    "china_grey": ("sklearn", "datasets/images/china.jpg", "grey"),
+}
+# Photos whose whole 224x224 crops are stored, so that a failure shows where
+# the pixels differ; the others are checked by digest.
+FULL_CROPS = ("grace_hopper",)
 
 
 def randomise_batch_norm(model, inputs, generator):
@@ -235,7 +260,118 @@ def transform_fixture(generator, manifest):
     }
 
 
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def photo_as_loaded(path, derivation):
+    """The PIL image torchvision's and timm's default loader would give for
+    the photo's file: `Image.open(file).convert("RGB")`."""
+    image = PIL.Image.open(path)
+    if derivation == "grey":
+        # The test writes this greyscale PNG and reads it back.
+        buffer = io.BytesIO()
+        image.convert("L").save(buffer, format="PNG")
+        image = PIL.Image.open(io.BytesIO(buffer.getvalue()))
+    return image.convert("RGB")
+
+
+def torch_normalised(crop, mean, std):
+    """The digest of `Normalize(ToTensor(crop))` recomputed with NumPy in
+    float32, which the test can repeat; checked against torch below."""
+    pixels = np.transpose(crop, (2, 0, 1)).astype("float32") / np.float32(255)
+    mean = np.asarray(mean, "float32")[:, None, None]
+    std = np.asarray(std, "float32")[:, None, None]
+    return ((pixels - mean) / std).astype("float32")
+
+
+def photos_fixture(site_packages, manifest):
+    torchvision_eval = torchvision.models.DenseNet121_Weights.IMAGENET1K_V1.transforms()
+    torchvision_kwargs = {
+        "growth_rate": 4,
+        "block_config": (2, 3, 2),
+        "num_init_features": 12,
+        "num_classes": NUM_CLASSES,
+    }
+    torchvision_model = DenseNet(**torchvision_kwargs)
+    torchvision_model.load_state_dict(torch.load(OUT_DIR / "torchvision_densenet.pth"))
+    torchvision_model.eval()
+    timm_model = timm.create_model(
+        "densenet121", pretrained=False, growth_rate=4, block_config=(2, 2),
+        num_classes=NUM_CLASSES,
+    )
+    timm_model.load_state_dict(
+        safetensors.torch.load_file(OUT_DIR / "timm_densenet121" / "model.safetensors")
+    )
+    timm_model.eval()
+    timm_eval = timm.data.create_transform(
+        **timm.data.resolve_data_config({}, model=timm_model)
+    )
+    pipelines = {
+        "torchvision": (torchvision_eval, torchvision_model, torchvision_eval.mean, torchvision_eval.std),
+        "timm": (timm_eval, timm_model, timm_eval.transforms[-1].mean.tolist(), timm_eval.transforms[-1].std.tolist()),
+    }
+    arrays, entries = {}, {}
+    logits = {name: [] for name in pipelines}
+    for photo, (package, relative, derivation) in PHOTOS.items():
+        path = pathlib.Path(site_packages) / package / relative
+        image = photo_as_loaded(path, derivation)
+        entry = {
+            "package": package,
+            "path": relative,
+            "derivation": derivation,
+            "file_sha256": sha256(path.read_bytes()),
+            "decoded_sha256": sha256(np.ascontiguousarray(np.asarray(image)).tobytes()),
+            "size": list(image.size),
+        }
+        for name, (transform, model, mean, std) in pipelines.items():
+            tensor = transform(image)
+            crop = np.round((tensor.numpy() * np.asarray(std)[:, None, None]
+                             + np.asarray(mean)[:, None, None]) * 255)
+            crop = np.transpose(crop, (1, 2, 0)).astype("uint8")
+            recomputed = torch_normalised(crop, mean, std)
+            # The crop is exactly what the transform normalised, and the
+            # test's NumPy normalisation reproduces torch's bits.
+            assert np.array_equal(recomputed, tensor.numpy()), (photo, name)
+            entry[f"{name}_crop_sha256"] = sha256(crop.tobytes())
+            entry[f"{name}_tensor_sha256"] = sha256(tensor.numpy().tobytes())
+            if photo in FULL_CROPS:
+                arrays[f"{name}_crop_{photo}"] = crop
+            with torch.no_grad():
+                logits[name].append(model(tensor[None]).numpy()[0])
+        entries[photo] = entry
+    for name, values in logits.items():
+        arrays[f"{name}_logits"] = np.stack(values).astype("float32")
+    np.savez_compressed(OUT_DIR / "photos.npz", **arrays)
+    manifest["photos"] = {
+        "files": ["photos.npz"],
+        "photos": entries,
+        "order": list(PHOTOS),
+        "torchvision": str(torchvision_eval),
+        "timm": str(timm_eval),
+        "pillow": PIL.__version__,
+        "models": (
+            "torchvision_logits / timm_logits: torchvision_densenet.pth and "
+            "timm_densenet121 on each photo's transform, rows in `order`"
+        ),
+    }
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=("all", "photos"), default="all")
+    parser.add_argument(
+        "--site-packages",
+        default=next((ROOT / ".venv" / "lib").glob("python*/site-packages"), None),
+        help="where matplotlib and scikit-learn are installed (the photos)",
+    )
+    args = parser.parse_args()
+    if args.only == "photos":
+        manifest = json.loads((OUT_DIR / "manifest.json").read_text())
+        photos_fixture(args.site_packages, manifest)
+        manifest["versions"]["pillow"] = PIL.__version__
+        (OUT_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
@@ -245,6 +381,7 @@ def main():
             "torch": torch.__version__,
             "torchvision": torchvision.__version__,
             "timm": timm.__version__,
+            "pillow": PIL.__version__,
         },
         "inputs": (
             "inputs.npz: NCHW float32; NAME_outputs.npz holds outputs_X, the "
@@ -261,6 +398,7 @@ def main():
     chexnet_fixture(inputs, generator, manifest)
     timm_fixture(inputs, generator, manifest)
     transform_fixture(generator, manifest)
+    photos_fixture(args.site_packages, manifest)
     (OUT_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
