@@ -1,6 +1,7 @@
 """Multi-label tables in the CheXpert, ChestX-ray14 and split-file layouts,
 read from real files next to real PNG images."""
 
+import pathlib
 import re
 
 import numpy as np
@@ -332,3 +333,205 @@ def test_argument_errors(tmp_path):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ValueError, match="is not a UTF-8 text file"):
         read_label_table(binary)
+
+
+# --- Defects of issue 22 and the row filters, group from path and reading
+# edge cases that came with reading tables through pandas. ---
+
+
+@pytest.mark.parametrize("cell", ["2", "yes"])
+def test_bad_cell_without_findings_names_line_column_and_value(tmp_path, cell):
+    # Before: the whole Edema column silently dropped out of the findings.
+    table = tmp_path / "train.csv"
+    table.write_text(f"Path,Sex,Edema,Mass\na.png,F,1,0\nb.png,M,{cell},0\nc.png,F,0,1\n")
+    with pytest.raises(ValueError) as error:
+        read_label_table(table, check_files=False)
+    message = str(error.value)
+    assert message.startswith(f"{table}, line 3, column 'Edema': '{cell}' is not a label")
+    assert "name the finding columns with `findings` to leave it out" in message
+
+
+def test_bad_cell_found_after_pandas_first_chunk(tmp_path):
+    # pandas reads a long file in chunks; numbers in the first and a word in
+    # a later one must still be an error naming the word's line.
+    rows = [f"p{row}.png,{row % 2}.0,0.0" for row in range(60_000)]
+    rows[55_000] = "p55000.png,maybe,0.0"
+    table = tmp_path / "train.csv"
+    table.write_text("Path,Edema,Mass\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"line 55002, column 'Edema': 'maybe' is not a label"):
+        read_label_table(table, check_files=False)
+
+
+def test_columns_of_text_words_and_numbers_are_not_findings(tmp_path):
+    table = tmp_path / "train.csv"
+    table.write_text(
+        "Path,Flag,Age,Count,Edema\n"
+        "a.png,True,68,3,1\nb.png,False,45,0,0\nc.png,True,0,7,\n"
+    )
+    assert read_label_table(table, check_files=False).findings == ["Edema"]
+    with pytest.raises(ValueError, match=r"line 2, column 'Flag': 'True' is not a label"):
+        read_label_table(table, findings=["Flag"], check_files=False)
+    table.write_text("Path,Edema\na.png,1\nb.png,nan\nc.png,0\n")
+    with pytest.raises(ValueError, match=r"line 3, column 'Edema': 'nan' is not a label"):
+        read_label_table(table, check_files=False)
+
+
+@pytest.mark.parametrize(
+    "text, lines",
+    [
+        ("Path,Edema\na.png,1\nb.png,0\na.png,1\n", "lines 2 and 4"),
+        ("Path,Edema\nx/a.png,1\nx/./a.png,0\n", "lines 2 and 3"),
+        ("a.png 1\nb.png 0\n\na.png 0\n", "lines 1 and 4"),
+    ],
+)
+def test_an_image_listed_twice_names_both_lines(tmp_path, text, lines):
+    # Before: accepted, and the image could land in training and validation.
+    table = tmp_path / "table.csv"
+    table.write_text(text)
+    with pytest.raises(ValueError) as error:
+        read_label_table(table, findings=["Edema"], check_files=False)
+    assert str(error.value).startswith(f"{table}, {lines}: both rows name the image")
+
+
+def test_where_keeps_rows_matching_every_filter(tmp_path):
+    table = write_chexpert(tmp_path)
+    frontal = read_label_table(table, where=["Frontal/Lateral=Frontal"])
+    assert [path.parent.parent.name for path in frontal.paths] == ["p1", "p1", "p3"]
+    np.testing.assert_array_equal(frontal.uncertain, np.array(CHEXPERT_ENTRIES)[[0, 1, 3]] == "U")
+    older = read_label_table(table, where="Age>45")
+    assert len(older) == 2
+    both = read_label_table(table, where=["Frontal/Lateral = Frontal", "Age <= 45"])
+    assert [path.parent.parent.name for path in both.paths] == ["p3"]
+    assert len(read_label_table(table, where=["Sex!=Male", "Age>=68", "Age<69"])) == 2
+    # An empty cell reads as '' to = and != and matches no number.
+    assert len(read_label_table(table, where=["AP/PA="])) == 1
+    assert len(read_label_table(table, where=["AP/PA!=", "Age==68"])) == 2
+
+
+def test_where_filters_need_only_their_rows_images(tmp_path):
+    table = write_chexpert(tmp_path)
+    (tmp_path / "p2/study1/view1_frontal.png").unlink()
+    assert len(read_label_table(table, where=["Frontal/Lateral=Frontal"])) == 3
+    with pytest.raises(FileNotFoundError, match=r"1 of 4 images .* line 4"):
+        read_label_table(table)
+
+
+@pytest.mark.parametrize(
+    "where, pattern",
+    [
+        ("Frontal", r"`where` filter 'Frontal' is not a comparison; write COLUMN=VALUE"),
+        ("=Frontal", r"`where` filter '=Frontal' is not a comparison"),
+        ("Age<=old", r"'old' is not a number, and <= compares numbers"),
+        ("View=PA", r"no column 'View' \(named by `where` filter 'View=PA'\); the header has 'Path'"),
+        ("Sex>1", r"line 2, column 'Sex': 'Female' is not a number, and `where` filter 'Sex>1' compares numbers"),
+        ("Sex=female", r"`where` filter 'Sex=female' keeps none of the 4 rows left; column 'Sex' holds 'Female', 'Male'"),
+    ],
+)
+def test_where_errors_name_the_filter_and_the_fix(tmp_path, where, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        read_label_table(write_chexpert(tmp_path), where=where)
+
+
+def test_group_from_path_takes_the_match_or_its_first_group(tmp_path):
+    table = tmp_path / "train.csv"
+    table.write_text(
+        "Path,Edema\n"
+        "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg,1\n"
+        "CheXpert-v1.0-small/train/patient00001/study2/view1_frontal.jpg,0\n"
+        "CheXpert-v1.0-small/train/patient00012/study1/view2_lateral.jpg,1\n"
+    )
+    whole = read_label_table(table, group_from_path=r"patient\d+", check_files=False)
+    assert whole.groups.tolist() == ["patient00001", "patient00001", "patient00012"]
+    number = read_label_table(table, group_from_path=r"patient(\d+)/", check_files=False)
+    assert number.groups.tolist() == ["00001", "00001", "00012"]
+    split_file = tmp_path / "list.txt"
+    split_file.write_text("00000001_000.png 1\n00000001_001.png 0\n00000002_000.png 1\n")
+    listed = read_label_table(
+        split_file, findings=["Mass"], group_from_path=r"^(\d+)_", check_files=False
+    )
+    assert listed.groups.tolist() == ["00000001", "00000001", "00000002"]
+
+
+def test_group_from_path_errors(tmp_path):
+    table = tmp_path / "train.csv"
+    table.write_text("Path,Edema\ntrain/patient1/a.jpg,1\ntrain/other/b.jpg,0\n")
+    with pytest.raises(ValueError) as error:
+        read_label_table(table, group_from_path=r"patient\d+", check_files=False)
+    assert str(error.value).startswith(
+        f"{table}, line 3: the path 'train/other/b.jpg' does not match "
+        r"`group_from_path` 'patient\d+'"
+    )
+    with pytest.raises(ValueError, match=r"`group_from_path`='patient\(' is not a regular expression"):
+        read_label_table(table, group_from_path="patient(", check_files=False)
+    with pytest.raises(ValueError, match=r"`group_column`='Edema' and `group_from_path`="):
+        read_label_table(table, group_column="Edema", group_from_path="p", check_files=False)
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.png 1\n")
+    with pytest.raises(ValueError, match=r"`where`=\['Age<5'\] needs a CSV table"):
+        read_label_table(listing, findings=["Mass"], where=["Age<5"], check_files=False)
+
+
+def test_no_finding_is_positive_for_itself_when_named(tmp_path):
+    table = tmp_path / "Data_Entry_2017.csv"
+    table.write_text("Image Index,Finding Labels\na.png,No Finding\nb.png,Mass|Nodule\n")
+    result = read_label_table(table, findings=["Mass", "Nodule", "No Finding"], check_files=False)
+    np.testing.assert_array_equal(result.targets, [[0, 0, 1], [1, 1, 0]])
+    with pytest.raises(ValueError, match=r"line 3, .*finding 'Nodule' is not one of `findings`"):
+        read_label_table(table, findings=["Mass"], check_files=False)
+
+
+def test_quoted_cells_blank_lines_and_empty_rows_keep_their_lines(tmp_path):
+    # Quotes send the file through the csv module, line by line.
+    table = tmp_path / "train.csv"
+    table.write_text(
+        'Path,Note,Edema\n"a,1.png","two\nlines",1\n\n,,\n"b.png",x,oops\n'
+    )
+    with pytest.raises(ValueError, match=r"line 6, column 'Edema': 'oops' is not a label"):
+        read_label_table(table, findings=["Edema"], check_files=False)
+    table.write_text('Path,Note,Edema\n"a,1.png","two\nlines",1\n\n,,\n"b.png",x,0\n')
+    result = read_label_table(table, check_files=False)
+    assert [path.name for path in result.paths] == ["a,1.png", "b.png"]
+    assert result.findings == ["Edema"] and result.targets.tolist() == [[1], [0]]
+
+
+@pytest.mark.parametrize("quote", ["", '"'])
+def test_rows_of_other_lengths_name_their_line(tmp_path, quote):
+    table = tmp_path / "train.csv"
+    path = f"{quote}a.png{quote}"
+    for body, line, count in [
+        (f"{path},1\nb.png,0\nc.png\n", 4, 1),
+        (f"{path},1\n\nb.png,0,1\n", 4, 3),
+        (f"{path},1,0\nb.png,0\nc.png\n", 2, 3),
+        (f"{path}\nb.png,0,1\nc.png,0\n", 2, 1),
+    ]:
+        table.write_text("Path,Edema\n" + body)
+        with pytest.raises(ValueError, match=rf"line {line}: {count} fields but the header has 2"):
+            read_label_table(table, check_files=False)
+
+
+def test_crlf_bom_spaces_and_blank_lines_read_as_before(tmp_path):
+    table = tmp_path / "train.csv"
+    table.write_bytes(
+        b"\xef\xbb\xbf\r\n Path , Edema \r\n  \r\n a.png ,1.0\r\n\t\r\n,\r\nb.png, -1 \r\n"
+    )
+    result = read_label_table(table, uncertainty="ones", check_files=False)
+    assert result.findings == ["Edema"]
+    assert [path.name for path in result.paths] == ["a.png", "b.png"]
+    assert result.targets.tolist() == [[1], [1]] and result.uncertain.tolist() == [[False], [True]]
+
+
+def test_paths_are_normalised_and_handed_out_as_path_objects(tmp_path):
+    table = tmp_path / "tables" / "train.csv"
+    table.parent.mkdir()
+    table.write_text("Path,Edema\nx/../a.png,1\n./b.png,0\n/abs/c.png,1\nd//e.png,0\n")
+    result = read_label_table(table, check_files=False)
+    root = table.parent
+    assert result.paths == [root / "a.png", root / "b.png", pathlib.Path("/abs/c.png"), root / "d/e.png"]
+    plain = read_label_table(write_chexpert(tmp_path), check_files=False)
+    # Normal relative paths stay as written, joined to the folder when read.
+    assert plain.paths.texts[0] == "p1/study1/view1_frontal.png"
+    assert plain.paths[0] == tmp_path / "p1/study1/view1_frontal.png"
+    assert list(plain.paths)[1:2] == [tmp_path / "p1/study2/view1_frontal.png"]
+    assert plain.paths[1:3] == plain.paths.take([1, 2]) and len(plain.paths[1:3]) == 2
+    assert plain.paths != [tmp_path / "other.png"] and plain.paths != "p1"
+    assert "ImagePaths(['" in repr(plain.paths) and "4 paths" in repr(plain.paths)
