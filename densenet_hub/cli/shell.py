@@ -307,9 +307,9 @@ def is_table_file(path):
 
 
 def add_label_table_options(parser, labels=True, groups=False):
-    """The options that say how to read a label table: where its images are
-    and, with `labels`, which findings and policies (`groups`: the patient
-    column too)."""
+    """The options that say how to read a label table: where its images are,
+    which rows to keep and, with `labels`, which findings and policies
+    (`groups`: where the patient is too)."""
     group = parser.add_argument_group("label tables")
     group.add_argument(
         "--images",
@@ -324,6 +324,16 @@ def add_label_table_options(parser, labels=True, groups=False):
         default=None,
         help="the image path column (default: Path, path, Image Index, image "
         "or filename, the first present)",
+    )
+    group.add_argument(
+        "--where",
+        action="append",
+        metavar="CONDITION",
+        default=None,
+        help="keep only the rows where CONDITION holds; repeat to require "
+        "several: COLUMN=VALUE or COLUMN!=VALUE compare text (e.g. "
+        "'Frontal/Lateral=Frontal'), COLUMN<NUMBER, <=, > and >= compare "
+        "numbers (e.g. 'Patient Age<=100')",
     )
     if not labels:
         return
@@ -350,11 +360,20 @@ def add_label_table_options(parser, labels=True, groups=False):
         "(default), ones or zeros (as most CheXpert work does)",
     )
     if groups:
-        group.add_argument(
+        patient = group.add_mutually_exclusive_group()
+        patient.add_argument(
             "--group-column",
             default=None,
             help="keep all images with the same value in this column (e.g. "
             "'Patient ID') on one side of the train/validation split",
+        )
+        patient.add_argument(
+            "--group-from-path",
+            metavar="REGEX",
+            default=None,
+            help="the same, with the group found in each image path by a "
+            r"regular expression (its first group if it has one), e.g. 'patient\d+' "
+            "for CheXpert, whose patient is only in the path",
         )
 
 
@@ -366,6 +385,8 @@ def read_table(args, path, group_column=None):
         findings=getattr(args, "findings", None),
         path_column=args.path_column,
         group_column=group_column,
+        group_from_path=getattr(args, "group_from_path", None),
+        where=args.where,
         uncertainty=getattr(args, "uncertainty", "ignore"),
         unmentioned=getattr(args, "unmentioned", "ignore"),
     )
@@ -378,6 +399,8 @@ def table_settings(args):
         "path_column": args.path_column,
         "uncertainty": args.uncertainty,
         "unmentioned": args.unmentioned,
+        "where": args.where,
+        "group_from_path": args.group_from_path,
     }
 
 
