@@ -1,5 +1,6 @@
 """One-call conversion of torchvision, timm and keras.applications DenseNet
-checkpoints into densenet_hub models and presets."""
+checkpoints into densenet_hub models and presets, and of timm folders, in
+memory, for `from_preset` (registered with `presets.sources`)."""
 
 import hashlib
 import os
@@ -10,6 +11,7 @@ from densenet_hub.convert.keras_applications import infer_keras_architecture
 from densenet_hub.convert.keras_applications import keras_mapping_table
 from densenet_hub.convert.keras_applications import read_keras_weights
 from densenet_hub.convert.mapping import apply_mapping
+from densenet_hub.convert.mapping import mapped_values
 from densenet_hub.convert.torch_mapping import infer_torch_architecture
 from densenet_hub.convert.torch_mapping import mapping_table
 from densenet_hub.convert.torch_mapping import normalize_torch_keys
@@ -28,6 +30,8 @@ from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.presets import files
 from densenet_hub.presets import schema
 from densenet_hub.base.json_files import read_json
+from densenet_hub.presets.contents import ConvertedPreset
+from densenet_hub.presets.saver import object_reference
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.presets.sources import register_source
 
@@ -38,6 +42,9 @@ KERAS_SUFFIXES = (".h5",)
 TIMM_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
 # keras.applications' default `classifier_activation`.
 KERAS_APPLICATIONS_ACTIVATION = "softmax"
+# torchvision, timm and keras.applications all halve the channels at each
+# transition.
+COMPRESSION_RATIO = 0.5
 HASH_CHUNK_BYTES = 1 << 20
 FLOAT32_BYTES = 4
 # How many times the values a checkpoint holds its inferred model may have:
@@ -174,9 +181,7 @@ def _detect_format(path):
 
 
 def _from_torch(path, transform, activation):
-    tensors = normalize_torch_keys(load_torch_state_dict(path))
-    backbone_kwargs, num_classes = infer_torch_architecture(tensors, path.name)
-    _check_size(path, backbone_kwargs, num_classes, tensors)
+    tensors, backbone_kwargs, num_classes = _read_torch(path)
     model, layers = _build(backbone_kwargs, num_classes, transform, activation)
     repeats = backbone_kwargs["stackwise_num_repeats"]
     rows = mapping_table(repeats, with_head=num_classes is not None)
@@ -184,7 +189,22 @@ def _from_torch(path, transform, activation):
     return model, transform
 
 
+def _read_torch(path):
+    """`(tensors, backbone_kwargs, num_classes)` of a torch checkpoint, its
+    size checked before anything is built."""
+    tensors = normalize_torch_keys(load_torch_state_dict(path))
+    backbone_kwargs, num_classes = infer_torch_architecture(tensors, path.name)
+    _check_size(path, backbone_kwargs, num_classes, tensors)
+    return tensors, backbone_kwargs, num_classes
+
+
 def _from_timm_folder(folder, activation):
+    return _from_torch(*_timm_checkpoint(folder), activation)
+
+
+def _timm_checkpoint(folder):
+    """`(weights file, EvalTransform)` of a timm folder whose architecture
+    DenseNetBackbone expresses."""
     config = read_json(folder / names.CONFIG_FILE)
     architecture = config.get("architecture")
     if architecture not in TIMM_ARCHITECTURES:
@@ -194,7 +214,7 @@ def _from_timm_folder(folder, activation):
             f"(deep-stem and blur-pool DenseNets are not)."
         )
     transform = EvalTransform.timm(config.get("pretrained_cfg"))
-    return _from_torch(folder / names.TIMM_WEIGHTS_FILE, transform, activation)
+    return folder / names.TIMM_WEIGHTS_FILE, transform
 
 
 def _from_keras(path, activation):
@@ -248,9 +268,19 @@ def _check_size(path, backbone_kwargs, num_classes, tensors):
     )
 
 
+def _backbone_config(backbone_kwargs):
+    """The converted backbone's arguments: the checkpoint's architecture,
+    with the source frameworks' transitions and stem padding."""
+    return {
+        **backbone_kwargs,
+        "compression_ratio": COMPRESSION_RATIO,
+        "stem_padding": TORCH_STEM_PADDING,
+    }
+
+
 def _build(backbone_kwargs, num_classes, transform, activation):
     """The model to convert into, and its layers that own weights in graph order."""
-    backbone = DenseNetBackbone(stem_padding=TORCH_STEM_PADDING, **backbone_kwargs)
+    backbone = DenseNetBackbone(**_backbone_config(backbone_kwargs))
     layers = [layer for layer in backbone.layers if layer.weights]
     if num_classes is None:
         return backbone, layers
@@ -261,6 +291,37 @@ def _build(backbone_kwargs, num_classes, transform, activation):
         backbone, num_classes, preprocessor=preprocessor, activation=activation
     )
     return classifier, layers + [classifier.get_layer(PREDICTIONS_LAYER)]
+
+
+def _documents(backbone_kwargs, num_classes, transform, activation):
+    """The JSON documents of the preset `_build`'s model saves as, made
+    without building it: `{file name: object reference}`."""
+    backbone = object_reference(DenseNetBackbone, _backbone_config(backbone_kwargs))
+    if num_classes is None:
+        return {names.CONFIG_FILE: backbone}
+    # A preset file leaves an argument that is None out (`crop_pct` without
+    # a crop), as the image converter's own config does.
+    converter_config = {
+        key: value
+        for key, value in transform.image_converter_kwargs().items()
+        if value is not None
+    }
+    converter = object_reference(DenseNetImageConverter, converter_config)
+    preprocessor = object_reference(
+        DenseNetImageClassifierPreprocessor, {"image_converter": converter}
+    )
+    task_config = {
+        "backbone": backbone,
+        "preprocessor": preprocessor,
+        "num_classes": num_classes,
+        "activation": activation,
+    }
+    return {
+        names.CONFIG_FILE: backbone,
+        names.TASK_FILE: object_reference(DenseNetImageClassifier, task_config),
+        names.PREPROCESSOR_FILE: preprocessor,
+        names.IMAGE_CONVERTER_FILE: converter,
+    }
 
 
 def _sha256(path):
@@ -277,10 +338,27 @@ def _is_timm_checkpoint(directory):
     return config is not None and "architecture" in read_json(config)
 
 
-def _convert_timm(directory, out):
+def _convert_timm(directory):
+    """A timm folder as a `ConvertedPreset`: the configs and arrays of the
+    preset `convert` would write for it (logits head, timm's eval
+    transform), made in memory and never built here."""
     # Checked first: the converter itself would follow a link out of the folder.
     files.required_file(directory, names.TIMM_WEIGHTS_FILE, "the timm weights")
-    return convert(directory, out, source_format="timm")
+    path, transform = _timm_checkpoint(directory)
+    tensors, backbone_kwargs, num_classes = _read_torch(path)
+    repeats = backbone_kwargs["stackwise_num_repeats"]
+    rows = mapping_table(repeats, with_head=num_classes is not None)
+    values = mapped_values(rows, tensors, path.name)
+    backbone_targets = {row.target for row in mapping_table(repeats, with_head=False)}
+    arrays = {
+        names.MODEL_WEIGHTS_FILE: {t: v for t, v in values.items() if t in backbone_targets}
+    }
+    if num_classes is not None:
+        arrays[names.TASK_WEIGHTS_FILE] = {
+            t: v for t, v in values.items() if t not in backbone_targets
+        }
+    documents = _documents(backbone_kwargs, num_classes, transform, activation=None)
+    return ConvertedPreset(directory, documents, arrays)
 
 
 register_source("timm", _is_timm_checkpoint, _convert_timm)

@@ -4,13 +4,17 @@ becomes and the transform on the way, and their strict application to a model.
 A table is checked in full before any variable changes: every required source
 tensor present, no source tensor left unused, every target variable set, each
 shape equal and each value finite. Any failure raises and leaves the model as
-it was.
+it was. Without a model (`mapped_values`, for a checkpoint converted in memory
+and built later by the preset loader) the table yields the arrays by target
+name, checked for all but shapes and unset variables, which the loader's
+weight checks cover.
 """
 
 import collections
 
 import numpy as np
 
+from densenet_hub.presets.weights import named_variables
 from densenet_hub.presets.weights import short_listing
 
 
@@ -68,16 +72,14 @@ def apply_mapping(rows, tensors, layers, source):
     """
     rows = list(rows)
     _check_keys(rows, tensors, source)
-    variables = {
-        f"{layer.name}/{variable.name}": variable
-        for layer in layers
-        for variable in layer.weights
-    }
+    variables = named_variables(layers)
     values = {}
     for row in rows:
         if row.target is not None:
-            array = tensors[row.source]
-            values[row.target] = _converted_value(row, array, variables, source)
+            _check_target(row, variables, source)
+            value = _transformed(row, tensors[row.source], source)
+            _check_shape(row, tensors[row.source], value, variables, source)
+            values[row.target] = value
     unset = sorted(set(variables) - set(values))
     if unset:
         raise ValueError(
@@ -87,6 +89,43 @@ def apply_mapping(rows, tensors, layers, source):
     _check_finite(rows, values, source)
     for target, value in values.items():
         variables[target].assign(value)
+
+
+def mapped_values(rows, tensors, source):
+    """The arrays `rows` make of `tensors`, by target name, for a model not
+    built yet.
+
+    Args:
+        rows: iterable of `MappingRow`.
+        tensors: dict of source key -> numpy array.
+        source: what the tensors came from (a file name), for messages.
+
+    Returns:
+        `{"layer/variable": float32 array}`.
+
+    Raises:
+        ValueError: keys missing from or unexpected in `tensors`, a
+            non-float tensor or a non-finite value.
+
+    Example:
+    ```python
+    import numpy as np
+    from densenet_hub.convert.mapping import MappingRow, mapped_values, oihw_to_hwio
+
+    rows = [MappingRow("features.conv0.weight", "conv1_conv/kernel", oihw_to_hwio)]
+    tensors = {"features.conv0.weight": np.ones((8, 3, 7, 7), "float32")}
+    assert mapped_values(rows, tensors, "tiny")["conv1_conv/kernel"].shape == (7, 7, 3, 8)
+    ```
+    """
+    rows = list(rows)
+    _check_keys(rows, tensors, source)
+    values = {
+        row.target: _transformed(row, tensors[row.source], source)
+        for row in rows
+        if row.target is not None
+    }
+    _check_finite(rows, values, source)
+    return values
 
 
 def _check_keys(rows, tensors, source):
@@ -109,18 +148,25 @@ def _check_keys(rows, tensors, source):
         )
 
 
-def _converted_value(row, array, variables, source):
+def _check_target(row, variables, source):
     if row.target not in variables:
         raise ValueError(
             f"{source}: the table maps {row.source!r} to {row.target!r}, which "
             f"the model does not have."
         )
+
+
+def _transformed(row, array, source):
+    """The float32 value `row` makes of `array`."""
     if array.dtype.kind != "f":
         raise ValueError(
             f"{source}: tensor {row.source!r} has dtype {array.dtype}, expected "
             f"a floating dtype for {row.target!r}. The file is not a weight checkpoint."
         )
-    value = row.transform(array).astype(np.float32, copy=False)
+    return row.transform(array).astype(np.float32, copy=False)
+
+
+def _check_shape(row, array, value, variables, source):
     expected_shape = tuple(variables[row.target].shape)
     if value.shape != expected_shape:
         raise ValueError(
@@ -129,7 +175,6 @@ def _converted_value(row, array, variables, source):
             f"{row.target!r} needs {expected_shape}. The checkpoint's "
             f"architecture differs from the inferred one at this layer."
         )
-    return value
 
 
 def _check_finite(rows, values, source):

@@ -3,13 +3,15 @@
 `presets.resolver` finds the preset's folder. Every JSON file is checked by
 `presets.schema` and every weight file by `weights` before anything is built
 or assigned; a failed load raises and returns no model. The classes come
-from the allow-list (`presets.classes`), never from an import the file names.
+from the allow-list (`presets.registry`), never from an import the file names.
 
 A folder in a format a converter registered (`presets.sources`; e.g. a timm
 checkpoint, whose `config.json` has an `"architecture"` key, such as
-`hf://timm/densenet121.tv_in1k`) is converted on the fly into a temporary
-preset, which then loads like any other; the architecture comes from the
-checkpoint's tensors, so even `load_weights=False` reads them.
+`hf://timm/densenet121.tv_in1k`) is converted in memory into the documents
+and weight arrays a preset would hold (`presets.contents.ConvertedPreset`),
+which go through the same schema and weight checks; nothing is written and
+the model is built once. The architecture comes from the checkpoint's
+tensors, so even `load_weights=False` reads them.
 
 Config precedence, lowest first: KerasHub's behaviour for the keys KerasHub
 does not write (the backbone class's `keras_hub_defaults`), the preset's JSON
@@ -18,23 +20,18 @@ KerasHub, a backbone's saved dtype is not reused: the `dtype=` argument, else
 Keras' global policy, decides.
 """
 
-import contextlib
 import dataclasses
-import pathlib
-import tempfile
 
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
 from densenet_hub.base import file_names as names
 from densenet_hub.hub import digests
-from densenet_hub.base.json_files import read_json
 from densenet_hub.presets import registry
-from densenet_hub.presets import files
 from densenet_hub.presets import resolver
 from densenet_hub.presets import schema
 from densenet_hub.presets import sources
-from densenet_hub.presets import weights
+from densenet_hub.presets.contents import PresetFolder
 from densenet_hub.base.validation import TASK_KWARGS
 from densenet_hub.version import __version__
 
@@ -64,27 +61,30 @@ def _verified(resolved, preset):
     return digests.verify_folder(resolved.directory)
 
 
-@contextlib.contextmanager
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """A preset to load: its built-in entry (or `None`) and what it holds
+    (`presets.contents`: its folder's files, or a converted checkpoint)."""
+
+    builtin: object
+    contents: object
+
+
 def _opened(preset, verify):
     """`resolver.resolve(preset)`, its download checked against its digests
     when `verify`, with a folder of a registered checkpoint format converted
-    into a temporary preset folder that lasts until the `with` block ends."""
+    in memory."""
     resolved = resolver.resolve(preset)
     if verify:
         _verified(resolved, preset)
     source = sources.find_source(resolved.directory)
     if source is None:
-        yield resolved
-        return
-    with tempfile.TemporaryDirectory(prefix=f"densenet_hub-{source.name}-") as work:
-        converted = source.convert(resolved.directory, pathlib.Path(work) / "preset")
-        yield dataclasses.replace(
-            resolved, directory=converted, converted_from=resolved.directory
-        )
+        return _Source(resolved.builtin, PresetFolder(resolved.directory))
+    return _Source(resolved.builtin, source.convert(resolved.directory))
 
 
-def _parse(path, kinds):
-    return schema.parse_object(read_json(path), str(path), kinds)
+def _parse(document, where, kinds):
+    return schema.parse_object(document, str(where), kinds)
 
 
 def _pick_class(cls, parsed, file):
@@ -106,13 +106,13 @@ def _pick_class(cls, parsed, file):
 
 def load_backbone(cls, preset, load_weights=True, verify=False, **kwargs):
     """Builds the backbone in `preset`, with its weights unless told not to."""
-    with _opened(preset, verify) as source:
-        return _backbone(source, cls, load_weights, kwargs)
+    return _backbone(_opened(preset, verify), cls, load_weights, kwargs)
 
 
 def _parse_backbone(source):
-    config_path = files.required_file(source.directory, names.CONFIG_FILE, "the backbone config")
-    return _parse(config_path, ("backbone",))
+    contents = source.contents
+    config = contents.required_document(names.CONFIG_FILE, "the backbone config")
+    return _parse(config, contents.where(names.CONFIG_FILE), ("backbone",))
 
 
 def _backbone(source, cls, load_weights, kwargs, parsed=None):
@@ -127,10 +127,7 @@ def _backbone(source, cls, load_weights, kwargs, parsed=None):
     config.update(kwargs)
     backbone = backbone_cls.from_config(config)
     if load_weights:
-        weights.load_weights(
-            weights.backbone_weight_files(source.directory),
-            weights.weight_layout(backbone),
-        )
+        source.contents.load_backbone_weights(backbone)
     return backbone
 
 
@@ -139,7 +136,7 @@ def _check_builtin_config(source, parsed):
     if source.builtin is None:
         return
     config = {**parsed.entry.keras_hub_defaults, **parsed.config}
-    where = source.converted_from or source.directory / names.CONFIG_FILE
+    where = source.contents.where(names.CONFIG_FILE)
     for key, expected in source.builtin.config.items():
         found = config.get(key)
         if found != expected:
@@ -176,10 +173,10 @@ def _check_saved_version(path, saved_version):
 def _check_metadata(source, parsed):
     """`metadata.json`, when present, must agree with the config and must
     not come from a newer densenet_hub."""
-    path = files.existing_file(source.directory, names.METADATA_FILE)
-    if path is None:
+    metadata = source.contents.document(names.METADATA_FILE)
+    if metadata is None:
         return
-    metadata = read_json(path)
+    path = source.contents.where(names.METADATA_FILE)
     saved_version = metadata.get("densenet_hub_version")
     if saved_version is not None:
         _check_saved_version(path, saved_version)
@@ -205,13 +202,15 @@ def load_task(cls, preset, load_weights=True, verify=False, **kwargs):
     Keyword arguments of the backbone (`image_shape`, `dtype`,
     `stem_padding`, ...) go to the backbone, the rest to the task.
     """
-    with _opened(preset, verify) as source:
-        return _task(source, cls, load_weights, kwargs)
+    return _task(_opened(preset, verify), cls, load_weights, kwargs)
 
 
 def _task(source, cls, load_weights, kwargs):
-    task_path = files.existing_file(source.directory, names.TASK_FILE)
-    task_parsed = None if task_path is None else _parse(task_path, ("task",))
+    contents = source.contents
+    task_document = contents.document(names.TASK_FILE)
+    task_parsed = None
+    if task_document is not None:
+        task_parsed = _parse(task_document, contents.where(names.TASK_FILE), ("task",))
     backbone_parsed = _parse_backbone(source)
     backbone_keys = set(backbone_parsed.entry.validators) - set(TASK_KWARGS)
     backbone_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in backbone_keys}
@@ -232,16 +231,13 @@ def _task(source, cls, load_weights, kwargs):
     config.update(kwargs)
     if "num_classes" not in config:
         raise ValueError(
-            f"{source.directory} has no {names.TASK_FILE}: it is a backbone "
+            f"{contents.directory} has no {names.TASK_FILE}: it is a backbone "
             f"preset, so {task_cls.__name__}.from_preset needs num_classes=N "
             f"for a new classification head."
         )
     task = task_cls.from_config({**config, "backbone": backbone})
     if load_weights and task_parsed is not None and not new_head:
-        task_weights = files.required_file(
-            source.directory, names.TASK_WEIGHTS_FILE, "the head weights"
-        )
-        task.load_task_weights(task_weights)
+        contents.load_task_weights(task)
     return task
 
 
@@ -278,22 +274,22 @@ def _task_preprocessor(source, task_parsed, task_cls):
 def load_preprocessor(cls, preset, verify=False, **kwargs):
     """Builds the preprocessor in `preset`: from `preprocessor.json`, else
     `cls` around the converter in `image_converter.json`."""
-    with _opened(preset, verify) as source:
-        return _preprocessor(source, cls, kwargs, required=True)
+    return _preprocessor(_opened(preset, verify), cls, kwargs, required=True)
 
 
 def _preprocessor(source, cls, kwargs, required):
-    path = files.existing_file(source.directory, names.PREPROCESSOR_FILE)
-    if path is not None:
-        parsed = _parse(path, ("preprocessor",))
+    contents = source.contents
+    document = contents.document(names.PREPROCESSOR_FILE)
+    if document is not None:
+        parsed = _parse(document, contents.where(names.PREPROCESSOR_FILE), ("preprocessor",))
         return _build_preprocessor(
             _pick_class(cls, parsed, names.PREPROCESSOR_FILE), parsed, kwargs
         )
-    if files.existing_file(source.directory, names.IMAGE_CONVERTER_FILE) is None:
+    if not contents.has(names.IMAGE_CONVERTER_FILE):
         if not required:
             return None
         raise ValueError(
-            f"{source.directory} has neither {names.PREPROCESSOR_FILE} nor "
+            f"{contents.directory} has neither {names.PREPROCESSOR_FILE} nor "
             f"{names.IMAGE_CONVERTER_FILE}, so it holds no preprocessor. Pass "
             f"a preset saved with a preprocessor, or build one yourself."
         )
@@ -311,15 +307,15 @@ def _build_preprocessor(preprocessor_cls, parsed, kwargs):
 
 def load_image_converter(cls, preset, verify=False, **kwargs):
     """Builds the image converter in `preset`'s `image_converter.json`."""
-    with _opened(preset, verify) as source:
-        return _converter(source, cls, kwargs)
+    return _converter(_opened(preset, verify), cls, kwargs)
 
 
 def _converter(source, cls, kwargs):
-    path = files.required_file(
-        source.directory, names.IMAGE_CONVERTER_FILE, "the image converter config"
+    contents = source.contents
+    document = contents.required_document(
+        names.IMAGE_CONVERTER_FILE, "the image converter config"
     )
-    parsed = _parse(path, ("image_converter",))
+    parsed = _parse(document, contents.where(names.IMAGE_CONVERTER_FILE), ("image_converter",))
     return _build_converter(_pick_class(cls, parsed, names.IMAGE_CONVERTER_FILE), parsed, kwargs)
 
 

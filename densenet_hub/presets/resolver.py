@@ -25,8 +25,6 @@ class ResolvedPreset:
     Args:
         directory: the local folder.
         builtin: the `BuiltinPreset` when `preset` named one, else `None`.
-        converted_from: the checkpoint folder `directory` was converted
-            from, when the loader converted one (see `presets.sources`).
         downloaded: `directory` is a hub download (a built-in name or a
             handle), whose digests `hub.digests` recorded; `False` for a
             folder the user named.
@@ -34,7 +32,6 @@ class ResolvedPreset:
 
     directory: pathlib.Path
     builtin: builtin.BuiltinPreset | None
-    converted_from: pathlib.Path | None = None
     downloaded: bool = False
 
 

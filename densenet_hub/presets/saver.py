@@ -288,7 +288,7 @@ _CONTENTS = {
 def _backbone_reference(backbone):
     """The `config.json` object and why KerasHub could not load it, if so."""
     config = backbone.get_config()
-    entry = _allow_listed_entry(backbone)
+    entry = _allow_listed_entry(type(backbone))
     for key in entry.run_settings:
         config.pop(key, None)
     incompatibilities = []
@@ -306,15 +306,44 @@ def _backbone_reference(backbone):
 
 
 def _reference(obj, config, keras_hub_names, kind):
-    """Keras' `{"module", "class_name", "config", "registered_name"}` form,
-    checked with the loader's own rules so a saved preset always loads."""
-    class_name = type(obj).__name__
-    entry = _allow_listed_entry(obj)
+    """`object_reference` of `obj`, checked with the loader's own rules so a
+    saved preset always loads."""
+    reference = object_reference(type(obj), config, keras_hub_names)
+    schema.parse_object(reference, f"the {kind} being saved", (kind,))
+    return reference
+
+
+def object_reference(cls, config, keras_hub_names=False):
+    """Keras' `{"module", "class_name", "config", "registered_name"}` form of
+    `cls` with `config`, as a preset's JSON file holds it.
+
+    Args:
+        cls: an allow-listed class (`presets.registry`).
+        config: its JSON-serialisable constructor arguments.
+        keras_hub_names: name KerasHub's module and registered name, so
+            KerasHub can load it; else densenet_hub's.
+
+    Returns:
+        plain JSON data: a JSON round trip turns tuples into lists, as a
+        file does.
+
+    Example:
+    ```python
+    from densenet_hub.models import DenseNetBackbone
+    from densenet_hub.presets.saver import object_reference
+
+    reference = object_reference(DenseNetBackbone, {"stackwise_num_repeats": (2, 2)})
+    assert reference["registered_name"] == "densenet_hub>DenseNetBackbone"
+    assert reference["config"] == {"stackwise_num_repeats": [2, 2]}
+    ```
+    """
+    class_name = cls.__name__
+    entry = _allow_listed_entry(cls)
     if keras_hub_names:
         module = entry.keras_hub_module
         registered_name = f"keras_hub>{class_name}"
     else:
-        module = type(obj).__module__
+        module = cls.__module__
         registered_name = f"densenet_hub>{class_name}"
     reference = {
         "module": module,
@@ -322,19 +351,16 @@ def _reference(obj, config, keras_hub_names, kind):
         "config": config,
         "registered_name": registered_name,
     }
-    # A JSON round trip turns tuples into lists, as the file will.
-    reference = json.loads(json.dumps(reference))
-    schema.parse_object(reference, f"the {kind} being saved", (kind,))
-    return reference
+    return json.loads(json.dumps(reference))
 
 
-def _allow_listed_entry(obj):
-    """The allow-list entry of `obj`'s class; only those the loader accepts
-    may be saved."""
-    entry = registry.entry_of(type(obj))
+def _allow_listed_entry(cls):
+    """The allow-list entry of `cls`; only those the loader accepts may be
+    saved."""
+    entry = registry.entry_of(cls)
     if entry is None:
         raise ValueError(
-            f"Cannot save a {type(obj).__name__} ({type(obj).__module__}) as a "
+            f"Cannot save a {cls.__name__} ({cls.__module__}) as a "
             f"preset: presets can only name densenet_hub's own classes, which "
             f"the loader accepts. Save an instance of the densenet_hub class "
             f"it extends instead."

@@ -3,7 +3,9 @@ timm checkpoint repository (`hf://timm/densenet121.tv_in1k`).
 
 A converter package registers each format it reads with `register_source`;
 the loader, which knows no converter, asks `find_source` for a folder that is
-not a preset and converts it into a temporary preset folder.
+not a preset and has it converted in memory into a
+`presets.contents.ConvertedPreset`: nothing is written, and the loader
+builds the model once, from the converted configs.
 """
 
 import dataclasses
@@ -18,7 +20,8 @@ class CheckpointSource:
     Args:
         name: the format's name, e.g. `"timm"`.
         matches: `folder -> bool`, whether a folder holds this format.
-        convert: `(folder, out) -> out`, writes the preset folder `out`.
+        convert: `folder -> ConvertedPreset` (`presets.contents`), the
+            configs and weight arrays of the preset the folder converts to.
     """
 
     name: str

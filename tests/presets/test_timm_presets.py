@@ -1,13 +1,17 @@
 """timm checkpoints as presets: a folder or `hf://` repository whose
-`config.json` has an "architecture" is converted when loaded.
+`config.json` has an "architecture" is converted when loaded, in memory, and
+the model is built once.
 
 The checkpoint is the committed golden fixture (a tiny densenet121 built and
 saved by the real timm, see tools/make_golden_fixtures.py), served as a local
 folder and through the Hugging Face stub to the real huggingface_hub client.
 """
 
+import contextlib
 import json
+import os
 import shutil
+import sys
 import tempfile
 
 import keras
@@ -15,7 +19,11 @@ import numpy as np
 import pytest
 
 from helpers.paths import GOLDEN
+from safetensors.numpy import load_file
+from safetensors.numpy import save_file
 
+from densenet_hub.convert import convert
+from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import Backbone
 from densenet_hub.models import DenseNetBackbone
 from densenet_hub.models import DenseNetImageClassifier
@@ -39,6 +47,68 @@ def with_architecture(tmp_path, architecture):
     config["architecture"] = architecture
     (folder / "config.json").write_text(json.dumps(config))
     return folder
+
+
+def with_tensors(tmp_path, edit):
+    """A copy of the timm fixture whose tensors `edit(tensors)` changed."""
+    folder = tmp_path / "edited"
+    shutil.copytree(TIMM_FOLDER, folder)
+    tensors = load_file(folder / "model.safetensors")
+    edit(tensors)
+    save_file(tensors, str(folder / "model.safetensors"))
+    return folder
+
+
+# The paths a `files_written` block created or opened for writing, or `None`
+# outside one. Python's audit hooks see every `open` and `os.mkdir` of the
+# process and cannot be removed, so one hook serves every block.
+_written = None
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
+
+
+def _record_writes(event, args):
+    if _written is None:
+        return
+    if event == "os.mkdir" or (event == "open" and args[2] & WRITE_FLAGS):
+        _written.append(str(args[0]))
+
+
+sys.addaudithook(_record_writes)
+
+
+@contextlib.contextmanager
+def files_written():
+    """Yields the list of paths created or opened for writing meanwhile."""
+    global _written
+    _written = []
+    try:
+        yield _written
+    finally:
+        _written = None
+
+
+@contextlib.contextmanager
+def constructions(*classes):
+    """Yields a list that gets each instance of `classes` built meanwhile:
+    their real `__init__` runs, wrapped to note the instance."""
+    built = []
+    originals = {cls: cls.__init__ for cls in classes}
+
+    def noting(original):
+        def __init__(self, *args, **kwargs):
+            if type(self) in originals:
+                built.append(self)
+            original(self, *args, **kwargs)
+
+        return __init__
+
+    for cls, original in originals.items():
+        cls.__init__ = noting(original)
+    try:
+        yield built
+    finally:
+        for cls, original in originals.items():
+            cls.__init__ = original
 
 
 def channels_last(images):
@@ -112,12 +182,83 @@ def test_keyword_arguments_and_fresh_weights_apply_to_timm_checkpoints():
     assert np.max(np.abs(stem[0] - stem[1])) > 1e-3
 
 
-def test_the_temporary_conversion_is_removed(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+def test_a_timm_checkpoint_loads_in_one_pass_as_the_converted_preset_did(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
 
-    DenseNetImageClassifier.from_preset(TIMM_FOLDER)
+    with files_written() as written, constructions(
+        DenseNetBackbone, DenseNetImageClassifier
+    ) as built:
+        model = ImageClassifier.from_preset(TIMM_FOLDER)
 
-    assert list(tmp_path.iterdir()) == []
+    # Converted in memory: no preset folder, no file, built once.
+    assert written == []
+    assert list((tmp_path / "temp").iterdir()) == []
+    assert built == [model.backbone, model]
+    # The same model, bit for bit, as the preset that `convert` writes (what
+    # loading a timm folder used to do: convert into a folder, load it).
+    with files_written() as written:
+        preset = convert(TIMM_FOLDER, tmp_path / "preset")
+    assert written
+    saved = ImageClassifier.from_preset(preset)
+    images = np.random.default_rng(1).uniform(-2, 2, (2, 40, 40, 3)).astype("float32")
+    assert np.array_equal(
+        keras.ops.convert_to_numpy(model(images)), keras.ops.convert_to_numpy(saved(images))
+    )
+    assert without_names(model.get_config()) == without_names(saved.get_config())
+    assert_matches_timm(model)
+
+
+def without_names(config):
+    """A config without its (numbered per session) `name` keys, nested too."""
+    if isinstance(config, dict):
+        return {key: without_names(value) for key, value in config.items() if key != "name"}
+    return config
+
+
+def test_converted_weights_go_through_the_weight_checks(tmp_path):
+    # The two head tensors disagree: the loader's shape check names the variable.
+    def shorter_bias(tensors):
+        tensors["classifier.bias"] = tensors["classifier.bias"][:4]
+
+    with pytest.raises(ValueError) as error:
+        ImageClassifier.from_preset(with_tensors(tmp_path, shorter_bias))
+    message = str(error.value)
+    assert "`predictions/bias`" in message
+    assert "(4,) in the file but the model expects (5,)" in message
+    assert message.startswith(str(tmp_path / "edited"))
+
+
+def test_a_headless_timm_checkpoint_converts_into_a_backbone_preset(tmp_path):
+    def headless(tensors):
+        del tensors["classifier.weight"], tensors["classifier.bias"]
+
+    folder = with_tensors(tmp_path, headless)
+    backbone = Backbone.from_preset(folder)
+    classifier = ImageClassifier.from_preset(folder, num_classes=3)
+
+    assert type(backbone) is DenseNetBackbone and classifier.preprocessor is None
+    images = np.random.default_rng(2).uniform(-2, 2, (1, 32, 32, 3)).astype("float32")
+    assert np.array_equal(
+        keras.ops.convert_to_numpy(backbone(images)),
+        keras.ops.convert_to_numpy(classifier.backbone(images)),
+    )
+    with pytest.raises(ValueError, match="it is a backbone preset"):
+        ImageClassifier.from_preset(folder)
+    with pytest.raises(ValueError) as error:
+        DenseNetImageConverter.from_preset(folder)
+    assert str(error.value).startswith(f"{folder} converts into a preset without image_converter.json")
+
+
+def test_non_finite_checkpoint_tensors_are_named_before_anything_is_built(tmp_path):
+    def nan(tensors):
+        tensors["features.norm0.weight"][0] = np.nan
+
+    folder = with_tensors(tmp_path, nan)
+    with constructions(DenseNetBackbone) as built, pytest.raises(ValueError) as error:
+        Backbone.from_preset(folder)
+    assert "NaN or Inf values in features.norm0.weight -> conv1_bn/gamma" in str(error.value)
+    assert built == []
 
 
 @pytest.mark.parametrize("architecture", ["densenetblur121d", "densenet264d", "resnet50"])
