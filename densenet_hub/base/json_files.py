@@ -2,7 +2,8 @@
 library's own, such as a training checkpoint's state) as plain data,
 refusing anything a preset writer would not produce: files over a size cap,
 a byte-order mark, duplicate keys, NaN and Infinity (unless asked), anything
-but a JSON object at the top."""
+but a JSON object at the top (unless asked); and `json_bytes`, what this
+library's JSON files hold."""
 
 import json
 import pathlib
@@ -14,7 +15,9 @@ UTF8_BOM = b"\xef\xbb\xbf"
 PRESET_FIX = "Re-download or re-save the preset."
 
 
-def read_json(path, max_bytes=MAX_JSON_BYTES, *, allow_non_finite=False, fix=PRESET_FIX):
+def read_json(
+    path, max_bytes=MAX_JSON_BYTES, *, allow_non_finite=False, any_value=False, fix=PRESET_FIX
+):
     """Parses a preset JSON file into a dict, refusing anything but a plain
     UTF-8 JSON object of at most `max_bytes` bytes.
 
@@ -25,8 +28,13 @@ def read_json(path, max_bytes=MAX_JSON_BYTES, *, allow_non_finite=False, fix=PRE
             checkpoint's state (it lists every image).
         allow_non_finite: accept `NaN`, `Infinity` and `-Infinity`, which
             Python's `json` writes for such floats.
+        any_value: accept any JSON value at the top, e.g. the list of a
+            preset's `class_names.json`, not only an object.
         fix: the sentence the errors end with, saying how to get a good
             file; `None` for none (the caller says it).
+
+    Returns:
+        the object as a dict (with `any_value`, whatever value it holds).
 
     Raises:
         ValueError: the file is too big, not strict JSON or not an object.
@@ -44,6 +52,8 @@ def read_json(path, max_bytes=MAX_JSON_BYTES, *, allow_non_finite=False, fix=PRE
         read_json(path)
     except ValueError as error:
         assert "non-standard constant NaN" in str(error)
+    path.write_text('["cat", "dog"]')
+    assert read_json(path, any_value=True) == ["cat", "dog"]
     ```
     """
     path = pathlib.Path(path)
@@ -67,12 +77,29 @@ def read_json(path, max_bytes=MAX_JSON_BYTES, *, allow_non_finite=False, fix=PRE
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}.{_then(fix)}") from None
-    if not isinstance(value, dict):
+    if not any_value and not isinstance(value, dict):
         raise ValueError(
             f"{path} must hold a JSON object, got a JSON "
             f"{type(value).__name__}.{_then(fix)}"
         )
     return value
+
+
+def json_bytes(value):
+    """The bytes of a JSON file holding `value`: UTF-8, indented by 4 as
+    KerasHub writes its presets.
+
+    Args:
+        value: JSON-serialisable data.
+
+    Example:
+    ```python
+    from densenet_hub.base.json_files import json_bytes
+
+    assert json_bytes({"a": [1]}) == b'{\n    "a": [\n        1\n    ]\n}'
+    ```
+    """
+    return json.dumps(value, indent=4).encode("utf-8")
 
 
 def _then(fix):

@@ -8,12 +8,13 @@ and `class_<index>` otherwise.
 """
 
 import dataclasses
-import json
 import math
 import pathlib
 import warnings
 
 from densenet_hub.base import file_names as names
+from densenet_hub.base.json_files import json_bytes
+from densenet_hub.base.json_files import read_json
 from densenet_hub.imagenet import IMAGENET_CLASSES
 from densenet_hub.presets.resolver import local_folder
 
@@ -69,9 +70,9 @@ class ClassLabels:
 
     def files(self):
         """`{file name: bytes}` to save beside the preset (`extra_files`)."""
-        files = {names.CLASS_NAMES_FILE: _json_bytes(self.names)}
+        files = {names.CLASS_NAMES_FILE: json_bytes(self.names)}
         if self.multi_label:
-            files[names.MULTI_LABEL_FILE] = _json_bytes(
+            files[names.MULTI_LABEL_FILE] = json_bytes(
                 {
                     "format": MULTI_LABEL_FORMAT,
                     "findings": self.names,
@@ -137,28 +138,18 @@ def default_class_names(num_classes):
     return [f"class_{index}" for index in range(num_classes)]
 
 
-def _json_bytes(value):
-    return json.dumps(value, indent=4).encode("utf-8")
-
-
 def _read_json(path, problem_of, consequence):
     """The JSON value in `path`, or `None` (with a warning) when it does not fit."""
-    problem = None
-    if path.stat().st_size > MAX_LABEL_FILE_BYTES:
-        problem = f"it is over {MAX_LABEL_FILE_BYTES} bytes"
+    try:
+        value = read_json(path, MAX_LABEL_FILE_BYTES, any_value=True, fix=None)
+    except ValueError as error:
+        message = f"{error} Ignoring it: {consequence}."
     else:
-        try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            problem = f"it is not valid JSON ({error})"
-        else:
-            problem = problem_of(value)
-    if problem is None:
-        return value
-    warnings.warn(
-        LabelFileWarning(f"ignoring {path}: {problem}; {consequence}."),
-        stacklevel=3,
-    )
+        problem = problem_of(value)
+        if problem is None:
+            return value
+        message = f"ignoring {path}: {problem}; {consequence}."
+    warnings.warn(LabelFileWarning(message), stacklevel=3)
     return None
 
 

@@ -33,6 +33,7 @@ from densenet_hub.presets import registry
 from densenet_hub.presets import files
 from densenet_hub.presets import schema
 from densenet_hub.presets import weights
+from densenet_hub.base.json_files import json_bytes
 from densenet_hub.base.publish import published
 from densenet_hub.base.publish import write_file
 from densenet_hub.version import __version__
@@ -99,7 +100,7 @@ def save_preset(
     with published(target, overwrite) as staging:
         staging.mkdir()
         for name, document in documents.items():
-            write_file(staging / name, json.dumps(document, indent=4).encode("utf-8"))
+            write_file(staging / name, json_bytes(document))
         for name, layout in weight_files.items():
             write_file(staging / name, weights.weights_file_bytes(layout))
         for name, data in extra_files.items():
