@@ -266,6 +266,22 @@ def test_predict_reports_missing_inputs(preset, tmp_path, capsys, target, messag
     assert message in error_line(capsys)
 
 
+def test_predict_looks_the_preset_up_once(preset, images, capsys, monkeypatch):
+    from densenet_hub.presets import resolver
+
+    looked_up = []
+    for name in ("resolve", "local_folder"):
+        original = getattr(resolver, name)
+        monkeypatch.setattr(resolver, name, lambda preset, original=original, name=name: (
+            looked_up.append((name, preset)) or original(preset)))  # fmt: skip
+    assert main(["predict", str(preset), str(images[0]), "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[0] == str(images[0])
+    # Loading reuses the resolved preset rather than looking it up again.
+    assert [entry for entry in looked_up if not isinstance(entry[1], resolver.ResolvedPreset)] == [
+        ("resolve", str(preset))
+    ]
+
+
 def test_predict_refuses_a_backbone_preset(preset, images, tmp_path, capsys):
     backbone_preset = tmp_path / "backbone"
     ImageClassifier.from_preset(str(preset)).backbone.save_to_preset(str(backbone_preset))

@@ -16,3 +16,6 @@ TIMM_WEIGHTS_FILE = "model.safetensors"
 # names, and a multi-label classifier's findings and decision thresholds.
 CLASS_NAMES_FILE = "class_names.json"
 MULTI_LABEL_FILE = "multi_label.json"
+# The settings of a folder `densenet_hub.runtime.AcceleratedModel.save` wrote
+# (an int8 model from `densenet-hub quantize`): what tells it from a preset.
+ACCELERATED_FILE = "accelerated.json"

@@ -202,6 +202,29 @@ class ProgressBar:
         )
 
 
+@contextlib.contextmanager
+def image_progress(count, quiet=False):
+    """Yields a progress bar's `advance` over `count` images, for a library
+    function's `on_batch`, with the images skipped meanwhile shown as
+    warning lines; the bar's last line is written when the block ends.
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import image_progress
+
+    with image_progress(64, quiet=True) as on_batch:
+        for _ in range(4):
+            on_batch(16)
+    ```
+    """
+    bar = ProgressBar(count, "images", enabled=not quiet)
+    try:
+        with skipped_images_as_warnings():
+            yield bar.advance
+    finally:
+        bar.close()
+
+
 # === The image finders of `densenet_hub.data` for the commands: a bad file (images) ===
 @contextlib.contextmanager
 def warnings_as_lines():
@@ -406,3 +429,84 @@ def table_settings(args):
 
 def _names(text):
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+# === int8: the calibration options of `quantize` and `export`, their report and refusals ===
+# The runtime is imported where it is used: it imports Keras, which `--help`
+# and `--version` do without.
+
+
+def add_quantization_options(parser):
+    """The calibration's and the accuracy guard's options, with the
+    library's defaults."""
+    from densenet_hub.runtime import quantization
+
+    group = parser.add_argument_group("int8 calibration")
+    group.add_argument(
+        "--calibration-size",
+        type=positive_int,
+        default=quantization.DEFAULT_CALIBRATION_SIZE,
+        help="the most images to measure activation ranges on (default "
+        f"{quantization.DEFAULT_CALIBRATION_SIZE}, at least "
+        f"{quantization.MIN_CALIBRATION_IMAGES})",
+    )
+    group.add_argument(
+        "--held-out",
+        type=fraction,
+        default=quantization.DEFAULT_HELD_OUT,
+        help="the fraction of the images set aside to compare int8 with "
+        f"float32 (default {quantization.DEFAULT_HELD_OUT}; at least "
+        f"{quantization.MIN_HELD_OUT_IMAGES} images)",
+    )
+    group.add_argument(
+        "--min-agreement",
+        type=unit_interval,
+        default=quantization.DEFAULT_MIN_AGREEMENT,
+        help="refuse the int8 model when its top-1 agreement with float32 on "
+        f"the held-out images is lower (default {quantization.DEFAULT_MIN_AGREEMENT})",
+    )
+    group.add_argument(
+        "--seed", type=non_negative_int, default=quantization.DEFAULT_SEED,
+        help=f"the seed of the held-out split (default {quantization.DEFAULT_SEED})",
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def quantization_errors(calibration):
+    """Skipped calibration files become warning lines; too few images and a
+    refused int8 model, errors in the command line's words with its fixes."""
+    from densenet_hub.runtime import quantization
+
+    try:
+        with skipped_images_as_warnings():
+            yield
+    except quantization.TooFewCalibrationImages as error:
+        raise CliError(
+            f"int8 calibration needs at least {error.needed} images with --held-out "
+            f"{error.held_out} ({quantization.MIN_CALIBRATION_IMAGES} to measure "
+            f"activation ranges on, {quantization.MIN_HELD_OUT_IMAGES} held out to "
+            f"check the int8 model against float32), found {error.found} readable "
+            f"in {calibration!r}. Add more of your own images, like those the "
+            "model will classify (300 or more is best)."
+        ) from error
+    except quantization.QuantizationRefused as error:
+        raise CliError(
+            f"{error} From the command line: add images to {calibration!r}, "
+            "lower --min-agreement, or run the float model with `densenet-hub "
+            "predict PRESET IMAGES --runtime openvino --precision bfloat16`. "
+            "Nothing was written."
+        ) from error
+
+
+def print_quantization_report(report):
+    """Prints a `QuantizationReport`: how the model was quantized and how
+    close it stays to float32."""
+    print(f"method: {report.method}")
+    print(f"calibration images: {report.calibration_size} (seed {report.seed})")
+    print(f"held-out images: {report.held_out_size}")
+    print(
+        f"{report.measure} with float32: {report.agreement:.4f} "
+        f"(minimum {report.min_agreement:g})"
+    )
+    print(f"largest output change: {report.max_logit_change:.4g}")
+    print(f"smallest cosine similarity: {report.cosine_similarity:.4f}")

@@ -2,7 +2,9 @@
 
 `export_model(model, path, format=...)` writes a file or folder;
 `to_onnx(model)` builds the ONNX graph in memory on any Keras backend. The
-package is named `export`, so the function has its own name.
+package is named `export`, so the function has its own name. int8 files come
+from `densenet_hub.runtime.export_model(..., precision="int8")`: quantizing
+needs the runtime's engines, which are built on this package.
 """
 
 from densenet_hub.export.export import FORMATS

@@ -94,6 +94,25 @@ def export_model(
     assert predictions.shape == (2, 3)
     ```
     """
+    path = checked_path(path, format)
+    if format in KERAS_FORMATS:
+        _check_keras_backend(format)
+    if include_preprocessing is None:
+        include_preprocessing = not isinstance(model, Backbone)
+    writers = {
+        "onnx": _write_onnx,
+        "openvino": _write_openvino,
+        "saved_model": _write_with_keras,
+        "litert": _write_with_keras,
+    }
+    with published(path, overwrite) as staging:
+        writers[format](model, staging, format, include_preprocessing)
+    return path
+
+
+def checked_path(path, format):
+    """`path` as a `pathlib.Path`, after checking `format` and that a
+    one-file format's name ends with its suffix (`.onnx`, `.tflite`)."""
     if format not in FORMATS:
         raise ValueError(
             f"{OWNER}: `format` must be one of {', '.join(map(repr, FORMATS))}, "
@@ -107,18 +126,6 @@ def export_model(
             f"{suffix!r}, got path {str(path)!r}. Pass e.g. "
             f"{str(path.with_suffix(suffix))!r}."
         )
-    if format in KERAS_FORMATS:
-        _check_keras_backend(format)
-    if include_preprocessing is None:
-        include_preprocessing = not isinstance(model, Backbone)
-    writers = {
-        "onnx": _write_onnx,
-        "openvino": _write_openvino,
-        "saved_model": _write_with_keras,
-        "litert": _write_with_keras,
-    }
-    with published(path, overwrite) as staging:
-        writers[format](model, staging, format, include_preprocessing)
     return path
 
 

@@ -4,17 +4,16 @@ backbone with its image converter, each with the preprocessing it needs
 
 import warnings
 
-import keras
-
 from densenet_hub.base import file_names as names
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import Backbone
 from densenet_hub.models import DenseNetImageClassifierPreprocessor
 from densenet_hub.models import ImageClassifier
+from densenet_hub.models.head_activation import head_activation
 from densenet_hub.preprocessing import EvalTransform
 from densenet_hub.preprocessing import ImageConverter
-from densenet_hub.presets.class_labels import class_labels_of
-from densenet_hub.presets.resolver import local_folder
+from densenet_hub.presets.inspection import PresetInfo
+from densenet_hub.presets.inspection import inspect
 
 
 def load_classifier(preset, image_size=None, multi_label=False):
@@ -22,39 +21,62 @@ def load_classifier(preset, image_size=None, multi_label=False):
     `ClassLabels` (class names, and thresholds for a multi-label head).
 
     Args:
-        preset: a built-in name, a handle or a folder holding `task.json`.
+        preset: a built-in name, a handle or a folder holding `task.json`,
+            or the `PresetInfo` `densenet_hub.presets.inspect` gave for one
+            (then the preset is not looked up again).
         image_size: `(height, width)` to resize to instead of the preset's.
         multi_label: the caller needs one probability per class: a head
             giving logits (such as a converted CheXNet checkpoint's) gets a
             sigmoid; a softmax head is refused.
     """
-    folder = local_folder(preset)
-    if folder is not None and not (folder / names.TASK_FILE).is_file():
+    found = _inspected(preset)
+    _refuse_accelerated(found)
+    if found.kind == "backbone":
         raise ValueError(
-            f"the preset {preset!r} has no classification head ({folder} "
-            f"holds no {names.TASK_FILE}); pass a classifier preset, such as one "
+            f"the preset {found.preset!r} has no classification head "
+            f"({found.folder} holds no {names.TASK_FILE}); pass a classifier preset, such as one "
             "written by `densenet-hub train`, or use `densenet-hub embed` for "
             "features."
         )
-    classifier = ImageClassifier.from_preset(preset)
+    overrides = {}
+    if multi_label and found.kind == "classifier" and head_activation(found) != "sigmoid":
+        overrides = _sigmoid_instead(found)
+    classifier = ImageClassifier.from_preset(found.to_load, **overrides)
     if multi_label and not classifier.multi_label:
-        classifier = _with_sigmoid(preset, classifier)
+        # A converted checkpoint, whose head only loading tells.
+        overrides = _sigmoid_instead(found, classifier)
+        classifier = ImageClassifier.from_preset(found.to_load, **overrides)
     ensure_preprocessor(classifier, image_size)
-    return classifier, class_labels_of(preset, classifier.num_classes, classifier.multi_label)
+    return classifier, found.class_labels(classifier.num_classes, classifier.multi_label)
 
 
-def _with_sigmoid(preset, classifier):
-    if keras.activations.get(classifier.activation) is keras.activations.softmax:
+def _inspected(preset):
+    return preset if isinstance(preset, PresetInfo) else inspect(preset)
+
+
+def _refuse_accelerated(found):
+    if found.kind == "accelerated":
         raise ValueError(
-            f"the preset {preset!r} has a softmax head (one class per image), "
-            "but a multi-label table needs one probability per finding; train "
-            "a multi-label classifier on the table with `densenet-hub train`."
+            f"{found.folder} holds an accelerated model ({names.ACCELERATED_FILE}), "
+            "not a preset; load it with densenet_hub.runtime.load_accelerated "
+            "(`densenet-hub predict` runs it), or pass the preset it was made from."
+        )
+
+
+def _sigmoid_instead(found, head=None):
+    """`from_preset` arguments that read a logits head through a sigmoid;
+    a softmax head (of the preset, or of `head` once loaded) is refused."""
+    if head_activation(found if head is None else head) == "softmax":
+        raise ValueError(
+            f"the preset {found.preset!r} has a softmax head (one class per image), but a "
+            "multi-label table needs one probability per finding; train a "
+            "multi-label classifier on the table with `densenet-hub train`."
         )
     warnings.warn(
         "the preset's head gives logits; reading them through a sigmoid, one "
         "probability per finding (convert with --activation sigmoid to save it so)."
     )
-    return ImageClassifier.from_preset(preset, activation="sigmoid")
+    return {"activation": "sigmoid"}
 
 
 def default_preprocessor(image_size):
@@ -102,10 +124,13 @@ def ensure_preprocessor(classifier, image_size):
 
 
 def load_backbone(preset, image_size=None):
-    """`(backbone, image_converter)` of a backbone or classifier preset."""
-    backbone = Backbone.from_preset(preset)
-    folder = local_folder(preset)
-    if folder is not None and not (folder / names.IMAGE_CONVERTER_FILE).is_file():
+    """`(backbone, image_converter)` of a backbone or classifier preset (or
+    the `PresetInfo` of one): the preset's converter, or ImageNet's
+    normalisation (with a warning) when it has none."""
+    found = _inspected(preset)
+    _refuse_accelerated(found)
+    backbone = Backbone.from_preset(found.to_load)
+    if found.folder is not None and not (found.folder / names.IMAGE_CONVERTER_FILE).is_file():
         size = size_without_converter(backbone, image_size)
         warnings.warn(
             f"the preset has no {names.IMAGE_CONVERTER_FILE}; using ImageNet "
@@ -113,7 +138,25 @@ def load_backbone(preset, image_size=None):
             "--image-size)."
         )
         return backbone, default_preprocessor(size).image_converter
-    converter = ImageConverter.from_preset(preset)
+    converter = ImageConverter.from_preset(found.to_load)
     if image_size is not None:
         converter.image_size = tuple(image_size)
     return backbone, converter
+
+
+def load_model(preset, image_size=None):
+    """`(model, labels)` that reads image files: a classifier preset's
+    classifier and `ClassLabels`, or a backbone preset's backbone with a
+    preprocessor of its image converter and `None` (e.g. to calibrate or
+    run an int8 model of either on images).
+
+    Args:
+        preset: as for `load_classifier`.
+        image_size: `(height, width)` to resize to instead of the preset's.
+    """
+    found = _inspected(preset)
+    if found.kind == "backbone":
+        backbone, converter = load_backbone(found, image_size)
+        backbone.preprocessor = DenseNetImageClassifierPreprocessor(converter)
+        return backbone, None
+    return load_classifier(found, image_size)

@@ -4,19 +4,17 @@ probabilities whatever its head's activation."""
 import keras
 import numpy as np
 
-from densenet_hub.data.images import read_images
+from densenet_hub.inference.batches import iterate_batches
+from densenet_hub.models.head_activation import head_activation
 from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
 
 
 def to_probabilities(classifier, scores):
     """Class probabilities from a classifier's output: a softmax or sigmoid
-    head's pass through, logits get a softmax."""
-    if keras.activations.get(classifier.activation) in (
-        keras.activations.softmax,
-        keras.activations.sigmoid,
-    ):
-        return keras.ops.convert_to_numpy(scores)
-    return keras.ops.convert_to_numpy(keras.ops.softmax(scores, axis=-1))
+    head's pass through, logits get a softmax (see `head_activation`)."""
+    if head_activation(classifier) == "logits":
+        return keras.ops.convert_to_numpy(keras.ops.softmax(scores, axis=-1))
+    return keras.ops.convert_to_numpy(scores)
 
 
 def score_files(
@@ -24,7 +22,8 @@ def score_files(
     on_batch=None,
 ):  # fmt: skip
     """Class probabilities of the images at `paths`, read batch by batch so
-    that only one batch of images is in memory.
+    that only one batch of images is in memory (`iterate_batches`: a path
+    listed twice is scored twice, as two rows).
 
     Args:
         classifier: an `ImageClassifier` with its preprocessor.
@@ -68,16 +67,12 @@ def score_files(
     """
     predictor = predictor or classifier
     batches, kept = [], []
-    for start in range(0, len(paths), batch_size):
-        batch_paths = paths[start : start + batch_size]
-        images, read = read_images(batch_paths, on_error)
-        if images:
-            batches.append(to_probabilities(classifier, predictor.predict_on_batch(images)))
-            # A path listed twice is read twice; map each read to its own row.
-            rows = iter(range(start, start + len(batch_paths)))
-            kept.extend(next(r for r in rows if paths[r] == path) for path in read)
+    for batch in iterate_batches(paths, batch_size, on_error):
+        if batch.images:
+            batches.append(to_probabilities(classifier, predictor.predict_on_batch(batch.images)))
+            kept.extend(batch.rows)
         if on_batch is not None:
-            on_batch(len(batch_paths))
+            on_batch(batch.size)
     if not batches:
         raise ValueError(
             f"none of the {len(paths)} image(s) could be decoded; see the "

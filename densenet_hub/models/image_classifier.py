@@ -3,6 +3,7 @@
 import keras
 
 from densenet_hub.models.task import Task
+from densenet_hub.models.head_activation import head_activation
 from densenet_hub.presets import schema
 from densenet_hub.presets.registry import preset_class
 from densenet_hub.base.validation import check_choice
@@ -190,9 +191,7 @@ class ImageClassifier(Task):
             loss = keras.losses.BinaryCrossentropy()
         elif loss == "auto":
             # As in KerasHub: every activation but softmax counts as logits.
-            from_logits = (
-                keras.activations.get(self.activation) is not keras.activations.softmax
-            )
+            from_logits = head_activation(self) != "softmax"
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         if metrics == "auto" and multi_label:
             metrics = [keras.metrics.AUC(multi_label=True, name="auroc")]
@@ -204,7 +203,7 @@ class ImageClassifier(Task):
     def multi_label(self):
         """Whether the head gives each class its own sigmoid probability
         (multi-label) rather than one distribution over the classes."""
-        return keras.activations.get(self.activation) is keras.activations.sigmoid
+        return head_activation(self) == "sigmoid"
 
     def get_config(self):
         config = super().get_config()

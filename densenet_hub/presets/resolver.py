@@ -36,7 +36,10 @@ class ResolvedPreset:
 
 
 def resolve(preset):
-    """The `ResolvedPreset` of `preset`, downloading it if needed."""
+    """The `ResolvedPreset` of `preset`, downloading it if needed; a
+    `ResolvedPreset` (from `presets.inspect`) is already resolved."""
+    if isinstance(preset, ResolvedPreset):
+        return preset
     if isinstance(preset, pathlib.PurePath):
         return ResolvedPreset(_local_folder(pathlib.Path(preset), preset), None)
     _check_preset_string(preset)

@@ -28,10 +28,6 @@ CANDIDATES = (
     "openvino-default",
     "torchvision",
 )
-# Candidates that keras.utils.set_random_seed(SEED) gives our weights.
-SAME_WEIGHTS = tuple(
-    name for name in CANDIDATES if name.startswith("densenet_hub") or name.endswith("-default")
-)
 # Rows the others are divided by, when they ran.
 BASELINES = ("keras_hub", "onnxruntime-default", "openvino-default")
 WARMUP_CALLS = 2
@@ -40,14 +36,22 @@ SEED = 0
 PRECISIONS = {"": "float32", "bf16": "bfloat16", "int8": "int8"}
 
 
+def same_weights(name):
+    """Whether candidate `name` runs the backbone `keras.utils.set_random_seed(SEED)`
+    gives our weights: ours, and the runtimes' defaults on our export."""
+    return name.startswith("densenet_hub") or name.endswith("-default")
+
+
 def build_one(name, depth, size):
     """Builds one candidate: a function from a float32 NHWC batch to outputs.
 
     densenet_hub's candidates and the ONNX peers all use a backbone built
     after `keras.utils.set_random_seed(SEED)`, so in every worker process
-    they hold the same weights and their outputs can be compared.
+    they hold the same weights and their outputs can be compared. Besides
+    `CANDIDATES`, any `densenet_hub+RUNTIME-PRECISION` name is built (e.g.
+    `densenet_hub+onnxruntime-bf16`, which no CPU can run).
     """
-    if name not in SAME_WEIGHTS:
+    if not same_weights(name):
         builder = {
             "keras_hub": peers.keras_hub,
             "keras.applications": peers.keras_applications,
@@ -68,6 +72,11 @@ def build_one(name, depth, size):
 
 def run(depths, sizes, batches, names, rounds, min_seconds, print_fn=print):
     """Runs the grid and prints one table per (depth, size, batch).
+
+    A candidate that cannot run here (a package not installed, a precision
+    this CPU or runtime lacks, such as bfloat16 without bfloat16
+    instructions) is listed in each table as skipped, with the reason; the
+    others still run.
 
     Returns:
         list of dicts, one per candidate and configuration: depth, size,
@@ -90,9 +99,7 @@ def run(depths, sizes, batches, names, rounds, min_seconds, print_fn=print):
 
 
 def _run_workers(workers, depth, size, batches, rounds, min_seconds, print_fn):
-    for name, worker in workers.items():
-        if not worker.available:
-            print_fn(f"  skipped {name}: {worker.reason}")
+    skipped = {name: worker.reason for name, worker in workers.items() if not worker.available}
     workers = {name: worker for name, worker in workers.items() if worker.available}
     results = []
     for batch in batches:
@@ -101,14 +108,14 @@ def _run_workers(workers, depth, size, batches, rounds, min_seconds, print_fn):
         if "densenet_hub" in outputs:
             reference = outputs["densenet_hub"]
             for name, output in outputs.items():
-                if name != "densenet_hub" and name in SAME_WEIGHTS:
+                if name != "densenet_hub" and same_weights(name):
                     diffs[name] = float(np.abs(output - reference).max())
         seconds = {name: [] for name in workers}
         for _ in range(rounds):
             for name, worker in workers.items():
                 seconds[name].append(worker.seconds_per_call(batch, min_seconds))
         rows = _rows(depth, size, batch, seconds, diffs)
-        _print_table(print_fn, depth, size, batch, rows, rounds)
+        _print_table(print_fn, depth, size, batch, rows, rounds, skipped)
         results.extend(rows)
     return results
 
@@ -131,7 +138,9 @@ def _rows(depth, size, batch, seconds, diffs):
     return rows
 
 
-def _print_table(print_fn, depth, size, batch, rows, rounds):
+def _print_table(print_fn, depth, size, batch, rows, rounds, skipped):
+    """One table: a row per candidate timed, then one per candidate this
+    machine or install cannot run, with the reason."""
     speed = {row["candidate"]: row["images_per_second"] for row in rows}
     baselines = [name for name in BASELINES if name in speed]
     print_fn(f"\nDenseNet-{depth}, {size}x{size}, batch {batch}, median of {rounds} rounds")
@@ -147,3 +156,5 @@ def _print_table(print_fn, depth, size, batch, rows, rounds):
         diff = row["max_abs_diff"]
         line += f" {diff:10.2e}" if diff is not None else f" {'':>10s}"
         print_fn(line)
+    for name, reason in skipped.items():
+        print_fn(f"{name:30s} skipped: {reason}")

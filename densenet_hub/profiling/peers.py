@@ -43,20 +43,24 @@ CALIBRATION_HELD_OUT = 1 / 3
 def ours_accelerated(model, runtime, precision):
     """`densenet_hub.runtime.accelerate` on the same backbone; int8 is
     calibrated on `CALIBRATION_IMAGES` uniform-noise images (seed 1, unlike
-    the timed batches' seed 0)."""
+    the timed batches' seed 0). A runtime that is not installed, or a
+    precision this CPU or runtime cannot run, makes it `Unavailable`."""
+    from densenet_hub.base.optional import MissingOptionalPackageError
     from densenet_hub.runtime import accelerate
+    from densenet_hub.runtime.engines import UnsupportedPrecision
 
-    if precision != "int8":
-        return accelerate(model, runtime=runtime, precision=precision).predict_on_batch
-    size = model.input_shape[1]
-    calibration = random_batch(CALIBRATION_IMAGES, size, seed=1)
-    return accelerate(
-        model,
-        runtime=runtime,
-        precision="int8",
-        calibration=calibration,
-        held_out=CALIBRATION_HELD_OUT,
-    ).predict_on_batch
+    settings = {}
+    if precision == "int8":
+        size = model.input_shape[1]
+        settings = {
+            "calibration": random_batch(CALIBRATION_IMAGES, size, seed=1),
+            "held_out": CALIBRATION_HELD_OUT,
+        }
+    try:
+        accelerated = accelerate(model, runtime=runtime, precision=precision, **settings)
+    except (MissingOptionalPackageError, UnsupportedPrecision) as error:
+        raise Unavailable(str(error)) from None
+    return accelerated.predict_on_batch
 
 
 def keras_hub(depth, size):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from densenet_hub.export.onnx_graph import to_onnx
+from densenet_hub.models.head_activation import head_activation
 from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
 from densenet_hub.runtime import quantization
 from densenet_hub.runtime import saved_model
@@ -77,32 +78,38 @@ class AcceleratedModel:
         self.activation = activation
 
     @classmethod
-    def from_model(cls, model, engine, runtime, precision, onnx_model, quantization=None):
-        """The accelerated form of Keras `model`, whose graph is `onnx_model`."""
+    def from_model(
+        cls, model, engine, runtime, precision, onnx_model, quantization=None,
+        include_preprocessing=False,
+    ):  # fmt: skip
+        """The accelerated form of Keras `model`, whose graph is `onnx_model`
+        (`to_onnx(model, include_preprocessing)`: with the image converter's
+        rescaling inside, the preprocessor kept in Keras only resizes)."""
         backbone = getattr(model, "backbone", model)
         dims = onnx_model.graph.input[0].type.tensor_type.shape.dim
         output_dims = onnx_model.graph.output[0].type.tensor_type.shape.dim
+        preprocessor = getattr(model, "preprocessor", None)
+        if include_preprocessing:
+            preprocessor = _resizing_only(preprocessor)
         return cls(
             engine,
             runtime,
             precision,
             model=model,
-            preprocessor=getattr(model, "preprocessor", None),
+            preprocessor=preprocessor,
             channels_first=getattr(backbone, "data_format", None) == "channels_first",
             name=model.name,
             input_shape=[dim.dim_value or None for dim in dims],
             output="predictions" if len(output_dims) == 2 else "features",
             quantization=quantization,
-            activation=_activation_name(model),
+            activation=_saved_activation(model),
         )
 
     @property
     def multi_label(self):
         """Whether the outputs are one independent probability per class (a
         sigmoid head), as `ImageClassifier.multi_label`."""
-        return self.activation is not None and (
-            keras.activations.get(self.activation) is keras.activations.sigmoid
-        )
+        return head_activation(self) == "sigmoid"
 
     def predict(self, x, batch_size=None):
         """Runs the model on `x` and returns a numpy array.
@@ -238,15 +245,20 @@ def load_accelerated(folder, threads=None):
     )
 
 
-def _activation_name(model):
-    """A classifier head's activation as a name, `None` for logits or a model
-    without a head."""
-    activation = getattr(model, "activation", None)
-    if activation is None or isinstance(activation, str):
-        return activation
-    name = keras.activations.serialize(activation)
-    # A custom callable has no name the loader could look up: read as logits.
-    return name if isinstance(name, str) else None
+def _saved_activation(model):
+    """How the head's outputs read, as the name `head_activation` gives,
+    `None` for logits and a model without a head."""
+    kind = head_activation(model)
+    return None if kind == "logits" else kind
+
+
+def _resizing_only(preprocessor):
+    """A copy of `preprocessor` whose image converter resizes (and crops)
+    but does not rescale: the graph rescales (`to_onnx` has refused a model
+    without a converter by then)."""
+    converter = preprocessor.image_converter
+    config = {**converter.get_config(), "scale": None, "offset": None}
+    return type(preprocessor)(image_converter=type(converter).from_config(config))
 
 
 def accelerate(
@@ -256,10 +268,11 @@ def accelerate(
     threads=None,
     *,
     calibration=None,
-    calibration_size=300,
-    seed=0,
-    held_out=0.2,
-    min_agreement=0.99,
+    calibration_size=quantization.DEFAULT_CALIBRATION_SIZE,
+    seed=quantization.DEFAULT_SEED,
+    held_out=quantization.DEFAULT_HELD_OUT,
+    min_agreement=quantization.DEFAULT_MIN_AGREEMENT,
+    include_preprocessing=False,
 ):
     """Exports `model`'s graph to ONNX and runs it on ONNX Runtime or OpenVINO.
 
@@ -309,6 +322,11 @@ def accelerate(
         min_agreement: int8: the agreement below which the int8 model is
             refused, from 0 to 1. With fewer than 100 held-out images, one
             changed top class already brings 0.99 down.
+        include_preprocessing: put the image converter's rescaling
+            (`x * scale + offset`) into the engine's graph, as
+            `densenet_hub.export.export_model` does, instead of running it
+            in Keras; the preprocessor kept in Keras then only resizes.
+            Needs a preprocessor with an image converter.
 
     Returns:
         An `AcceleratedModel`.
@@ -348,25 +366,30 @@ def accelerate(
                 f"accelerate: `calibration` is for precision='int8' only, got "
                 f"precision={precision!r}. Leave it out, or pass precision='int8'."
             )
-        onnx_model = to_onnx(model)
+        onnx_model = to_onnx(model, include_preprocessing)
         engine = ENGINES[runtime](onnx_model, precision=precision, threads=threads)
-        return AcceleratedModel.from_model(model, engine, runtime, precision, onnx_model)
+        return AcceleratedModel.from_model(
+            model, engine, runtime, precision, onnx_model,
+            include_preprocessing=include_preprocessing,
+        )  # fmt: skip
     quantization.check_arguments(calibration_size, seed, held_out, min_agreement)
-    onnx_model = to_onnx(model)
+    onnx_model = to_onnx(model, include_preprocessing)
     reference = AcceleratedModel.from_model(
-        model, ENGINES[runtime](onnx_model, threads=threads), runtime, "float32", onnx_model
-    )
+        model, ENGINES[runtime](onnx_model, threads=threads), runtime, "float32", onnx_model,
+        include_preprocessing=include_preprocessing,
+    )  # fmt: skip
     engine, report = quantization.quantize(
         onnx_model,
         runtime,
-        reference.network_input,
-        reference.engine.run,
-        reference.preprocessor is not None,
+        reference,
         calibration,
-        calibration_size,
-        seed,
-        held_out,
-        min_agreement,
-        threads,
+        calibration_size=calibration_size,
+        seed=seed,
+        held_out=held_out,
+        min_agreement=min_agreement,
+        threads=threads,
     )
-    return AcceleratedModel.from_model(model, engine, runtime, "int8", onnx_model, report)
+    return AcceleratedModel.from_model(
+        model, engine, runtime, "int8", onnx_model, report,
+        include_preprocessing=include_preprocessing,
+    )  # fmt: skip

@@ -17,6 +17,11 @@ from densenet_hub.base.publish import write_file
 PRECISIONS = ("float32", "bfloat16", "int8")
 
 
+class UnsupportedPrecision(ValueError):
+    """A precision this runtime, or this CPU, cannot run (e.g. bfloat16 on a
+    CPU without bfloat16 instructions): the caller may pick another."""
+
+
 class OnnxRuntimeEngine:
     """ONNX Runtime's CPU execution provider with every graph optimisation.
 
@@ -35,7 +40,7 @@ class OnnxRuntimeEngine:
 
     def __init__(self, onnx_model, precision="float32", threads=None):
         if precision not in ("float32", "int8"):
-            raise ValueError(
+            raise UnsupportedPrecision(
                 f"runtime='onnxruntime' runs precision='float32' or 'int8', got "
                 f"precision={precision!r}: its CPU kernels have no bfloat16 "
                 f"convolutions. Use runtime='openvino' for bfloat16."
@@ -93,7 +98,7 @@ class OpenVinoEngine:
             with signal_stack_kept():
                 capabilities = self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             if "BF16" not in capabilities:
-                raise ValueError(
+                raise UnsupportedPrecision(
                     f"precision='bfloat16' needs a CPU with bfloat16 instructions "
                     f"(AVX-512 BF16 or AMX); OpenVINO reports only "
                     f"{sorted(capabilities)} here. Use precision='float32'."

@@ -26,6 +26,13 @@ from densenet_hub.base.openvino import signal_stack_kept
 from densenet_hub.runtime.engines import OnnxRuntimeEngine
 from densenet_hub.runtime.engines import OpenVinoEngine
 
+# The defaults of every int8 entry point (`accelerate`, `export_model`, the
+# command line): NNCF's own calibration size, a fifth held out, and at most
+# one changed top class in a hundred.
+DEFAULT_CALIBRATION_SIZE = 300
+DEFAULT_HELD_OUT = 0.2
+DEFAULT_MIN_AGREEMENT = 0.99
+DEFAULT_SEED = 0
 # Activation ranges from fewer images than this are dominated by the few
 # images seen (NNCF's own default is 300).
 MIN_CALIBRATION_IMAGES = 32
@@ -44,6 +51,28 @@ _VERSIONED = ("nncf", "openvino", "onnxruntime", "onnx")
 
 class QuantizationRefused(ValueError):
     """The int8 model agrees with float32 on too few held-out images."""
+
+
+class TooFewCalibrationImages(ValueError):
+    """Fewer calibration images than `images_needed(held_out)`.
+
+    Attributes:
+        needed: the fewest images accepted with `held_out`.
+        found: the images given (readable ones, for files).
+        held_out: the held-out fraction asked for.
+    """
+
+    def __init__(self, needed, found, held_out):
+        super().__init__(
+            f"precision='int8' needs at least {needed} calibration images with "
+            f"held_out={held_out} ({MIN_CALIBRATION_IMAGES} to measure activation "
+            f"ranges on, {MIN_HELD_OUT_IMAGES} held out to check the int8 model "
+            f"against float32), got {found}. Pass more of your own images "
+            f"(300 or more is best: NNCF's default), or a larger `held_out`."
+        )
+        self.needed = needed
+        self.found = found
+        self.held_out = held_out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,14 +183,13 @@ def _held_out_count(count, held_out):
 def quantize(
     onnx_model,
     runtime,
-    prepare,
     reference,
-    has_preprocessor,
     calibration,
-    calibration_size,
-    seed,
-    held_out,
-    min_agreement,
+    *,
+    calibration_size=DEFAULT_CALIBRATION_SIZE,
+    seed=DEFAULT_SEED,
+    held_out=DEFAULT_HELD_OUT,
+    min_agreement=DEFAULT_MIN_AGREEMENT,
     threads=None,
 ):
     """Quantizes `onnx_model` to int8 for `runtime` and checks it.
@@ -169,11 +197,10 @@ def quantize(
     Args:
         onnx_model: the float32 `onnx.ModelProto` of `to_onnx(model)`.
         runtime: `"openvino"` (NNCF) or `"onnxruntime"` (ONNX Runtime).
-        prepare: the float32 model's step from what `model.predict` takes to
-            the graph's input (`AcceleratedModel.network_input`).
-        reference: the float32 engine's `run`, for the held-out comparison.
-        has_preprocessor: whether `prepare` resizes and rescales raw images
-            (then image files may calibrate).
+        reference: the float32 `AcceleratedModel` of the same graph: its
+            `network_input` turns what `model.predict` takes into the
+            graph's input (for calibration too), its engine gives the
+            float32 outputs of the held-out comparison.
         calibration: the images, as `accelerate` documents.
         calibration_size, seed, held_out, min_agreement: as in `accelerate`.
         threads: engine threads of the int8 engine.
@@ -182,35 +209,29 @@ def quantize(
         `(engine, QuantizationReport)`.
 
     Raises:
-        ValueError: no calibration images, or too few.
+        ValueError: no calibration images, or image files for a model
+            without a preprocessor.
+        TooFewCalibrationImages: too few images (a `ValueError`).
         QuantizationRefused: the agreement is below `min_agreement`.
     """
-    images, has_paths = _calibration_images(calibration)
-    count = len(images)
-    needed = images_needed(held_out)
-    if count < needed:
-        raise ValueError(
-            f"precision='int8' needs at least {needed} calibration images with "
-            f"held_out={held_out} ({MIN_CALIBRATION_IMAGES} to measure activation "
-            f"ranges on, {MIN_HELD_OUT_IMAGES} held out to check the int8 model "
-            f"against float32), got {count}. Pass more of your own images "
-            f"(300 or more is best: NNCF's default), or a larger `held_out`."
-        )
-    order = np.random.default_rng(seed).permutation(count)
-    held = order[: _held_out_count(count, held_out)]
-    calibrating = order[len(held) :][:calibration_size]
-    if has_paths and not has_preprocessor:
+    images, from_files = calibration_images(calibration, held_out)
+    if from_files and reference.preprocessor is None:
         raise ValueError(
             "`calibration` names image files, but the model has no "
             "preprocessor to resize and rescale their 8-bit pixels. Pass "
             "arrays preprocessed as model.predict takes them, or give the "
             "model a preprocessor."
         )
+    count = len(images)
+    order = np.random.default_rng(seed).permutation(count)
+    held = order[: _held_out_count(count, held_out)]
+    calibrating = order[len(held) :][:calibration_size]
+    prepare = reference.network_input
     calibration_inputs = [prepare(_one(images, index)) for index in calibrating]
     engine = _QUANTIZERS[runtime](onnx_model, calibration_inputs, threads)
     held_inputs = [prepare(_one(images, index)) for index in held]
     report = _compare(
-        [reference(x) for x in held_inputs],
+        [reference.engine.run(x) for x in held_inputs],
         [engine.run(x) for x in held_inputs],
         method=f"{QUANTIZERS[runtime]}, {len(calibrating)} images",
         calibration_size=len(calibrating),
@@ -222,33 +243,69 @@ def quantize(
     return engine, report
 
 
-def _calibration_images(calibration):
-    """`(images, came_from_files)`: an indexable collection of images."""
+def calibration_images(calibration, held_out=DEFAULT_HELD_OUT, on_error="skip"):
+    """The calibration images of `calibration`, checked to be enough.
+
+    Args:
+        calibration: an array (a batch) or a list of images as
+            `model.predict` takes them, image file paths, or a folder or
+            glob pattern of images (read here, so that a command can refuse
+            too few before it loads a model).
+        held_out: the fraction `quantize` will hold out.
+        on_error: for files, as for `densenet_hub.data.read_images`.
+
+    Returns:
+        `(images, from_files)`: an indexable collection of images, and
+        whether they were read from files (raw 8-bit pixels).
+
+    Raises:
+        ValueError: `calibration` is `None` or not images.
+        TooFewCalibrationImages: fewer than `images_needed(held_out)`.
+
+    Example:
+    ```python
+    import numpy as np
+    from densenet_hub.runtime.quantization import TooFewCalibrationImages, calibration_images
+
+    images, from_files = calibration_images(np.zeros((80, 8, 8, 3), "float32"))
+    assert len(images) == 80 and not from_files
+    try:
+        calibration_images(np.zeros((20, 8, 8, 3), "float32"))
+    except TooFewCalibrationImages as error:
+        assert (error.needed, error.found) == (76, 20)
+    ```
+    """
     if calibration is None:
         raise ValueError(
             f"precision='int8' needs `calibration`: your own images (an array "
             f"or a list of images as model.predict takes them, image file "
             f"paths, or a folder of images), at least "
-            f"{images_needed(0.2)} with the default held_out=0.2; 300 or more "
-            f"is best."
+            f"{images_needed(DEFAULT_HELD_OUT)} with the default "
+            f"held_out={DEFAULT_HELD_OUT}; 300 or more is best."
         )
     if isinstance(calibration, (str, os.PathLike)):
         calibration = [calibration]
-    if isinstance(calibration, (list, tuple)) and calibration and all(
+    from_files = isinstance(calibration, (list, tuple)) and bool(calibration) and all(
         isinstance(item, (str, os.PathLike)) for item in calibration
-    ):
-        images, _ = read_images(find_images([pathlib.Path(item) for item in calibration]))
-        return images, True
-    if isinstance(calibration, (list, tuple)):
-        return list(calibration), False
-    if getattr(calibration, "ndim", None) != 4:
+    )
+    if from_files:
+        paths = find_images(list(calibration), on_error)
+        images, _ = read_images(paths, on_error)
+    elif isinstance(calibration, (list, tuple)):
+        images = list(calibration)
+    elif getattr(calibration, "ndim", None) != 4:
         raise ValueError(
             f"`calibration` must be a batch of images (a 4-D array), a list of "
             f"images, image file paths or a folder; got "
             f"{type(calibration).__name__} with shape "
             f"{getattr(calibration, 'shape', None)}."
         )
-    return calibration, False
+    else:
+        images = calibration
+    needed = images_needed(held_out)
+    if len(images) < needed:
+        raise TooFewCalibrationImages(needed, len(images), held_out)
+    return images, from_files
 
 
 def _one(images, index):

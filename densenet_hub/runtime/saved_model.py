@@ -15,6 +15,7 @@ import pathlib
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from densenet_hub.base import file_names as names
 from densenet_hub.base.json_files import read_json
 from densenet_hub.models.image_classifier_preprocessor import ImageClassifierPreprocessor
 from densenet_hub.presets import files
@@ -26,7 +27,7 @@ from densenet_hub.runtime.engines import PRECISIONS
 from densenet_hub.runtime.quantization import QuantizationReport
 from densenet_hub.version import __version__
 
-SETTINGS_FILE = "accelerated.json"
+SETTINGS_FILE = names.ACCELERATED_FILE
 PREPROCESSOR_FOLDER = "preprocessor"
 FORMAT = "densenet_hub.accelerated"
 FORMAT_VERSION = 1

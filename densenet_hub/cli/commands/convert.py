@@ -8,7 +8,7 @@ from densenet_hub.convert.conversion import SOURCE_FORMATS
 from densenet_hub.convert.conversion import convert
 from densenet_hub.models.backbone import Backbone
 from densenet_hub.models.image_classifier import ImageClassifier
-from densenet_hub.base.file_names import TASK_FILE
+from densenet_hub.presets.inspection import inspect
 
 
 def register(subparsers):
@@ -53,10 +53,11 @@ def run(args):
         )
     for warning in caught:
         warn(warning.message)
-    if (out / TASK_FILE).is_file():
-        classifier = ImageClassifier.from_preset(str(out))
+    written = inspect(str(out))
+    if written.kind == "classifier":
+        classifier = ImageClassifier.from_preset(written.to_load)
         kind = f"{type(classifier).__name__} with {classifier.num_classes} classes"
     else:
-        kind = type(Backbone.from_preset(str(out))).__name__
+        kind = type(Backbone.from_preset(written.to_load)).__name__
     print(f"wrote {out}: {kind}")
     return 0

@@ -3,35 +3,23 @@ OpenVINO IR, TensorFlow SavedModel or LiteRT for inference runtimes; with
 `--precision int8 --calibration DIR`, quantized (ONNX: ONNX Runtime's static
 quantization; OpenVINO: NNCF) under `quantize`'s accuracy guard."""
 
-import pathlib
-
-import keras
-import numpy as np
-
+from densenet_hub.base.publish import check_target
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
-from densenet_hub.inference import load_classifier
-from densenet_hub.cli.commands.quantize import DEFAULT_HELD_OUT
-from densenet_hub.cli.commands.quantize import add_quantization_options
-from densenet_hub.cli.commands.quantize import calibration_images
-from densenet_hub.cli.commands.quantize import guarded
-from densenet_hub.cli.commands.quantize import load_model_to_quantize
-from densenet_hub.cli.commands.quantize import print_report
-from densenet_hub.export.export import FILE_SUFFIXES
+from densenet_hub.cli.shell import add_quantization_options
+from densenet_hub.cli.shell import print_quantization_report
+from densenet_hub.cli.shell import quantization_errors
 from densenet_hub.export.export import FORMATS
-from densenet_hub.export.export import export_model
-from densenet_hub.export.onnx_graph import to_onnx
+from densenet_hub.export.export import checked_path
+from densenet_hub.inference import load_classifier
+from densenet_hub.inference import load_model
 from densenet_hub.models import Backbone
-from densenet_hub.base.file_names import TASK_FILE
-from densenet_hub.presets.resolver import local_folder
-from densenet_hub.base.publish import check_target
-from densenet_hub.base.publish import published
-from densenet_hub.base.publish import write_file
+from densenet_hub.presets.inspection import inspect
+from densenet_hub.runtime import export_model
 from densenet_hub.runtime import quantization
-from densenet_hub.runtime.engines import ENGINES
-
-# The int8 formats and the runtime whose quantizer writes each.
-INT8_RUNTIMES = {"onnx": "onnxruntime", "openvino": "openvino"}
+from densenet_hub.runtime.quantization import calibration_images
+from densenet_hub.runtime.quantized_export import EXPORT_PRECISIONS
+from densenet_hub.runtime.quantized_export import INT8_RUNTIMES
 
 
 def register(subparsers):
@@ -69,7 +57,7 @@ def register(subparsers):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.add_argument(
         "--precision",
-        choices=("float32", "int8"),
+        choices=EXPORT_PRECISIONS,
         default="float32",
         help="float32 (default), or int8 (onnx: ONNX Runtime's static "
         "quantization; openvino: NNCF), which needs --calibration; the input "
@@ -80,8 +68,8 @@ def register(subparsers):
         metavar="DIR",
         default=None,
         help="int8: a folder or glob pattern of your own images, at least "
-        f"{quantization.images_needed(DEFAULT_HELD_OUT)} (as for `densenet-hub "
-        "quantize`)",
+        f"{quantization.images_needed(quantization.DEFAULT_HELD_OUT)} (as for "
+        "`densenet-hub quantize`)",
     )
     add_quantization_options(parser)
     parser.set_defaults(run=run)
@@ -89,52 +77,40 @@ def register(subparsers):
 
 def run(args):
     if args.precision == "int8":
-        return _export_int8(args)
-    if args.calibration is not None:
+        _check_int8_options(args)
+    elif args.calibration is not None:
         raise CliError(
             "--calibration is for --precision int8; drop it, or add --precision int8."
         )
-    model = _load_model(args)
-    path = export_model(
+    preset = inspect(args.preset)
+    if args.image_size is not None and preset.kind == "backbone":
+        raise CliError(
+            "--image-size applies to a classifier's preprocessing; a "
+            "backbone's export takes any image size. Drop --image-size."
+        )
+    if args.precision == "int8":
+        return _export_int8(args, preset)
+    if preset.kind == "backbone":
+        model = Backbone.from_preset(preset.to_load)
+    else:
+        model, _ = load_classifier(preset, args.image_size)
+    exported = export_model(
         model,
         args.out,
         format=args.format,
         include_preprocessing=args.preprocessing,
         overwrite=args.overwrite,
     )
-    print(f"wrote {path}: {args.format} export of {type(model).__name__}")
+    print(f"wrote {exported.path}: {args.format} export of {type(model).__name__}")
     return 0
 
 
-def _load_model(args):
-    _check_image_size(args)
-    if _is_backbone_preset(args.preset):
-        return Backbone.from_preset(args.preset)
-    classifier, _ = load_classifier(args.preset, args.image_size)
-    return classifier
-
-
-def _is_backbone_preset(preset):
-    folder = local_folder(preset)
-    return folder is not None and not (folder / TASK_FILE).is_file()
-
-
-def _check_image_size(args):
-    if args.image_size is not None and _is_backbone_preset(args.preset):
+def _check_int8_options(args):
+    """Refuses, before any work, int8 options that do not go together."""
+    if args.format not in INT8_RUNTIMES:
         raise CliError(
-            "--image-size applies to a classifier's preprocessing; a "
-            "backbone's export takes any image size. Drop --image-size."
-        )
-
-
-def _export_int8(args):
-    """Quantizes the preset's graph, as exported, and writes it when the
-    int8 model passes the accuracy guard."""
-    runtime = INT8_RUNTIMES.get(args.format)
-    if runtime is None:
-        raise CliError(
-            f"--precision int8 writes --format onnx or openvino, got --format "
-            f"{args.format}; pick one of those."
+            f"--precision int8 writes --format {' or '.join(INT8_RUNTIMES)}, got "
+            f"--format {args.format}; pick one of those."
         )
     if args.calibration is None:
         raise CliError(
@@ -142,59 +118,31 @@ def _export_int8(args):
             f"images, at least {quantization.images_needed(args.held_out)} with "
             f"--held-out {args.held_out}, like those the model will see."
         )
-    suffix = FILE_SUFFIXES.get(args.format)
-    if suffix is not None and not args.out.endswith(suffix):
-        raise CliError(
-            f"a {args.format} export is one file whose name ends with {suffix!r}, "
-            f"got OUT {args.out!r}; pass e.g. {args.out + suffix!r}."
-        )
-    check_target(pathlib.Path(args.out), args.overwrite)
-    images = calibration_images(args.calibration, args.held_out)
+    check_target(checked_path(args.out, args.format), args.overwrite)
     quantization.check_arguments(
         args.calibration_size, args.seed, args.held_out, args.min_agreement
     )
-    _check_image_size(args)
-    model, _ = load_model_to_quantize(args.preset, args.image_size)
-    include_preprocessing = args.preprocessing
-    if include_preprocessing is None:
-        include_preprocessing = not isinstance(model, Backbone)
-    graph = to_onnx(model, include_preprocessing)
-    reference = ENGINES[runtime](graph)
-    with guarded(args.calibration):
-        engine, report = quantization.quantize(
-            graph,
-            runtime,
-            _graph_input(model.preprocessor.image_converter, include_preprocessing),
-            reference.run,
-            True,
-            images,
-            args.calibration_size,
-            args.seed,
-            args.held_out,
-            args.min_agreement,
+
+
+def _export_int8(args, preset):
+    """The preset's graph, as exported, quantized on the calibration images
+    and written when it passes the accuracy guard."""
+    with quantization_errors(args.calibration):
+        images, _ = calibration_images(args.calibration, args.held_out)
+        model, _ = load_model(preset, args.image_size)
+        exported = export_model(
+            model,
+            args.out,
+            format=args.format,
+            precision="int8",
+            include_preprocessing=args.preprocessing,
+            overwrite=args.overwrite,
+            calibration=images,
+            calibration_size=args.calibration_size,
+            seed=args.seed,
+            held_out=args.held_out,
+            min_agreement=args.min_agreement,
         )
-    print_report(report)
-    with published(args.out, args.overwrite) as staging:
-        if args.format == "onnx":
-            write_file(staging, engine.model_bytes)
-        else:
-            staging.mkdir()
-            engine.save(staging)
+    print_quantization_report(exported.quantization)
     print(f"wrote {args.out}: int8 {args.format} export of {type(model).__name__}")
     return 0
-
-
-def _graph_input(converter, include_preprocessing):
-    """The exported graph's input for a batch of raw images: resized (and
-    cropped) as `converter` does, and also rescaled unless the graph does
-    that itself; float32, NHWC whatever the model's data format."""
-    if include_preprocessing:
-        config = {**converter.get_config(), "scale": None, "offset": None}
-        converter = type(converter).from_config(config)
-    channels_first = converter.data_format == "channels_first"
-
-    def prepare(images):
-        batch = np.asarray(keras.ops.convert_to_numpy(converter(images)), dtype="float32")
-        return np.ascontiguousarray(np.moveaxis(batch, 1, -1) if channels_first else batch)
-
-    return prepare

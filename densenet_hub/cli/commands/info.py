@@ -5,14 +5,12 @@ import json
 import keras
 
 from densenet_hub.base import file_names as names
-from densenet_hub.training import classifier as loading
 from densenet_hub.cli.shell import PROGRAM
 from densenet_hub.cli.shell import format_table
 from densenet_hub.models import Backbone
 from densenet_hub.models import ImageClassifier
 from densenet_hub.preprocessing import ImageConverter
-from densenet_hub.presets.builtin import find_builtin
-from densenet_hub.presets.class_labels import class_labels_of
+from densenet_hub.presets.inspection import inspect
 from densenet_hub.presets.loader import verify_preset
 from densenet_hub.presets.resolver import local_folder
 
@@ -83,12 +81,12 @@ def run_presets(args):
 
 def run_info(args):
     verified = verify_preset(args.preset) if args.verify else None
-    folder = local_folder(args.preset)
-    builtin = find_builtin(args.preset)
-    if folder is None and builtin is not None:
-        details = _builtin_details(args.preset, builtin)
+    found = inspect(args.preset, download=False)
+    if found.folder is None and found.builtin is not None:
+        details = _builtin_details(args.preset, found.builtin)
     else:
-        details = _loaded_details(args.preset)
+        # A handle that is not cached yet is downloaded.
+        details = _loaded_details(found if found.folder else inspect(args.preset))
     if verified is not None:
         details["verified_sha256"] = verified
     if args.json:
@@ -111,40 +109,36 @@ def _builtin_details(preset, builtin):
     }
 
 
-def _loaded_details(preset):
-    # Loading first: it downloads a handle that is not cached yet.
-    backbone = Backbone.from_preset(preset)
-    folder = local_folder(preset)
+def _loaded_details(found):
+    backbone = Backbone.from_preset(found.to_load)
+    folder = found.folder
     details = {
-        "preset": preset,
-        "folder": None if folder is None else str(folder.resolve()),
-        "cached": folder is not None,
+        "preset": found.preset,
+        "folder": str(folder.resolve()),
+        "cached": True,
         "backbone": type(backbone).__name__,
         "config": _public_config(backbone.get_config()),
         "backbone_parameters": backbone.count_params(),
     }
-    if folder is not None and (folder / names.TASK_FILE).is_file():
-        classifier = ImageClassifier.from_preset(preset)
+    if found.kind == "classifier":
+        classifier = ImageClassifier.from_preset(found.to_load)
         details["task"] = type(classifier).__name__
         details["num_classes"] = classifier.num_classes
         details["parameters"] = classifier.count_params()
-        labels = class_labels_of(preset, classifier.num_classes, classifier.multi_label)
+        labels = found.class_labels(classifier.num_classes, classifier.multi_label)
         details["class_names"] = labels.names
         details["multi_label"] = classifier.multi_label
         if labels.multi_label:
             details["thresholds"] = dict(zip(labels.names, labels.thresholds))
             details["threshold_rule"] = labels.threshold_rule
-    if folder is not None and (folder / names.IMAGE_CONVERTER_FILE).is_file():
-        converter = ImageConverter.from_preset(preset)
+    if (folder / names.IMAGE_CONVERTER_FILE).is_file():
+        converter = ImageConverter.from_preset(found.to_load)
         details["input_size"] = converter.image_size
         details["scale"] = converter.scale
         details["offset"] = converter.offset
-    if folder is not None:
-        details["files"] = {
-            path.name: path.stat().st_size
-            for path in sorted(folder.iterdir())
-            if path.is_file()
-        }
+    details["files"] = {
+        path.name: path.stat().st_size for path in sorted(folder.iterdir()) if path.is_file()
+    }
     return details
 
 

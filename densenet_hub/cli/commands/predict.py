@@ -7,30 +7,27 @@ PRESET may also be a folder `densenet-hub quantize` wrote (or
 class names and thresholds saved beside it."""
 
 import json
-import pathlib
 
 import numpy as np
 
 from densenet_hub.cli import shell
-from densenet_hub.cli.shell import format_table
 from densenet_hub.cli.shell import CliError
-from densenet_hub.cli.shell import find_images
-from densenet_hub.cli.shell import skipped_images_as_warnings
 from densenet_hub.cli.shell import add_label_table_options
+from densenet_hub.cli.shell import find_images
+from densenet_hub.cli.shell import format_table
+from densenet_hub.cli.shell import image_progress
 from densenet_hub.cli.shell import is_table_file
 from densenet_hub.cli.shell import read_table
+from densenet_hub.imagenet import decode_predictions
 from densenet_hub.inference import load_classifier
 from densenet_hub.inference import score_files
-from densenet_hub.cli.shell import ProgressBar
-from densenet_hub.cli.commands.quantize import DEFAULT_HELD_OUT
-from densenet_hub.imagenet import decode_predictions
-from densenet_hub.presets.class_labels import class_labels_of
+from densenet_hub.presets.inspection import inspect
 from densenet_hub.runtime import PRECISIONS
 from densenet_hub.runtime import RUNTIMES
 from densenet_hub.runtime import accelerate
 from densenet_hub.runtime import load_accelerated
+from densenet_hub.runtime.quantization import DEFAULT_HELD_OUT
 from densenet_hub.runtime.quantization import images_needed
-from densenet_hub.runtime.saved_model import SETTINGS_FILE
 
 
 def register(subparsers):
@@ -87,18 +84,21 @@ def run(args):
         paths = read_table(args, args.images[0]).paths
     else:
         paths = find_images(args.images, args.on_error)
-    if is_accelerated_folder(args.preset):
-        classifier = predictor = _load_accelerated_classifier(args)
+    preset = inspect(args.preset)
+    if preset.kind == "accelerated":
+        classifier = predictor = _load_accelerated_classifier(args, preset.folder)
         labels = None
     else:
-        classifier, labels = load_classifier(args.preset, args.image_size)
+        classifier, labels = load_classifier(preset, args.image_size)
         predictor = _predictor(classifier, args.preset, args.runtime, args.precision)
-    probabilities, kept = classify_files(
-        classifier, paths, args.batch_size, args.on_error, not args.quiet, predictor
-    )
+    with image_progress(len(paths), args.quiet) as on_batch:
+        probabilities, kept_rows = score_files(
+            classifier, paths, args.batch_size, args.on_error, predictor, on_batch
+        )
+    kept = [paths[row] for row in kept_rows]
     if labels is None:
         # The folder records no class count; its outputs give it.
-        labels = class_labels_of(args.preset, probabilities.shape[1], classifier.multi_label)
+        labels = preset.class_labels(probabilities.shape[1], classifier.multi_label)
     if labels.multi_label or classifier.multi_label:
         rows = _findings(probabilities, labels, args.top_k)
         print(json.dumps(_findings_json(kept, rows), indent=2) if args.json
@@ -110,12 +110,6 @@ def run(args):
     else:
         print(_as_table(kept, top))
     return 0
-
-
-def is_accelerated_folder(preset):
-    """Whether `preset` names a folder `AcceleratedModel.save` wrote (such as
-    `densenet-hub quantize`'s OUT) rather than a preset."""
-    return (pathlib.Path(preset) / SETTINGS_FILE).is_file()
 
 
 def _predictor(classifier, preset, runtime, precision):
@@ -139,10 +133,10 @@ def _predictor(classifier, preset, runtime, precision):
     return classifier
 
 
-def _load_accelerated_classifier(args):
-    """The `AcceleratedModel` in the folder `args.preset`, checked against
+def _load_accelerated_classifier(args, folder):
+    """The `AcceleratedModel` in `folder` (`args.preset`), checked against
     the options, which it fixes itself."""
-    model = load_accelerated(args.preset)
+    model = load_accelerated(folder)
     fixed = {"--runtime": (args.runtime, model.runtime),
              "--precision": (args.precision, model.precision)}  # fmt: skip
     for option, (given, saved) in fixed.items():
@@ -167,29 +161,6 @@ def _load_accelerated_classifier(args):
             "quantize PRESET CALIBRATION_DIR OUT`."
         )
     return model
-
-
-def classify_files(
-    classifier, paths, batch_size, on_error="skip", progress=True, predictor=None
-):
-    """Class probabilities of the images at `paths`, read batch by batch.
-
-    `predictor` (default: the classifier itself) runs each batch, e.g. an
-    `AcceleratedModel` of the classifier.
-
-    Returns:
-        `(probabilities, kept_paths)`: a `(len(kept_paths), num_classes)`
-        array and the paths that could be read, in order.
-    """
-    bar = ProgressBar(len(paths), "images", enabled=progress)
-    try:
-        with skipped_images_as_warnings():
-            probabilities, rows = score_files(
-                classifier, paths, batch_size, on_error, predictor, bar.advance
-            )
-    finally:
-        bar.close()
-    return probabilities, [paths[row] for row in rows]
 
 
 def _findings(probabilities, labels, top_k):
