@@ -6,12 +6,13 @@ first asked and keeps them for the rest of the process (`functools.cache`),
 so a test session builds each file set once. The fixtures that put them on
 the stubs are in `tests/keras_hub_compat/conftest.py`.
 
-- `keras_hub_preset_files(depth)`: a KerasHub-format classifier preset for
+- `keras_hub_preset_files(depth)`: a KerasHub classifier preset for
   DenseNet-121/169/201 as published under
   `kaggle://keras/densenet/keras/densenet_{depth}_imagenet/3`: the real
   architecture with Keras' random initial weights, a 1000-class head and a
-  224x224 ImageNet-normalising image converter, saved by `save_to_preset`;
-  like KerasHub's files, its configs carry no `stem_padding` key.
+  224x224 ImageNet-normalising image converter, built and saved by keras-hub
+  itself (`keras_hub.models.DenseNetImageClassifier.save_to_preset`), so the
+  tests read the files KerasHub writes, not this project's imitation of them.
 - `timm_repo_files(architecture)`: a timm Hugging Face repository
   (`config.json` + `model.safetensors`) for `densenet121` or `densenet161`,
   with torchvision/timm tensor names and full-size shapes filled with random
@@ -25,18 +26,26 @@ import tempfile
 
 import numpy as np
 
-from densenet_hub.models.densenet.densenet_layout import DEPTHS
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 NUM_CLASSES = 1000
 KAGGLE_VERSION = 3
 COMPRESSION_RATIO = 0.5
 
+# The architectures are written out here, not read from densenet_hub's table
+# (densenet_layout.DEPTHS): a reference taken from the code under test would
+# agree with it even when both are wrong.
 # KerasHub's DenseNet presets: depth -> stackwise_num_repeats (growth 32, stem 64).
-KERAS_HUB_REPEATS = {depth: DEPTHS[depth].stackwise_num_repeats for depth in (121, 169, 201)}
+KERAS_HUB_REPEATS = {
+    121: [6, 12, 24, 16],
+    169: [6, 12, 32, 32],
+    201: [6, 12, 48, 32],
+}
 # timm architectures: (stackwise_num_repeats, growth_rate, stem_filters).
-TIMM_ARCHITECTURES = {f"densenet{depth}": DEPTHS[depth] for depth in (121, 161)}
+TIMM_ARCHITECTURES = {
+    "densenet121": ([6, 12, 24, 16], 32, 64),
+    "densenet161": ([6, 12, 36, 24], 48, 96),
+}
 BOTTLENECK_FACTOR = 4
 
 
@@ -52,47 +61,32 @@ def timm_repo_id(architecture):
 
 @functools.cache
 def keras_hub_preset_files(depth):
-    """`{file name: bytes}` of a KerasHub-format DenseNet-`depth` classifier preset."""
-    from densenet_hub.models import DenseNetBackbone
-    from densenet_hub.models import DenseNetImageClassifier
-    from densenet_hub.models import DenseNetImageClassifierPreprocessor
-    from densenet_hub.layers import DenseNetImageConverter
+    """`{file name: bytes}` of a KerasHub DenseNet-`depth` classifier preset,
+    written by keras-hub."""
+    # keras_hub imports TensorFlow; tests/conftest.py has imported torch
+    # first, the order this machine needs.
+    import keras_hub
 
-    backbone = DenseNetBackbone(
+    backbone = keras_hub.models.DenseNetBackbone(
         stackwise_num_repeats=KERAS_HUB_REPEATS[depth],
         compression_ratio=COMPRESSION_RATIO,
         growth_rate=32,
-        stem_padding="same",
     )
-    converter = DenseNetImageConverter(
+    converter = keras_hub.layers.DenseNetImageConverter(
         image_size=(224, 224),
         scale=[1 / (255 * s) for s in IMAGENET_STD],
         offset=[-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)],
     )
-    classifier = DenseNetImageClassifier(
+    classifier = keras_hub.models.DenseNetImageClassifier(
         backbone,
         num_classes=NUM_CLASSES,
-        preprocessor=DenseNetImageClassifierPreprocessor(converter),
+        preprocessor=keras_hub.models.DenseNetImageClassifierPreprocessor(converter),
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp) / f"densenet_{depth}_imagenet"
         classifier.save_to_preset(str(folder))
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-    files["config.json"] = _without_stem_padding(files["config.json"], ("config",))
-    files["task.json"] = _without_stem_padding(
-        files["task.json"], ("config", "backbone", "config")
-    )
     return files
-
-
-def _without_stem_padding(raw, path):
-    """The JSON file `raw` with `stem_padding` dropped from the dict at `path`."""
-    document = json.loads(raw)
-    node = document
-    for key in path:
-        node = node[key]
-    node.pop("stem_padding", None)
-    return json.dumps(document, indent=4).encode()
 
 
 def torch_tensor_shapes(stackwise_num_repeats, growth_rate, stem_filters, num_classes):
