@@ -42,7 +42,7 @@ def uint8_images(rng, shape=(2, 30, 44, 3)):
 
 
 def run_in_tf_data(layer, images):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(len(images))
     return next(iter(dataset.map(layer))).numpy()
 
@@ -165,25 +165,40 @@ PARITY_OPTIONS = [
 ]
 
 
-def test_matches_keras_hub_on_uint8_images(rng):
-    keras_hub = pytest.importorskip("keras_hub")
+def _max_difference(a, b):
+    return float(np.abs(to_numpy(a) - to_numpy(b)).max())
+
+
+# Half a grey level after ImageNet normalisation: what rounding resized uint8
+# pixels back to whole levels can change.
+HALF_LEVEL = 0.5 / (255 * min(STD))
+
+
+@pytest.mark.parametrize(
+    "options",
+    PARITY_OPTIONS,
+    ids=["-".join(f"{k}={v}" for k, v in options.items()) for options in PARITY_OPTIONS],
+)
+def test_matches_keras_hub_on_uint8_images(rng, options):
+    import keras_hub
+
     images = uint8_images(rng, (2, 37, 53, 3))
-    for options in PARITY_OPTIONS:
-        ours = ImageConverter(image_size=(24, 24), **IMAGENET, **options)
-        theirs = keras_hub.layers.ImageConverter(
-            image_size=(24, 24), **IMAGENET, **options
-        )
-        if BACKEND == "tensorflow" and options.get("pad_to_aspect_ratio"):
-            continue  # Keras' Resizing cannot pad uint8 images under TF.
-        difference = np.abs(to_numpy(ours(images)) - to_numpy(theirs(images)))
-        assert difference.max() < 1e-5, (options, difference.max())
-    single = images[0]
-    difference = np.abs(to_numpy(ours(single)) - to_numpy(theirs(single)))
-    assert difference.max() < 1e-5
+    ours = ImageConverter(image_size=(24, 24), **IMAGENET, **options)
+    theirs = keras_hub.layers.ImageConverter(image_size=(24, 24), **IMAGENET, **options)
+    if BACKEND == "tensorflow" and options.get("pad_to_aspect_ratio"):
+        # KerasHub's resizing cannot pad uint8 images under TensorFlow (a
+        # TypeError). So: exact parity on the same pixels as float32, and our
+        # uint8 answer within the rounding of resized pixels to whole levels.
+        floats = images.astype("float32")
+        assert _max_difference(ours(floats), theirs(floats)) < 1e-5
+        assert _max_difference(ours(images), theirs(floats)) <= HALF_LEVEL + 1e-6
+        return
+    assert _max_difference(ours(images), theirs(images)) < 1e-5
+    assert _max_difference(ours(images[0]), theirs(images[0])) < 1e-5, "one unbatched image"
 
 
 def test_bounding_boxes_are_resized_like_keras_hub(rng):
-    keras_hub = pytest.importorskip("keras_hub")
+    import keras_hub
     data = {
         "images": uint8_images(rng, (1, 40, 60, 3)),
         "bounding_boxes": {
@@ -218,7 +233,7 @@ def test_tf_data_map_matches_eager(rng):
 
 
 def test_tf_data_rounds_resized_integer_images_like_eager():
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     # Bicubic overshoots past 255 on a step edge; integer images must come
     # back rounded and clipped to [0, 255] before scaling.
     images = np.zeros((1, 12, 12, 3), dtype=np.uint8)
@@ -304,7 +319,7 @@ def test_config_round_trip_through_json(rng):
 
 
 def test_from_config_reads_a_keras_hub_config(rng):
-    keras_hub = pytest.importorskip("keras_hub")
+    import keras_hub
     theirs = keras_hub.layers.DenseNetImageConverter(
         image_size=(16, 16), interpolation="bicubic", **IMAGENET
     )
@@ -318,7 +333,7 @@ def test_from_config_reads_a_keras_hub_config(rng):
 
 
 def test_legacy_height_width_mean_variance_keys():
-    keras_hub = pytest.importorskip("keras_hub")
+    import keras_hub
     variance = [s**2 for s in STD]
     legacy = dict(height=8, width=6, scale=1 / 255, mean=list(MEAN), variance=variance)
     ours = ImageConverter.from_config(dict(legacy))
@@ -402,7 +417,7 @@ def test_bad_images_are_rejected():
 
 
 def test_bad_images_in_tf_data_are_rejected():
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     converter = ImageConverter(image_size=(4, 4), **IMAGENET)
     dataset = tf.data.Dataset.from_tensor_slices(np.zeros((2, 8, 8, 4), "uint8"))
     with pytest.raises(ValueError, match="4 channels"):
@@ -529,7 +544,7 @@ def test_crop_pct_none_or_one_keeps_the_whole_image_resize(rng):
 
 
 def test_crop_pct_on_batches_lists_channels_first_and_tf_data(rng):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     images = uint8_images(rng, (2, 30, 41, 3))
     options = dict(image_size=(16, 16), crop_pct=0.8, **IMAGENET)
     converter = ImageConverter(**options)
@@ -584,7 +599,7 @@ def test_crop_pct_refuses_what_it_cannot_crop(rng):
     square = uint8_images(rng, (1, 20, 20, 3))
     with pytest.raises(ValueError, match=r"\(8, 8\).*\(4, 32\)"):
         elongated(square)
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     with pytest.raises(ValueError, match=r"\(8, 8\).*\(4, 32\)"):
         tf.data.Dataset.from_tensor_slices(square).map(elongated)
     unknown_size = tf.data.Dataset.from_generator(

@@ -10,7 +10,7 @@ import pytest
 
 from helpers.models import TINY_CONFIG
 
-keras_hub = pytest.importorskip("keras_hub")
+import keras_hub
 
 from densenet_hub.layers import DenseNetImageConverter  # noqa: E402
 from densenet_hub.layers import ImageConverter  # noqa: E402
