@@ -268,7 +268,8 @@ def test_photos_through_eval_transforms_equal_pillow(photos, source):
 
 
 def test_photos_in_tf_data_equal_eager(photos):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     converter = DenseNetImageConverter(**EvalTransform.timm().image_converter_kwargs())
     names = ["grace_hopper", "logo2", "tall_strip"]
     dataset = tf.data.Dataset.from_generator(

@@ -2,15 +2,14 @@
 (OpenVINO) and by ONNX Runtime, calibrated on noise of the benchmarked size,
 timed against OpenVINO's default and ONNX Runtime's float32 in one run."""
 
+import nncf  # noqa: F401
 import numpy as np
+import onnxruntime  # noqa: F401
+import openvino  # noqa: F401
 import pytest
 
 from densenet_hub.profiling import inference
 from densenet_hub.profiling import peers
-
-pytest.importorskip("onnxruntime")
-pytest.importorskip("openvino")
-pytest.importorskip("nncf")
 
 
 def _cosine(a, b):

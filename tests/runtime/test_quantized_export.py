@@ -5,6 +5,7 @@ normalisation inside the graph when the export includes preprocessing."""
 import numpy as np
 import onnx
 import onnxruntime
+import onnxruntime.quantization  # noqa: F401
 import pytest
 
 from densenet_hub.runtime import TooFewCalibrationImages
@@ -14,8 +15,6 @@ from densenet_hub.runtime.quantization import DEFAULT_HELD_OUT
 from densenet_hub.runtime.quantization import calibration_images
 from helpers.models import build_tiny_classifier
 from helpers.weights import randomize_weights
-
-pytest.importorskip("onnxruntime.quantization")
 
 
 @pytest.fixture(scope="module")

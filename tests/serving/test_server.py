@@ -166,7 +166,6 @@ def _histogram(text, name):
 
 
 def test_an_accelerated_folder_is_served_on_its_engine(served, tmp_path, guard):
-    pytest.importorskip("onnxruntime")
     fast = accelerate(served.classifier, runtime="onnxruntime")
     fast.save(tmp_path / "fast", extra_files=ClassLabels(NAMES).files())
     loaded = load_served_model(tmp_path / "fast")
