@@ -504,11 +504,9 @@ async def _uploaded_image(request):
     if content_type.startswith("multipart/form-data"):
         try:
             form = await request.form(max_files=1, max_fields=8)
-        except requests.ClientDisconnect:
+        except (requests.ClientDisconnect, RequestError):
             raise
-        except RequestError:
-            raise
-        except Exception as error:
+        except Exception as error:  # Starlette's parse errors, as a 400
             raise bad_request(f"the multipart form could not be read: {error}.") from None
         upload = form.get("image")
         if upload is None or isinstance(upload, str):

@@ -135,7 +135,8 @@ class ServerThread:
         """Stops as SIGTERM would: no new connections, the requests in
         flight finish, then the thread ends (waits at most `timeout_s`)."""
         self._server.should_exit = True
-        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
         self._socket.close()
 
     def __enter__(self):
