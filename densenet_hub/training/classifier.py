@@ -28,10 +28,39 @@ def classifier_for_training(
     its head, so that training continues it. With `pretrained=False` the
     weights are fresh; a built-in name is then built from the `presets`
     table, with no download.
+
+    Args:
+        preset: a built-in name, handle or preset folder.
+        num_classes: the classes (findings) of the new head.
+        pretrained: load the preset's weights; `False`: fresh weights, with
+            BatchNorm statistics that follow a short run
+            (`use_from_scratch_batchnorm`).
+        image_size: `None` or the `(height, width)` to train at.
+        class_names: the classes' names, to recognise a head to continue.
+        multi_label: a sigmoid per class (e.g. `objective.multi_label`).
+
+    Example:
+    ```python
+    import tempfile
+    import densenet_hub
+    from densenet_hub.training.classifier import classifier_for_training
+
+    folder = f"{tempfile.mkdtemp()}/base"
+    converter = densenet_hub.layers.DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
+    densenet_hub.models.DenseNetImageClassifier(
+        densenet_hub.models.DenseNetBackbone(stackwise_num_repeats=[2, 2], growth_rate=4),
+        num_classes=5,
+        preprocessor=densenet_hub.models.DenseNetImageClassifierPreprocessor(converter),
+    ).save_to_preset(folder)
+    classifier = classifier_for_training(folder, 3, multi_label=True)  # a new 3-class head
+    assert classifier.num_classes == 3 and classifier.multi_label
+    assert classifier.preprocessor.image_size == (32, 32)
+    ```
     """
     activation = "sigmoid" if multi_label else None
     builtin = find_builtin(preset)
-    classifier = _continued_head(preset, class_names) if multi_label and pretrained else None
+    continued = multi_label and pretrained
+    classifier = _continued_head(preset, num_classes, class_names) if continued else None
     if classifier is None and builtin is not None and not pretrained:
         backbone = DenseNetBackbone(**builtin.config, **builtin.overrides)
         classifier = DenseNetImageClassifier(
@@ -47,19 +76,18 @@ def classifier_for_training(
     return classifier
 
 
-def _continued_head(preset, class_names):
+def _continued_head(preset, num_classes, class_names):
     """`preset`'s classifier with a sigmoid head when its classes are
-    `class_names` (or as many unnamed ones), else `None`."""
+    `class_names` (or `num_classes` unnamed ones), else `None`."""
     folder = local_folder(preset)
     if folder is None or not (folder / names.TASK_FILE).is_file():
         return None
     # Read from task.json, so that a head that does not fit costs no load.
-    num_classes = read_json(folder / names.TASK_FILE).get("config", {}).get("num_classes")
-    if num_classes != len(class_names):
+    if read_json(folder / names.TASK_FILE).get("config", {}).get("num_classes") != num_classes:
         return None
     preset_names = class_labels_of(preset, num_classes).names
     unnamed = preset_names == default_class_names(num_classes)
-    if not (unnamed or preset_names == list(class_names)):
+    if not (unnamed or class_names is not None and preset_names == list(class_names)):
         return None
     shown = "unnamed classes, taken in the table's order" if unnamed else "the same findings"
     print(f"continuing the preset's {num_classes}-class head ({shown})")
@@ -68,7 +96,33 @@ def _continued_head(preset, class_names):
 
 def save_classifier(classifier, labels, out, overwrite=False):
     """Saves `classifier` as a preset folder with its `ClassLabels` files, in
-    one atomic save: `out` ends up complete or unchanged."""
+    one atomic save: `out` ends up complete or unchanged.
+
+    Args:
+        classifier: the trained `ImageClassifier`.
+        labels: its `ClassLabels`, e.g. `objective.class_labels(result)`.
+        out: the preset folder to write.
+        overwrite: replace a non-empty `out`.
+
+    Raises:
+        FileExistsError: `out` is a file, or not empty without `overwrite`.
+
+    Example:
+    ```python
+    import json, tempfile
+    import densenet_hub
+    from densenet_hub.presets.class_labels import ClassLabels
+    from densenet_hub.training.classifier import save_classifier
+
+    classifier = densenet_hub.models.DenseNetImageClassifier(
+        densenet_hub.models.DenseNetBackbone(stackwise_num_repeats=[2, 2], growth_rate=4),
+        num_classes=2,
+    )
+    out = f"{tempfile.mkdtemp()}/preset"
+    save_classifier(classifier, ClassLabels(["cat", "dog"]), out)
+    assert json.load(open(f"{out}/class_names.json")) == ["cat", "dog"]
+    ```
+    """
     check_output_folder(out, overwrite)
     save_preset(classifier, out, overwrite=overwrite, extra_files=labels.files())
 
