@@ -13,13 +13,12 @@ from densenet_hub.explain import explain_image
 from densenet_hub.inference import load_classifier
 from densenet_hub.inference import to_probabilities
 from densenet_hub.models import ImageClassifier
-from densenet_hub.presets.class_labels import class_labels_of
 from densenet_hub.presets.class_labels import default_class_names
 from densenet_hub.presets.class_labels import ClassLabels
+from densenet_hub.presets.inspection import inspect
 from densenet_hub.runtime import AcceleratedModel
 from densenet_hub.runtime import accelerate
 from densenet_hub.runtime import load_accelerated
-from densenet_hub.runtime.saved_model import SETTINGS_FILE
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 # A tiny image run once at load: it gives an accelerated folder's class
@@ -129,13 +128,13 @@ def load_served_model(model_or_preset, *, name=None, runtime=None, precision="fl
     assert served.labels.names == ["class_0", "class_1", "class_2"]
     ```
     """
-    preset = None
+    found = None
     if isinstance(model_or_preset, (str, os.PathLike)):
-        preset = model_or_preset
-        if (pathlib.Path(preset) / SETTINGS_FILE).is_file():
-            predictor = classifier = load_accelerated(preset)
+        found = inspect(model_or_preset)
+        if found.kind == "accelerated":
+            predictor = classifier = load_accelerated(found.folder)
         else:
-            classifier, preset_labels = load_classifier(preset)
+            classifier, preset_labels = load_classifier(found)
             labels = labels or preset_labels
             predictor = classifier
     else:
@@ -155,10 +154,10 @@ def load_served_model(model_or_preset, *, name=None, runtime=None, precision="fl
         )
     num_classes = predictor.predict_on_batch([WARM_UP_IMAGE]).shape[-1]
     if labels is None:
-        multi_label = bool(predictor.multi_label)
+        # An accelerated folder records no class count; its outputs give it.
         labels = (
-            class_labels_of(preset, num_classes, multi_label)
-            if preset is not None
+            found.class_labels(num_classes, bool(predictor.multi_label))
+            if found is not None
             else ClassLabels(default_class_names(num_classes))
         )
     return ServedModel(

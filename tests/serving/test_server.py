@@ -8,6 +8,7 @@ import concurrent.futures
 import httpx
 import numpy as np
 import pytest
+import tritonclient.http as triton
 from serving_helpers import CLIENT_TIMEOUT_S
 from serving_helpers import FINDINGS
 from serving_helpers import NAMES
@@ -69,7 +70,6 @@ def test_infer_equals_the_models_own_predict(client, served, datatype):
 
 
 def test_a_generic_open_inference_protocol_client_calls_it(server, served, guard):
-    triton = pytest.importorskip("tritonclient.http")
     client = triton.InferenceServerClient(
         url=server.url.removeprefix("http://"), network_timeout=CLIENT_TIMEOUT_S
     )
