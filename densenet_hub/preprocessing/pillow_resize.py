@@ -196,7 +196,7 @@ AxisPlan = collections.namedtuple(
 
 
 class _Ops(collections.namedtuple(
-    "_Ops", "transpose cast matmul right_shift clip floor constant"
+    "_Ops", "transpose cast matmul right_shift clip floor constant concatenate"
 )):
     """The tensor operations a resize needs, from Keras or from TensorFlow
     (inside tf.data, whatever the Keras backend)."""
@@ -206,7 +206,7 @@ def _keras_ops():
     ops = keras.ops
     return _Ops(
         ops.transpose, ops.cast, _keras_matmul, ops.right_shift, ops.clip,
-        ops.floor, ops.convert_to_tensor,
+        ops.floor, ops.convert_to_tensor, ops.concatenate,
     )
 
 
@@ -218,7 +218,7 @@ def _keras_matmul(pixels, kernel):
 def _tf_ops(tf):
     return _Ops(
         tf.transpose, tf.cast, tf.linalg.matmul, tf.bitwise.right_shift,
-        tf.clip_by_value, tf.math.floor, tf.convert_to_tensor,
+        tf.clip_by_value, tf.math.floor, tf.convert_to_tensor, tf.concat,
     )
 
 
@@ -261,29 +261,29 @@ def resize(images, rows, columns, interpolation, tf=None):
     ops = _keras_ops() if tf is None else _tf_ops(tf)
     dtype = keras.backend.standardize_dtype(images.dtype)
     arithmetic = _Arithmetic(dtype, "float64" if tf is not None else None)
-    row_first, row_kernel = _kernel(rows, interpolation, arithmetic, ops, tf)
-    column_first, column_kernel = _kernel(columns, interpolation, arithmetic, ops, tf)
-    top = rows.window_start + row_first
-    left = columns.window_start + column_first
+    row_kernel = _AxisKernel(rows, interpolation, arithmetic, ops, tf)
+    column_kernel = _AxisKernel(columns, interpolation, arithmetic, ops, tf)
+    top = rows.window_start + row_kernel.first
+    left = columns.window_start + column_kernel.first
     pixels = images[
         :,
         :,
-        top : top + _length(row_kernel, tf),
-        left : left + _length(column_kernel, tf),
+        top : top + row_kernel.span,
+        left : left + column_kernel.span,
     ]
     pixels = ops.cast(pixels, arithmetic.dtype)
 
     def horizontal_first():
-        resized = arithmetic.settle(ops.matmul(pixels, column_kernel), ops)
+        resized = arithmetic.settle(column_kernel.apply(pixels), ops)
         resized = ops.transpose(resized, (0, 1, 3, 2))
-        resized = arithmetic.settle(ops.matmul(resized, row_kernel), ops)
+        resized = arithmetic.settle(row_kernel.apply(resized), ops)
         return ops.transpose(resized, (0, 1, 3, 2))
 
     def height_first():
         resized = ops.transpose(pixels, (0, 1, 3, 2))
-        resized = arithmetic.settle(ops.matmul(resized, row_kernel), ops)
+        resized = arithmetic.settle(row_kernel.apply(resized), ops)
         resized = ops.transpose(resized, (0, 1, 3, 2))
-        return arithmetic.settle(ops.matmul(resized, column_kernel), ops)
+        return arithmetic.settle(column_kernel.apply(resized), ops)
 
     order = vertical_first(
         rows.window_size, columns.window_size, rows.resized_size, columns.resized_size
@@ -321,31 +321,64 @@ class _Arithmetic:
         return sums
 
 
-def _kernel(plan, interpolation, arithmetic, ops, tf):
-    """`(first input pixel, kernel tensor)` of one axis; inside a TensorFlow
-    graph with sizes known only when it runs, computed then, on the host."""
-    arguments = (plan.window_size, plan.resized_size, plan.crop_start, plan.crop_length)
-    integer = arithmetic.fixed_point
-    if tf is None or not any(tf.is_tensor(value) for value in arguments):
-        first, kernel = crop_kernel(*arguments, interpolation, integer)
-        return first, ops.cast(ops.constant(kernel), arithmetic.dtype)
+class _AxisKernel:
+    """One axis's weights as tensors, applied to the last axis of pixels.
 
-    def compute(*sizes):
-        first, kernel = crop_kernel(*map(int, sizes), interpolation, integer)
-        return np.int64(first), kernel
+    The weights are a band: each output pixel reads a few neighbouring
+    inputs. A dense product over the whole span would mostly multiply zeros,
+    so when the sizes are known the outputs are split into runs of
+    `OUTPUTS_PER_PRODUCT`, each multiplied with only the inputs it reads.
+    Inside a TensorFlow graph with sizes known only when it runs, the
+    weights are computed then, on the host, and applied whole.
+    """
 
-    first, kernel = tf.numpy_function(
-        compute,
-        [tf.cast(value, "int64") for value in arguments],
-        ["int64", "int64" if integer else "float64"],
-        stateful=False,
-    )
-    length = plan.crop_length if isinstance(plan.crop_length, int) else None
-    kernel.set_shape([None, length])
-    return tf.cast(first, "int32"), tf.cast(kernel, arithmetic.dtype)
+    OUTPUTS_PER_PRODUCT = 64
+
+    def __init__(self, plan, interpolation, arithmetic, ops, tf):
+        self.ops = ops
+        arguments = (plan.window_size, plan.resized_size, plan.crop_start, plan.crop_length)
+        integer = arithmetic.fixed_point
+        if tf is None or not any(tf.is_tensor(value) for value in arguments):
+            self.first, kernel = crop_kernel(*arguments, interpolation, integer)
+            self.span = kernel.shape[0]
+            self.parts = [
+                (start, stop, ops.cast(ops.constant(part), arithmetic.dtype))
+                for start, stop, part in _band_parts(kernel, self.OUTPUTS_PER_PRODUCT)
+            ]
+            return
+
+        def compute(*sizes):
+            first, kernel = crop_kernel(*map(int, sizes), interpolation, integer)
+            return np.int64(first), kernel
+
+        first, kernel = tf.numpy_function(
+            compute,
+            [tf.cast(value, "int64") for value in arguments],
+            ["int64", "int64" if integer else "float64"],
+            stateful=False,
+        )
+        length = plan.crop_length if isinstance(plan.crop_length, int) else None
+        kernel.set_shape([None, length])
+        self.first = tf.cast(first, "int32")
+        self.span = tf.shape(kernel)[0]
+        self.parts = [(0, None, tf.cast(kernel, arithmetic.dtype))]
+
+    def apply(self, pixels):
+        """Weighted sums over the last axis of `pixels` (before rounding)."""
+        sums = [
+            self.ops.matmul(pixels[..., start:stop], part)
+            for start, stop, part in self.parts
+        ]
+        return sums[0] if len(sums) == 1 else self.ops.concatenate(sums, axis=-1)
 
 
-def _length(kernel, tf):
-    if tf is not None and kernel.shape[0] is None:
-        return tf.shape(kernel)[0]
-    return int(kernel.shape[0])
+def _band_parts(kernel, outputs_per_part):
+    """`(start, stop, kernel[start:stop, outputs])` for runs of outputs:
+    together they give the same sums as `kernel`."""
+    parts = []
+    for begin in range(0, kernel.shape[1], outputs_per_part):
+        part = kernel[:, begin : begin + outputs_per_part]
+        used = np.flatnonzero(np.any(part != 0, axis=1))
+        start, stop = int(used[0]), int(used[-1]) + 1
+        parts.append((start, stop, np.ascontiguousarray(part[start:stop])))
+    return parts
