@@ -1,5 +1,5 @@
 """Data for the hub tests: preset files to serve, the stubs' names, and
-huggingface_hub's offline switch. The `guard`, `kaggle` and `hf` fixtures
+huggingface_hub's offline switch and token. The `guard`, `kaggle` and `hf` fixtures
 (stub servers with the real clients pointed at them) are in
 `tests/conftest.py`."""
 

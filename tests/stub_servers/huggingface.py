@@ -128,6 +128,7 @@ class HuggingFaceStub(StubServer):
         self.served = []
         self.lfs_objects = {}
         self.uploaded = {}  # PUT to storage, not yet verified: oid -> bytes
+        self.storage_url = None  # set once its port is open
         super().__init__(_HubHandler)
         self.storage_url = self.add_origin()
 
