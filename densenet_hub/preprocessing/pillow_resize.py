@@ -145,8 +145,10 @@ def crop_kernel(in_size, out_size, start, length, interpolation, integer):
     from densenet_hub.preprocessing.pillow_resize import crop_kernel
 
     first, kernel = crop_kernel(8, 4, 1, 2, "bilinear", integer=True)
-    # Halving: output pixels 1 and 2 average input pixels 2, 3 and 4, 5.
-    assert first == 2 and kernel.shape == (4, 2)
+    # Halving widens bilinear's filter to 4 inputs (antialiasing): output
+    # pixels 1 and 2 read inputs 1..4 and 3..6, weighted 1:3:3:1.
+    assert first == 1 and kernel.shape == (6, 2)
+    assert kernel[:, 0].tolist() == [2**19, 3 * 2**19, 3 * 2**19, 2**19, 0, 0]
     assert kernel.sum(axis=0).tolist() == [2**22, 2**22]
     ```
     """
