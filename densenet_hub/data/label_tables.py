@@ -35,6 +35,7 @@ from densenet_hub.data.image_paths import check_unique
 from densenet_hub.data.image_paths import image_paths
 from densenet_hub.data.image_paths import located_paths
 from densenet_hub.data.row_filters import parse_filters
+from densenet_hub.data.table_files import check_rows
 from densenet_hub.data.table_files import first_line
 from densenet_hub.data.table_files import import_pandas
 from densenet_hub.data.table_files import listing
@@ -274,7 +275,9 @@ def read_label_table(
         )
     else:
         layout = "split_file"
-        named = (("group_column", group_column), ("path_column", path_column), ("where", where))
+        named = (
+            ("group_column", group_column), ("path_column", path_column), ("where", where or None)
+        )  # fmt: skip
         for name, value in named:
             if value is not None:
                 raise ValueError(
@@ -359,7 +362,7 @@ def _groups_from_paths(source, pattern, cells, line_of):
         if not value:
             raise ValueError(
                 f"{source}, line {line_of(row)}: the path {cells[row]!r} does "
-                f"not match `group_from_path` {pattern.pattern!r}, so its "
+                f"not match `group_from_path` '{pattern.pattern}', so its "
                 "group (patient) is unknown; write a pattern every path "
                 "matches, or name a group column instead."
             )
@@ -399,11 +402,8 @@ def _read_csv_layout(source, data, findings, path_column, group_column, filters)
     if not all(cells):
         empty = [row for row, cell in zip(frame.index, cells) if not cell and table.is_empty(row)]
         table.frame = frame = frame.drop(index=empty)
+        check_rows(table)
         cells = _stripped(frame[path_name])
-        if frame.empty:
-            raise ValueError(
-                f"{source} has a header but no rows; expected one row per image."
-            )
         _check_filled(table, path_name, cells)
     index = frame.index
 

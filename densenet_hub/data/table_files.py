@@ -170,14 +170,16 @@ def read_csv_table(source, data, text_columns):
         _check_field_counts(source, header, table.records())
     # A text column read as categories holds each distinct cell once (a
     # column of `Female` and `Male` costs a byte a row, not a string).
-    # pandas turns categories that all read as numbers into numbers, so a
-    # column of numbers asked for as text is read as `str`.
-    sample = pd.read_csv(io.BytesIO(data), nrows=SAMPLE_ROWS, **options)
-    textual = [name for name, cells in sample.items() if not pd.api.types.is_numeric_dtype(cells)]
-    dtypes = dict.fromkeys(textual, "category")
-    for name, dtype in text_columns(header).items():
-        dtypes[name] = dtype if name in textual else str
     try:
+        # pandas turns categories that all read as numbers into numbers, so
+        # a column of numbers asked for as text is read as `str`.
+        sample = pd.read_csv(io.BytesIO(data), nrows=SAMPLE_ROWS, **options)
+        textual = [
+            name for name, cells in sample.items() if not pd.api.types.is_numeric_dtype(cells)
+        ]
+        dtypes = dict.fromkeys(textual, "category")
+        for name, dtype in text_columns(header).items():
+            dtypes[name] = dtype if name in textual else str
         with warnings.catch_warnings():
             # A column of numbers in one chunk of the file and text in
             # another comes back mixed; its cells are judged one by one
