@@ -58,8 +58,9 @@ class ImageConverter(PresetMixin, keras.layers.Layer):
 
     `resampling="pillow"` resizes with Pillow's own arithmetic instead of
     Keras' (which resizes both axes at once and rounds once): the width,
-    then the height (Pillow 13 takes the height first when it shrinks by
-    more than twice as many pixels), with Pillow's fixed-point weights,
+    then the height, in the installed Pillow's order (Pillow 13 takes the
+    height first when it shrinks by more than twice as many pixels as the
+    width), with Pillow's fixed-point weights,
     rounding and clipping to 0..255 after each pass. On uint8 images the
     result equals `PIL.Image.resize` pixel for pixel on every backend and in
     `tf.data`, so with `crop_pct` the converter reproduces torchvision's and

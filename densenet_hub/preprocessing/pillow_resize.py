@@ -1,7 +1,8 @@
 """Resizing with Pillow's own arithmetic, so that converters reproduce
 torchvision's and timm's eval transforms on PIL images pixel for pixel.
 
-Pillow resizes in two passes, the width first, then the height. A pass
+Pillow resizes in two passes, one per axis, usually the width first (see
+`vertical_first`). A pass
 computes, for each output pixel, a weighted sum of the input pixels within
 the filter's support; the support widens with the downscale factor
 (antialiasing). For 8-bit images the weights are fixed point, with
@@ -162,7 +163,6 @@ def crop_kernel(in_size, out_size, start, length, interpolation, integer):
     return first, np.ascontiguousarray(weights.T)
 
 
-
 def pillow_version(version=None):
     """`(major, minor)` of `version`, by default the installed Pillow's."""
     match = re.match(r"(\d+)\.(\d+)", version or PIL.__version__)
@@ -262,6 +262,8 @@ def resize(images, rows, columns, interpolation, tf=None):
     """
     ops = _keras_ops() if tf is None else _tf_ops(tf)
     dtype = keras.backend.standardize_dtype(images.dtype)
+    # Inside tf.data TensorFlow's own ops run on the host, where float64 is
+    # exact and fast enough whatever the Keras backend.
     arithmetic = _Arithmetic(dtype, "float64" if tf is not None else None)
     row_kernel = _AxisKernel(rows, interpolation, arithmetic, ops, tf)
     column_kernel = _AxisKernel(columns, interpolation, arithmetic, ops, tf)
