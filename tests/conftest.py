@@ -129,7 +129,9 @@ def hf(guard, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", stub.url)
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
-    for name in ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_OIDC_RESOURCE"):
+    # HUGGING_FACE_HUB_TOKEN is the older name the client still reads.
+    names = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_OIDC_RESOURCE")
+    for name in names:
         monkeypatch.delenv(name, raising=False)
     yield stub
     stub.stop()
