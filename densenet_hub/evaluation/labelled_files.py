@@ -125,15 +125,67 @@ def evaluate_images(
     assert report.images == 3 and report.confusion_matrix.sum() == 3
     ```
     """
+    return evaluate_images_scored(
+        classifier, paths, labels, class_names, output_names, top_k=top_k,
+        batch_size=batch_size, on_error=on_error, predictor=predictor, on_batch=on_batch,
+    )[0]  # fmt: skip
+
+
+def evaluate_images_scored(
+    classifier, paths, labels, class_names, output_names=None, top_k=TOP_K,
+    batch_size=DEFAULT_BATCH_SIZE, on_error="skip", predictor=None, on_batch=None,
+):  # fmt: skip
+    """`evaluate_images`, also returning what the report was computed from,
+    for per-image output (`densenet_hub.evaluation.predictions`) and the
+    HTML report.
+
+    Args:
+        classifier, paths, labels, class_names, output_names, top_k,
+            batch_size, on_error, predictor, on_batch: as for
+            `evaluate_images`.
+
+    Returns:
+        `(report, probabilities, kept, outputs)`: the `SingleLabelReport`,
+        the `(len(kept), classifier outputs)` probabilities, the indices of
+        the images that could be read, and the classifier output of each
+        class of `class_names`.
+
+    Example:
+    ```python
+    import tempfile
+    import numpy as np
+    import PIL.Image
+    import densenet_hub
+    from densenet_hub.evaluation.labelled_files import evaluate_images_scored
+
+    folder = tempfile.mkdtemp()
+    paths = [f"{folder}/{i}.png" for i in range(2)]
+    for i, path in enumerate(paths):
+        PIL.Image.fromarray(np.full((32, 32, 3), 100 * i, "uint8")).save(path)
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    converter = densenet_hub.layers.DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
+    classifier = densenet_hub.models.DenseNetImageClassifier(
+        backbone, num_classes=3,
+        preprocessor=densenet_hub.models.DenseNetImageClassifierPreprocessor(converter),
+    )
+    report, probabilities, kept, outputs = evaluate_images_scored(
+        classifier, paths, [0, 1], ["b", "a"], ["a", "b", "c"]
+    )
+    assert probabilities.shape == (2, 3) and list(kept) == [0, 1] and list(outputs) == [1, 0]
+    ```
+    """
     if output_names is None:
         output_names = default_class_names(classifier.num_classes)
     outputs = _class_outputs(list(class_names), list(output_names))
     probabilities, kept = score_files(
         classifier, paths, batch_size, on_error, predictor, on_batch
     )
-    return single_label_report(
+    report = single_label_report(
         np.asarray(labels)[kept], probabilities, class_names, outputs, top_k
     )
+    return report, probabilities, kept, outputs
 
 
 def evaluate_table(

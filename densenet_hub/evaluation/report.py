@@ -165,7 +165,7 @@ def confident_mistakes(targets, probabilities, weights, thresholds, per_kind=EXA
 
 def multi_label_document(
     report, image_paths, targets, probabilities, weights, context, subgroups=None,
-    calibration_bins=CALIBRATION_BINS, examples=(),
+    calibration_bins=CALIBRATION_BINS, examples=(), findings=None,
 ):  # fmt: skip
     """The JSON document of a multi-label report: the same numbers as the
     HTML.
@@ -179,6 +179,8 @@ def multi_label_document(
         subgroups: None, or `SubgroupMetrics` rows (`subgroup_aurocs`).
         calibration_bins: the reliability curves' equal-width bins.
         examples: `confident_mistakes(...)`, the Grad-CAM examples.
+        findings: the findings of the arrays' columns; by default the
+            report's (which may also list findings without labels, as n/a).
 
     Returns:
         A JSON-able dict: `kind`, `context`, `metrics`
@@ -199,7 +201,8 @@ def multi_label_document(
     assert document["calibration"]["findings"][0]["counts"] == [2, 1]
     ```
     """
-    findings = [finding.name for finding in report.findings]
+    if findings is None:
+        findings = [finding.name for finding in report.findings]
     curves = reliability_curves(targets, probabilities, findings, weights, calibration_bins)
     return _plain({
         "kind": "multi_label",
@@ -347,7 +350,7 @@ def grad_cam_pictures(classifier, image_paths, wanted):
 def write_multi_label_report(
     report, image_paths, targets, probabilities, weights, context, *, html_path=None,
     json_path=None, subgroups=None, classifier=None, outputs=None, examples=EXAMPLES,
-    calibration_bins=CALIBRATION_BINS, overwrite=False,
+    calibration_bins=CALIBRATION_BINS, findings=None, overwrite=False,
 ):  # fmt: skip
     """Writes a multi-label evaluation's report: the HTML (`html_path`) and
     the JSON (`json_path`), each atomically; either may be None.
@@ -367,6 +370,8 @@ def write_multi_label_report(
             output i).
         examples: Grad-CAM pictures per finding and kind of mistake.
         calibration_bins: the reliability curves' equal-width bins.
+        findings: the findings of the arrays' columns; by default the
+            report's (which may also list findings without labels, as n/a).
         overwrite: replace existing files.
 
     Returns:
@@ -393,18 +398,18 @@ def write_multi_label_report(
     assert json.loads((folder / "report.json").read_text())["metrics"]["images"] == 40
     ```
     """
-    findings = [finding.name for finding in report.findings]
-    thresholds = (
-        [finding.threshold for finding in report.findings]
-        if all(finding.threshold is not None for finding in report.findings)
-        else None
-    )
-    mistakes = confident_mistakes(targets, probabilities, weights, thresholds, examples)
-    if classifier is None:
-        mistakes = []
+    if findings is None:
+        findings = [finding.name for finding in report.findings]
+    saved = {finding.name: finding.threshold for finding in report.findings}
+    thresholds = [saved.get(name) for name in findings]
+    if any(threshold is None for threshold in thresholds):
+        thresholds = None
+    mistakes = []
+    if classifier is not None:
+        mistakes = confident_mistakes(targets, probabilities, weights, thresholds, examples)
     document = multi_label_document(
         report, image_paths, targets, probabilities, weights, context, subgroups,
-        calibration_bins, mistakes,
+        calibration_bins, mistakes, findings,
     )  # fmt: skip
     if html_path is not None:
         curves = reliability_curves(targets, probabilities, findings, weights, calibration_bins)
