@@ -1,0 +1,133 @@
+"""`engine="ray"`: a batch job on Ray Data, on this machine or a cluster.
+
+The pending shards become a dataset of one row each (its number and its
+paths); `map_batches` sends them to a pool of actors, each holding one
+model (built from the picklable `JobModel`, accelerated when a runtime is
+given), which computes a shard exactly as the local engine does and writes
+it with the same atomic shard writer. So the output layout, the manifest
+and resuming are the local engine's, and the rows are equal to its rows.
+Shards are written by the actors, not gathered on the driver: on a cluster
+the output folder must be on storage every node sees (NFS, a mounted
+bucket).
+
+Ray Data's own `write_parquet` is not used: it names files by its own
+blocks and writes them in place, while resuming needs one complete file
+per shard of input rows, renamed into place once written.
+"""
+
+import os
+
+import keras
+
+from densenet_hub.base.optional import extra_fix
+from densenet_hub.base.optional import import_optional
+from densenet_hub.batch.runners import ERROR_COLUMN
+from densenet_hub.batch.runners import run_shards
+from densenet_hub.batch.shards import write_shard
+
+# Decoding threads inside each actor (its one model runs meanwhile).
+ACTOR_THREADS = 2
+
+
+def import_ray():
+    """`ray` with Ray Data, or an error naming the `ray` extra."""
+    ray = import_optional("ray", extra_fix("ray"), "engine='ray'")
+    import_optional("ray.data", extra_fix("ray"), "engine='ray'")
+    return ray
+
+
+class ShardWorker:
+    """A Ray Data actor: builds the job's model once, then computes and
+    writes the shards of each batch of dataset rows it is given."""
+
+    def __init__(self, job, folder, batch_size):
+        self.runner = job.build()
+        self.folder = folder
+        self.batch_size = batch_size
+
+    def __call__(self, rows):
+        node = import_ray().get_runtime_context().get_node_id()
+        done = {"shard": [], "rows": [], "errors": [], "node": [], "pid": []}
+        for shard, paths in zip(rows["shard"], rows["paths"]):
+            shard, paths = int(shard), list(paths)
+
+            def write(_, table):
+                write_shard(self.folder, shard, table)
+                errors = table.column(ERROR_COLUMN)
+                done["errors"].append(len(errors) - errors.null_count)
+
+            # The shard's own rows, renumbered from its start: batches are
+            # cut as the local engine cuts them.
+            run_shards(
+                self.runner, paths, [(0, 0, len(paths))], self.batch_size, ACTOR_THREADS, write
+            )
+            done["shard"].append(shard)
+            done["rows"].append(len(paths))
+            done["node"].append(node)
+            done["pid"].append(os.getpid())
+        return done
+
+
+def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=None,
+               on_shard=None):  # fmt: skip
+    """Computes and writes `shards` of `output` on Ray; returns one record
+    per shard: `{"shard", "rows", "errors", "node", "pid"}`.
+
+    Args:
+        job: the `JobModel`.
+        paths: every path of the job.
+        output: the `ShardedOutput` (its folder is written to).
+        shards: the shard numbers to compute.
+        batch_size: images per batch.
+        address: `None` starts a Ray on this machine (127.0.0.1, no
+            dashboard) for this job; `"auto"` or `"host:port"` joins a
+            running cluster. A Ray already initialised in this process is
+            used as it is.
+        workers: actors, each holding one model; default one per CPU of
+            the cluster, at most one per shard.
+        on_shard: `None`, or called with each finished shard's record.
+    """
+    ray = import_ray()
+    # The workers must build the model on the backend this process uses.
+    runtime_env = {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
+    started = not ray.is_initialized()
+    if started:
+        if address is None:
+            ray.init(
+                include_dashboard=False, _node_ip_address="127.0.0.1",
+                runtime_env=runtime_env, log_to_driver=False,
+            )  # fmt: skip
+        else:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        workers = max(1, min(workers, len(shards)))
+        items = []
+        for shard in shards:
+            start, stop = output.rows(shard)
+            items.append({"shard": shard, "paths": [str(paths[row]) for row in range(start, stop)]})
+        dataset = ray.data.from_items(items, override_num_blocks=len(items))
+        done = dataset.map_batches(
+            ShardWorker,
+            batch_size=1,
+            concurrency=workers,
+            num_cpus=1,
+            fn_constructor_kwargs={
+                "job": job, "folder": str(output.folder), "batch_size": batch_size
+            },
+            runtime_env=runtime_env,
+        )  # fmt: skip
+        records = []
+        for row in done.iter_rows():
+            record = {key: row[key] for key in ("shard", "rows", "errors", "node", "pid")}
+            record = {key: (value if key == "node" else int(value)) for key, value in record.items()}
+            records.append(record)
+            if on_shard is not None:
+                on_shard(record)
+        return records
+    finally:
+        if started:
+            ray.shutdown()
