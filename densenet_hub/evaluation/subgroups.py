@@ -19,6 +19,7 @@ import pathlib
 
 import numpy as np
 
+from densenet_hub.base.text import format_table
 from densenet_hub.data.label_tables import FINDING_LABELS_COLUMN
 from densenet_hub.data.label_tables import PATH_COLUMNS
 from densenet_hub.data.table_files import import_pandas
@@ -146,6 +147,30 @@ def subgroup_aurocs(targets, scores, findings, columns, weights=None, bins=None)
                     name, value, finding, int(members.sum()), positives, negatives, auroc, reason
                 ))  # fmt: skip
     return rows
+
+
+def subgroup_table(rows):
+    """`subgroup_aurocs` rows as a text table: one line per subgroup and
+    finding, with the counts, and the reason where AUROC is n/a.
+
+    Example:
+    ```python
+    import numpy as np
+    from densenet_hub.evaluation.subgroups import subgroup_aurocs, subgroup_table
+
+    rows = subgroup_aurocs(np.array([[1], [0], [1]]), np.array([[0.9], [0.2], [0.4]]),
+                           ["Edema"], {"Sex": ["F", "F", "M"]})
+    lines = subgroup_table(rows).splitlines()
+    assert lines[2].split() == ["Sex", "F", "Edema", "2", "1", "1", "1.0000"]
+    assert lines[3].split()[-3:] == ["n/a:", "no", "negative"]
+    ```
+    """
+    header = ["column", "subgroup", "finding", "images", "positives", "negatives", "AUROC"]
+    return format_table(header, [
+        [row.column, row.value, row.finding, row.images, row.positives, row.negatives,
+         f"n/a: {row.reason}" if row.reason else f"{row.auroc:.4f}"]
+        for row in rows
+    ])  # fmt: skip
 
 
 def subgroup_values(cells, edges=None):
