@@ -660,7 +660,7 @@ def _context_section(context):
         rows.append([_text(name), _text(version)])
     for name, value in (context.get("settings") or {}).items():
         rows.append([_text(f"setting: {name}"), _text(json.dumps(value))])
-    return _section("What was evaluated", _table(["", ""], rows, "context"))
+    return _section("What was evaluated", _table(["item", "value"], rows, "context"))
 
 
 def _head(title):

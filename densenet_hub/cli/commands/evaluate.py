@@ -5,6 +5,7 @@ specificity at the preset's thresholds, and ROC curves. The metrics and
 pictures come from `densenet_hub.evaluation`."""
 
 import json
+import math
 import pathlib
 
 from densenet_hub.cli import shell
@@ -15,12 +16,6 @@ from densenet_hub.cli.shell import image_progress
 from densenet_hub.cli.shell import is_label_table
 from densenet_hub.cli.shell import read_table
 from densenet_hub.cli.shell import warn
-from densenet_hub.evaluation import draw_confusion_matrix
-from densenet_hub.evaluation import draw_roc_curves
-from densenet_hub.evaluation import evaluate_images
-from densenet_hub.evaluation import evaluate_table
-from densenet_hub.inference import load_classifier
-from densenet_hub.presets.class_labels import default_class_names
 
 
 def register(subparsers):
@@ -37,7 +32,11 @@ def register(subparsers):
         "with --bootstrap, AUROC confidence intervals; draws the ROC curves "
         "as a PNG.",
     )
-    parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
+    parser.add_argument(
+        "preset",
+        help="classifier preset (built-in name, handle or folder), or a folder "
+        "written by `densenet-hub quantize` (its int8 model is evaluated)",
+    )
     parser.add_argument("data_dir", metavar="DATA", help=DATA_HELP)
     parser.add_argument(
         "--confusion-matrix",
@@ -47,7 +46,7 @@ def register(subparsers):
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     shell.add_batch_options(parser)
-    add_label_table_options(parser)
+    add_label_table_options(parser, preset_policies=True)
     group = parser.add_argument_group("multi-label metrics (when DATA is a table)")
     group.add_argument(
         "--roc",
@@ -77,10 +76,78 @@ def register(subparsers):
         default=0,
         help="seed of the bootstrap resamples (default 0)",
     )
+    _add_report_options(parser)
     parser.set_defaults(run=run)
 
 
+# With --report and no --bootstrap, the report's AUROC intervals use this many resamples.
+REPORT_BOOTSTRAP = 1000
+# Options that name where outputs go, not how the evaluation ran: left out
+# of the report's settings.
+NOT_SETTINGS = ("run", "preset", "data_dir", "confusion_matrix", "json", "roc", "metrics_json",
+                "predictions", "report", "report_json", "quiet")  # fmt: skip
+
+
+def _add_report_options(parser):
+    group = parser.add_argument_group("per-image output and the report (folders and tables)")
+    group.add_argument(
+        "--predictions",
+        metavar="CSV",
+        default=None,
+        help="write each image's results: on a table, path then per finding its label "
+        "(empty where the policy leaves it out), weight, probability and decision at the "
+        "threshold; on a class folder, path, true class, predicted class, probability "
+        "and correct (0: misclassified)",
+    )
+    group.add_argument(
+        "--report",
+        metavar="HTML",
+        default=None,
+        help="write the evaluation report as one self-contained HTML file (pictures "
+        "inline, no network): what was evaluated, metrics with bootstrap intervals "
+        f"(--bootstrap, default {REPORT_BOOTSTRAP} here), calibration, curves, "
+        "subgroups and Grad-CAM pictures of the most confident mistakes",
+    )
+    group.add_argument(
+        "--report-json",
+        metavar="JSON",
+        default=None,
+        help="write the report's numbers as JSON (default with --report: beside it, "
+        "same name with .json)",
+    )
+    group.add_argument(
+        "--subgroups",
+        metavar="COLUMNS",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=None,
+        help="tables: per-finding AUROC by the values of these comma-separated columns, "
+        "e.g. 'Patient Gender,View Position'; numeric columns (age) are binned",
+    )
+    group.add_argument(
+        "--age-bins",
+        metavar="EDGES",
+        default=None,
+        help="edges of the bins of numeric subgroup columns, e.g. 0,40,60,80,200 "
+        "(bins [0, 40), [40, 60), ...; default: decades)",
+    )
+    group.add_argument(
+        "--report-examples",
+        type=shell.non_negative_int,
+        default=2,
+        help="Grad-CAM pictures in the report per finding and kind of mistake (false "
+        "positive, false negative), or of misclassified images (default 2; 0: none)",
+    )
+
+
 def run(args):
+    from densenet_hub.evaluation import draw_confusion_matrix
+    from densenet_hub.evaluation.labelled_files import evaluate_images_scored
+    from densenet_hub.runtime.model_folders import load_scoring_model
+
+    if args.report is not None and args.bootstrap == 0:
+        args.bootstrap = REPORT_BOOTSTRAP
+    if args.report is not None and args.report_json is None:
+        args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
     if is_label_table(args.data_dir):
         report = _evaluate_table(args)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
@@ -88,13 +155,16 @@ def run(args):
             print(f"\nROC curves: {args.roc}")
         return 0
     paths, labels, class_names = find_labelled_images(args.data_dir, args.on_error)
-    classifier, output_labels = load_classifier(args.preset, args.image_size)
+    classifier, output_labels = load_scoring_model(args.preset, args.image_size)
     with image_progress(len(paths), args.quiet) as on_batch:
-        report = evaluate_images(
+        report, probabilities, kept, outputs = evaluate_images_scored(
             classifier, paths, labels, class_names, output_labels.names,
             batch_size=args.batch_size, on_error=args.on_error, on_batch=on_batch,
         )  # fmt: skip
     draw_confusion_matrix(args.confusion_matrix, report)
+    _write_folder_outputs(args, classifier, report, [paths[i] for i in kept],
+                          [labels[i] for i in kept], class_names, probabilities,
+                          output_labels.names, outputs)  # fmt: skip
     if args.json:
         print(json.dumps({**report.to_json(), "confusion_matrix": str(args.confusion_matrix)},
                          indent=2))  # fmt: skip
@@ -106,29 +176,147 @@ def run(args):
 def _evaluate_table(args):
     """Evaluates `args.preset` on the label table `args.data_dir` as the
     options say; writes the ROC curves (and the JSON); returns the
-    `MultiLabelReport`."""
-    table = read_table(args, args.data_dir)
-    classifier, labels = load_classifier(args.preset, args.image_size, multi_label=True)
+    `MultiLabelReport`. The preset's findings, their order and the label
+    policies it was trained with are the defaults; a policy given that
+    differs is applied with a warning."""
+    from densenet_hub.cli.shell import read_table_for_model
+    from densenet_hub.evaluation import draw_roc_curves
+    from densenet_hub.evaluation import evaluate_table
+    from densenet_hub.runtime.model_folders import load_scoring_model
+    from densenet_hub.presets.class_labels import default_class_names
+
+    classifier, labels = load_scoring_model(args.preset, args.image_size, multi_label=True)
     unnamed = labels.names == default_class_names(classifier.num_classes)
     if unnamed:
         warn(
             "the preset stores no class names; taking the table's findings as "
             "its outputs in order."
         )
+    policies, overridden = labels.label_policies(args.uncertainty, args.unmentioned)
+    for name, given, saved in overridden:
+        warn(f"--{name} {given} overrides the preset's {name} policy {saved!r}.")
+    args.uncertainty, args.unmentioned = policies["uncertainty"], policies["unmentioned"]
+    table, unlabelled = read_table_for_model(args, args.data_dir, None if unnamed else labels.names)
     if labels.thresholds is None:
         warn(
             "the preset stores no decision thresholds (only `densenet-hub "
             "train` on a table saves them); sensitivity and specificity are left out."
         )
     with image_progress(len(table.paths), args.quiet) as on_batch:
-        report, _, _ = evaluate_table(
+        report, probabilities, kept = evaluate_table(
             classifier, table, None if unnamed else labels.names, labels.thresholds,
             batch_size=args.batch_size, on_error=args.on_error,
             bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
             on_batch=on_batch,
         )  # fmt: skip
+    if unlabelled:
+        report.findings = _with_unlabelled(report.findings, labels, unlabelled)
     draw_roc_curves(args.roc, report)
     if args.metrics_json is not None:
         report.save_json(args.metrics_json, overwrite=True)
+    _write_table_outputs(args, classifier, table, None if unnamed else labels.names, report,
+                         probabilities, kept)  # fmt: skip
     return report
 
+
+def _settings(args):
+    """The run's options for the report's record: every option but the
+    output paths, so that a new option shows without a change here."""
+    plain = (str, int, float, bool, list, tuple, type(None))
+    return {name: value for name, value in sorted(vars(args).items())
+            if name not in NOT_SETTINGS and isinstance(value, plain)}  # fmt: skip
+
+
+def _write_table_outputs(args, classifier, table, class_names, report, probabilities, kept):
+    """The per-image CSV and the report of a table's evaluation, as asked."""
+    from densenet_hub.evaluation import predictions
+    from densenet_hub.evaluation import report as reports
+    from densenet_hub.evaluation import subgroups
+
+    paths = [str(table.paths[i]) for i in kept]
+    targets, weights = table.targets[kept], table.weights[kept]
+    if args.predictions is not None:
+        thresholds = {finding.name: finding.threshold for finding in report.findings}
+        wanted = [thresholds.get(name) for name in table.findings]
+        predictions.write_multilabel_predictions(
+            args.predictions, paths, table.findings, targets, probabilities, weights,
+            None if None in wanted else wanted, overwrite=True,
+        )  # fmt: skip
+        _note(args, f"per-image predictions: {args.predictions}")
+    rows = None
+    if args.subgroups:
+        bins = None if args.age_bins is None else subgroups.parse_bins(args.age_bins)
+        cells = subgroups.table_columns(table, args.subgroups, args.path_column)
+        cells = {name: [values[i] for i in kept] for name, values in cells.items()}
+        rows = subgroups.subgroup_aurocs(targets, probabilities, table.findings, cells,
+                                         weights, bins)  # fmt: skip
+        _note(args, subgroups.subgroup_table(rows) + "\n")
+    if args.report is not None or args.report_json is not None:
+        outputs = None
+        if class_names is not None:
+            outputs = [list(class_names).index(name) for name in table.findings]
+        reports.write_multi_label_report(
+            report, paths, targets, probabilities, weights,
+            reports.evaluation_context(args.preset, args.data_dir, _settings(args)),
+            html_path=args.report, json_path=args.report_json, subgroups=rows,
+            classifier=classifier, outputs=outputs, examples=args.report_examples,
+            findings=table.findings, overwrite=True,
+        )  # fmt: skip
+        _print_report_paths(args)
+
+
+def _write_folder_outputs(args, classifier, report, paths, labels, class_names, probabilities,
+                          output_names, outputs):  # fmt: skip
+    """The per-image CSV and the report of a class folder's evaluation, as asked."""
+    from densenet_hub.evaluation import predictions
+    from densenet_hub.evaluation import report as reports
+
+    if args.predictions is None and args.report is None and args.report_json is None:
+        return
+    rows = predictions.single_label_rows(paths, labels, class_names, probabilities,
+                                         output_names, outputs)  # fmt: skip
+    if args.predictions is not None:
+        predictions.write_single_label_predictions(
+            args.predictions, paths, labels, class_names, probabilities, output_names,
+            outputs, overwrite=True,
+        )  # fmt: skip
+        wrong = sum(row[4] == "0" for row in rows)
+        _note(args, f"per-image predictions ({wrong} misclassified): {args.predictions}")
+    if args.report is not None or args.report_json is not None:
+        reports.write_single_label_report(
+            report, rows, reports.evaluation_context(args.preset, args.data_dir, _settings(args)),
+            html_path=args.report, json_path=args.report_json, classifier=classifier,
+            output_names=list(output_names), examples=args.report_examples, overwrite=True,
+        )  # fmt: skip
+        _print_report_paths(args)
+
+
+def _print_report_paths(args):
+    if args.report is not None:
+        _note(args, f"report: {args.report}")
+    _note(args, f"report numbers (JSON): {args.report_json}")
+
+
+def _note(args, text):
+    """Prints `text` unless the metrics go to standard output as JSON."""
+    if not args.json:
+        print(text)
+
+
+def _with_unlabelled(findings, labels, unlabelled):
+    """The report's findings in the model's order, a model finding the
+    table holds no labels for kept as an n/a row (no positive and no
+    negative entry) rather than left out."""
+    from densenet_hub.evaluation import FindingMetrics
+
+    measured = {finding.name: finding for finding in findings}
+    rows = []
+    for index, name in enumerate(labels.names):
+        if name in measured:
+            rows.append(measured[name])
+        elif name in unlabelled:
+            threshold = None if labels.thresholds is None else labels.thresholds[index]
+            undefined = None if threshold is None else math.nan
+            rows.append(FindingMetrics(name, 0, 0, math.nan, math.nan, threshold,
+                                       undefined, undefined))  # fmt: skip
+    return rows
