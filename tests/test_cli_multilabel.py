@@ -76,7 +76,8 @@ def test_train_on_a_table_saves_findings_and_thresholds(trained, capsys):
     record = json.loads((trained / "multi_label.json").read_text())
     assert "Youden" in record["threshold_rule"]
     assert record["details"]["labels"] == {
-        "uncertainty": "ignore", "unmentioned": "ignore", "group_column": "Patient ID"
+        "uncertainty": "ignore", "unmentioned": "ignore", "group_column": "Patient ID",
+        "group_from_path": None, "where": None,
     }  # fmt: skip
     assert set(record["details"]["split_counts"]) == set(FINDINGS)
     assert ImageClassifier.from_preset(str(trained)).multi_label

@@ -6,7 +6,6 @@ this module and the library."""
 
 import argparse
 import contextlib
-import functools
 import pathlib
 import re
 import shutil
@@ -15,11 +14,13 @@ import textwrap
 import time
 import warnings
 
-from densenet_hub.data import images as image_files
+# The library is imported inside the functions that use it: `--help`,
+# `--version` and a usage error build every parser from this module and
+# end without importing NumPy, Keras or a backend.
+from densenet_hub.base import choices
+from densenet_hub.base.choices import ON_ERROR_CHOICES
+from densenet_hub.base.choices import UNCERTAINTY_POLICIES
 from densenet_hub.base.text import format_table  # noqa: F401 (the commands' table printer)
-from densenet_hub.data.images import ON_ERROR_CHOICES
-from densenet_hub.data.label_tables import UNCERTAINTY_POLICIES
-from densenet_hub.data.label_tables import read_label_table
 
 
 # === The error type of the command line: a user mistake, reported in one line (errors) ===
@@ -272,18 +273,20 @@ def skipped_images_as_warnings():
         warnings.warn(SkippedImageWarning("notes.txt", "not an image file"))
     ```
     """
+    from densenet_hub.data.images import SkippedImageWarning
+
     skipped = 0
 
     def show(message, category, *args, **kwargs):
         nonlocal skipped
-        if not issubclass(category, image_files.SkippedImageWarning):
+        if not issubclass(category, SkippedImageWarning):
             return shown_before(message, category, *args, **kwargs)
         skipped += 1
         if skipped <= MAX_NAMED:
             warn(message)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", image_files.SkippedImageWarning)
+        warnings.simplefilter("always", SkippedImageWarning)
         shown_before = warnings.showwarning
         warnings.showwarning = show
         try:
@@ -293,18 +296,21 @@ def skipped_images_as_warnings():
                 warn(f"skipped {skipped - MAX_NAMED} more unreadable file(s)")
 
 
-def _warning_on_skips(function):
-    @functools.wraps(function)
+def _warning_on_skips(name):
     def wrapper(*args, **kwargs):
-        with skipped_images_as_warnings():
-            return function(*args, **kwargs)
+        from densenet_hub.data import images
 
+        with skipped_images_as_warnings():
+            return getattr(images, name)(*args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = f"`densenet_hub.data.{name}`, each skipped file a warning line."
     return wrapper
 
 
-find_images = _warning_on_skips(image_files.find_images)
-find_labelled_images = _warning_on_skips(image_files.find_labelled_images)
-read_images = _warning_on_skips(image_files.read_images)
+find_images = _warning_on_skips("find_images")
+find_labelled_images = _warning_on_skips("find_labelled_images")
+read_images = _warning_on_skips("read_images")
 
 
 # === The label-table options of `train`, `evaluate` and `predict`: where a (label_tables) ===
@@ -329,10 +335,11 @@ def is_table_file(path):
     return is_label_table(path) and pathlib.Path(path).suffix.lower() in TABLE_SUFFIXES
 
 
-def add_label_table_options(parser, labels=True, groups=False):
+def add_label_table_options(parser, labels=True, groups=False, preset_policies=False):
     """The options that say how to read a label table: where its images are,
     which rows to keep and, with `labels`, which findings and policies
-    (`groups`: where the patient is too)."""
+    (`groups`: where the patient is too). With `preset_policies` the
+    policies default to `None`: the preset's, as its training recorded them."""
     group = parser.add_argument_group("label tables")
     group.add_argument(
         "--images",
@@ -367,20 +374,21 @@ def add_label_table_options(parser, labels=True, groups=False):
         help="comma-separated findings to use, in this order (default: every "
         "finding column; ChestX-ray14's 14 in CheXNet's order)",
     )
+    default = "the preset's policy, else ignore" if preset_policies else "ignore"
     group.add_argument(
         "--uncertainty",
         choices=UNCERTAINTY_POLICIES,
-        default="ignore",
-        help="what an uncertain label (-1) counts as: ignore (default: left "
-        "out of that finding's loss and metrics), ones (positive) or zeros "
-        "(negative), CheXpert's U-Ignore, U-Ones and U-Zeros",
+        default=None if preset_policies else "ignore",
+        help="what an uncertain label (-1) counts as: ignore (left out of "
+        "that finding's loss and metrics), ones (positive) or zeros "
+        f"(negative), CheXpert's U-Ignore, U-Ones and U-Zeros (default: {default})",
     )
     group.add_argument(
         "--unmentioned",
         choices=UNCERTAINTY_POLICIES,
-        default="ignore",
-        help="what an empty cell (finding not mentioned) counts as: ignore "
-        "(default), ones or zeros (as most CheXpert work does)",
+        default=None if preset_policies else "ignore",
+        help="what an empty cell (finding not mentioned) counts as: ignore, "
+        f"ones or zeros (as most CheXpert work does) (default: {default})",
     )
     if groups:
         patient = group.add_mutually_exclusive_group()
@@ -400,12 +408,15 @@ def add_label_table_options(parser, labels=True, groups=False):
         )
 
 
-def read_table(args, path, group_column=None):
-    """The `LabelTable` at `path`, read as `args`' options say."""
+def read_table(args, path, group_column=None, findings=None):
+    """The `LabelTable` at `path`, read as `args`' options say (`findings`,
+    when given, instead of `--findings`)."""
+    from densenet_hub.data.label_tables import read_label_table
+
     return read_label_table(
         path,
         images=args.images_root,
-        findings=getattr(args, "findings", None),
+        findings=findings or getattr(args, "findings", None),
         path_column=args.path_column,
         group_column=group_column,
         group_from_path=getattr(args, "group_from_path", None),
@@ -413,6 +424,40 @@ def read_table(args, path, group_column=None):
         uncertainty=getattr(args, "uncertainty", "ignore"),
         unmentioned=getattr(args, "unmentioned", "ignore"),
     )
+
+
+def is_split_file(path):
+    """Whether the label table at `path` is a split file (no CSV header):
+    its values are named only by the model that reads it."""
+    from densenet_hub.data.table_files import first_line
+    from densenet_hub.data.table_files import read_table_bytes
+
+    return "," not in first_line(read_table_bytes(path))
+
+
+def read_table_for_model(args, path, model_findings):
+    """`(table, missing)`: the label table at `path` read for a classifier
+    whose outputs are `model_findings` (`None`: unnamed), and the findings
+    of the model it holds no labels for (no column, or every cell empty).
+
+    Unless `--findings` chooses, the table's findings are the model's, in
+    the model's order: a split file's values are read as the model's
+    findings, and a CSV's other finding columns are left out.
+    """
+    if model_findings is None or getattr(args, "findings", None) is not None:
+        return read_table(args, path), []
+    if is_split_file(path):
+        return read_table(args, path, findings=model_findings), []
+    table = read_table(args, path)
+    present = [name for name in model_findings if name in table.findings]
+    if not present:
+        raise CliError(
+            f"{path} labels none of the preset's findings ({', '.join(model_findings)}); "
+            f"its findings are {', '.join(table.findings)}. Choose the findings to "
+            "evaluate with --findings."
+        )
+    missing = [name for name in model_findings if name not in table.findings]
+    return table.select(present), missing
 
 
 def table_settings(args):
@@ -432,42 +477,38 @@ def _names(text):
 
 
 # === int8: the calibration options of `quantize` and `export`, their report and refusals ===
-# The runtime is imported where it is used: it imports Keras, which `--help`
-# and `--version` do without.
 
 
 def add_quantization_options(parser):
     """The calibration's and the accuracy guard's options, with the
     library's defaults."""
-    from densenet_hub.runtime import quantization
-
     group = parser.add_argument_group("int8 calibration")
     group.add_argument(
         "--calibration-size",
         type=positive_int,
-        default=quantization.DEFAULT_CALIBRATION_SIZE,
+        default=choices.DEFAULT_CALIBRATION_SIZE,
         help="the most images to measure activation ranges on (default "
-        f"{quantization.DEFAULT_CALIBRATION_SIZE}, at least "
-        f"{quantization.MIN_CALIBRATION_IMAGES})",
+        f"{choices.DEFAULT_CALIBRATION_SIZE}, at least "
+        f"{choices.MIN_CALIBRATION_IMAGES})",
     )
     group.add_argument(
         "--held-out",
         type=fraction,
-        default=quantization.DEFAULT_HELD_OUT,
+        default=choices.DEFAULT_HELD_OUT,
         help="the fraction of the images set aside to compare int8 with "
-        f"float32 (default {quantization.DEFAULT_HELD_OUT}; at least "
-        f"{quantization.MIN_HELD_OUT_IMAGES} images)",
+        f"float32 (default {choices.DEFAULT_HELD_OUT}; at least "
+        f"{choices.MIN_HELD_OUT_IMAGES} images)",
     )
     group.add_argument(
         "--min-agreement",
         type=unit_interval,
-        default=quantization.DEFAULT_MIN_AGREEMENT,
+        default=choices.DEFAULT_MIN_AGREEMENT,
         help="refuse the int8 model when its top-1 agreement with float32 on "
-        f"the held-out images is lower (default {quantization.DEFAULT_MIN_AGREEMENT})",
+        f"the held-out images is lower (default {choices.DEFAULT_MIN_AGREEMENT})",
     )
     group.add_argument(
-        "--seed", type=non_negative_int, default=quantization.DEFAULT_SEED,
-        help=f"the seed of the held-out split (default {quantization.DEFAULT_SEED})",
+        "--seed", type=non_negative_int, default=choices.DEFAULT_SEED,
+        help=f"the seed of the held-out split (default {choices.DEFAULT_SEED})",
     )  # fmt: skip
 
 

@@ -41,8 +41,8 @@ from densenet_hub.data.table_files import import_pandas
 from densenet_hub.data.table_files import listing
 from densenet_hub.data.table_files import read_csv_table
 from densenet_hub.data.table_files import read_table_bytes
+from densenet_hub.base.choices import UNCERTAINTY_POLICIES
 
-UNCERTAINTY_POLICIES = ("ignore", "ones", "zeros")
 # CheXNet's output order.
 CHESTXRAY14_FINDINGS = (
     "Atelectasis",
@@ -147,6 +147,27 @@ class LabelTable:
             groups=None if self.groups is None else self.groups[rows],
             uncertain=self.uncertain[rows],
             unmentioned=self.unmentioned[rows],
+        )
+
+    def select(self, findings):
+        """A `LabelTable` of the finding columns `findings` (each one of
+        `self.findings`), in that order: e.g. a table's findings in a
+        model's output order."""
+        position = {name: index for index, name in enumerate(self.findings)}
+        unknown = [name for name in findings if name not in position]
+        if unknown:
+            raise ValueError(
+                f"LabelTable.select: {listing(unknown)} not among the table's "
+                f"findings ({listing(self.findings)}); choose among them."
+            )
+        columns = [position[name] for name in findings]
+        return dataclasses.replace(
+            self,
+            findings=list(findings),
+            targets=self.targets[:, columns],
+            weights=self.weights[:, columns],
+            uncertain=self.uncertain[:, columns],
+            unmentioned=self.unmentioned[:, columns],
         )
 
 

@@ -213,7 +213,13 @@ class MultiLabelReport:
             f"{self.images} images; each finding over its entries with weight > 0."
         )
         for finding in self.findings:
-            if math.isnan(finding.auroc):
+            if math.isnan(finding.auroc) and finding.positives + finding.negatives == 0:
+                lines.append(
+                    f"n/a: {finding.name} has no usable label here (no column, or "
+                    "every entry empty or left out by the label policies); it is "
+                    "left out of the mean."
+                )
+            elif math.isnan(finding.auroc):
                 missing = "positive" if finding.positives == 0 else "negative"
                 lines.append(
                     f"n/a: {finding.name} has no {missing} entry, so its AUROC and AP "

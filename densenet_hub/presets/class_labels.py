@@ -68,6 +68,48 @@ class ClassLabels:
     def multi_label(self):
         return self.thresholds is not None
 
+    @property
+    def label_reading(self):
+        """How the training table's labels were read, as `train` records it
+        (`{"uncertainty": ..., "unmentioned": ..., "where": ...}`), or `{}`
+        for a preset that does not say."""
+        reading = (self.details or {}).get("labels")
+        return dict(reading) if isinstance(reading, dict) else {}
+
+    def label_policies(self, uncertainty=None, unmentioned=None):
+        """The label policies to read an evaluation table with: the given
+        ones, else the preset's, else `"ignore"`.
+
+        Args:
+            uncertainty: the policy asked for -1 entries, or `None` for the
+                preset's.
+            unmentioned: the same for empty entries.
+
+        Returns:
+            `(policies, overridden)`: `{"uncertainty": ..., "unmentioned":
+            ...}` and a `(name, given, saved)` triple for each policy given
+            that differs from the one the preset was trained with.
+
+        Example:
+        ```python
+        from densenet_hub.presets.class_labels import ClassLabels
+
+        labels = ClassLabels(["Edema"], thresholds=[0.5],
+                             details={"labels": {"uncertainty": "ones", "unmentioned": "zeros"}})
+        policies, overridden = labels.label_policies(uncertainty="zeros")
+        assert policies == {"uncertainty": "zeros", "unmentioned": "zeros"}
+        assert overridden == [("uncertainty", "zeros", "ones")]
+        ```
+        """
+        saved = self.label_reading
+        policies, overridden = {}, []
+        for name, given in (("uncertainty", uncertainty), ("unmentioned", unmentioned)):
+            recorded = saved.get(name)
+            policies[name] = given or recorded or "ignore"
+            if given is not None and recorded is not None and given != recorded:
+                overridden.append((name, given, recorded))
+        return policies, overridden
+
     def files(self):
         """`{file name: bytes}` to save beside the preset (`extra_files`)."""
         files = {names.CLASS_NAMES_FILE: json_bytes(self.names)}

@@ -8,8 +8,10 @@ class names and thresholds saved beside it."""
 
 import json
 
-import numpy as np
-
+from densenet_hub.base.choices import DEFAULT_HELD_OUT
+from densenet_hub.base.choices import PRECISIONS
+from densenet_hub.base.choices import RUNTIMES
+from densenet_hub.base.choices import images_needed
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import add_label_table_options
@@ -18,16 +20,6 @@ from densenet_hub.cli.shell import format_table
 from densenet_hub.cli.shell import image_progress
 from densenet_hub.cli.shell import is_table_file
 from densenet_hub.cli.shell import read_table
-from densenet_hub.imagenet import decode_predictions
-from densenet_hub.inference import load_classifier
-from densenet_hub.inference import score_files
-from densenet_hub.presets.inspection import inspect
-from densenet_hub.runtime import PRECISIONS
-from densenet_hub.runtime import RUNTIMES
-from densenet_hub.runtime import accelerate
-from densenet_hub.runtime import load_accelerated
-from densenet_hub.runtime.quantization import DEFAULT_HELD_OUT
-from densenet_hub.runtime.quantization import images_needed
 
 
 def register(subparsers):
@@ -80,10 +72,13 @@ def register(subparsers):
 
 
 def run(args):
-    if len(args.images) == 1 and is_table_file(args.images[0]):
-        paths = read_table(args, args.images[0]).paths
-    else:
-        paths = find_images(args.images, args.on_error)
+    from densenet_hub.imagenet import decode_predictions
+    from densenet_hub.inference import load_classifier
+    from densenet_hub.inference import score_files
+    from densenet_hub.presets.inspection import inspect
+
+    table = len(args.images) == 1 and is_table_file(args.images[0])
+    paths = None if table else find_images(args.images, args.on_error)
     preset = inspect(args.preset)
     if preset.kind == "accelerated":
         classifier = predictor = _load_accelerated_classifier(args, preset.folder)
@@ -91,6 +86,8 @@ def run(args):
     else:
         classifier, labels = load_classifier(preset, args.image_size)
         predictor = _predictor(classifier, args.preset, args.runtime, args.precision)
+    if table:
+        paths = _table_paths(args, args.images[0], labels)
     with image_progress(len(paths), args.quiet) as on_batch:
         probabilities, kept_rows = score_files(
             classifier, paths, args.batch_size, args.on_error, predictor, on_batch
@@ -112,6 +109,17 @@ def run(args):
     return 0
 
 
+def _table_paths(args, path, labels):
+    """The images of a label table; a split file's values are read as the
+    preset's named findings (any number of them), else as ChestX-ray14's 14."""
+    from densenet_hub.cli.shell import is_split_file
+    from densenet_hub.presets.class_labels import default_class_names
+
+    named = labels is not None and labels.names != default_class_names(len(labels.names))
+    findings = labels.names if named and is_split_file(path) else None
+    return read_table(args, path, findings=findings).paths
+
+
 def _predictor(classifier, preset, runtime, precision):
     """What runs a preset's classifier: Keras, or its accelerated form."""
     runtime = runtime or "keras"
@@ -124,6 +132,8 @@ def _predictor(classifier, preset, runtime, precision):
             f"classify), then `densenet-hub predict OUT IMAGES...`."
         )
     if runtime != "keras":
+        from densenet_hub.runtime import accelerate
+
         return accelerate(classifier, runtime=runtime, precision=precision)
     if precision != "float32":
         raise CliError(
@@ -136,6 +146,8 @@ def _predictor(classifier, preset, runtime, precision):
 def _load_accelerated_classifier(args, folder):
     """The `AcceleratedModel` in `folder` (`args.preset`), checked against
     the options, which it fixes itself."""
+    from densenet_hub.runtime import load_accelerated
+
     model = load_accelerated(folder)
     fixed = {"--runtime": (args.runtime, model.runtime),
              "--precision": (args.precision, model.precision)}  # fmt: skip
@@ -166,6 +178,8 @@ def _load_accelerated_classifier(args, folder):
 def _findings(probabilities, labels, top_k):
     """Per image, its `top_k` most probable findings as `(name, probability,
     threshold, positive)`; without saved thresholds, positive is `None`."""
+    import numpy as np
+
     thresholds = labels.thresholds
     result = []
     for scores in probabilities:

@@ -28,10 +28,12 @@ import argparse
 import pathlib
 import sys
 
-import keras
-
-from densenet_hub import distribution
-from densenet_hub import training
+from densenet_hub.base.choices import AUGMENTATIONS
+from densenet_hub.base.choices import COORDINATOR_ENV
+from densenet_hub.base.choices import DISTRIBUTION_LAYOUTS
+from densenet_hub.base.choices import KERAS_ADDRESSES_ENV
+from densenet_hub.base.choices import KERAS_NUM_PROCESSES_ENV
+from densenet_hub.base.choices import KERAS_PROCESS_ID_ENV
 from densenet_hub.base.publish import check_output_folder
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import DATA_HELP
@@ -43,8 +45,6 @@ from densenet_hub.cli.shell import is_label_table
 from densenet_hub.cli.shell import read_table
 from densenet_hub.cli.shell import skipped_images_as_warnings
 from densenet_hub.cli.shell import table_settings
-from densenet_hub.training.classifier import classifier_for_training
-from densenet_hub.training.classifier import save_classifier
 
 # EX_TEMPFAIL: the run stopped before the end on purpose; running the same
 # command again continues it.
@@ -130,8 +130,8 @@ def register(subparsers):
     parser.add_argument(
         "--augment",
         type=_augmentations,
-        default=training.AUGMENTATIONS,
-        help=f"comma-separated augmentations from {','.join(training.AUGMENTATIONS)}, "
+        default=AUGMENTATIONS,
+        help=f"comma-separated augmentations from {','.join(AUGMENTATIONS)}, "
         "or 'none' (default: all)",
     )
     parser.add_argument(
@@ -195,7 +195,7 @@ def _add_distribution_options(parser):
     )
     group.add_argument(
         "--distribution",
-        choices=training.DISTRIBUTION_LAYOUTS,
+        choices=DISTRIBUTION_LAYOUTS,
         default=None,
         help="data_parallel (default when training on several devices): a "
         "model copy per device, the batch split among them; model_parallel: "
@@ -212,27 +212,28 @@ def _add_distribution_options(parser):
         "--coordinator-address",
         default=None,
         help="multi-process runs: HOST:PORT of process 0, the same for every "
-        f"process (default: ${distribution.KERAS_ADDRESSES_ENV} or "
-        f"${distribution.COORDINATOR_ENV})",
+        f"process (default: ${KERAS_ADDRESSES_ENV} or ${COORDINATOR_ENV})",
     )
     group.add_argument(
         "--num-processes",
         type=shell.positive_int,
         default=None,
         help=f"multi-process runs: the number of processes (default: "
-        f"${distribution.KERAS_NUM_PROCESSES_ENV})",
+        f"${KERAS_NUM_PROCESSES_ENV})",
     )
     group.add_argument(
         "--process-id",
         type=shell.non_negative_int,
         default=None,
         help=f"multi-process runs: this process's index, 0 on the coordinator's "
-        f"host (default: ${distribution.KERAS_PROCESS_ID_ENV})",
+        f"host (default: ${KERAS_PROCESS_ID_ENV})",
     )
 
 
 def run(args):
     """Trains as `args` says; returns the exit status."""
+    import keras
+
     previous = keras.distribution.distribution()
     try:
         return _run(args)
@@ -243,6 +244,11 @@ def run(args):
 
 
 def _run(args):
+    import keras
+
+    from densenet_hub import training
+    from densenet_hub.training.classifier import classifier_for_training
+
     warmup_epochs = _warmup_epochs(args)
     check_output_folder(args.out, args.overwrite)
     settings = {key: getattr(args, key) for key in MODEL_SETTINGS}
@@ -324,6 +330,8 @@ def _training_data(args, settings):
     classes, or a label table's images and findings; `reading` records how
     a table's labels were read. Adds a table's reading options to
     `settings`."""
+    from densenet_hub import training
+
     if not is_label_table(args.data_dir):
         _refuse_table_options(args)
         paths, labels, class_names = _labelled_images(pathlib.Path(args.data_dir), args.on_error)
@@ -331,7 +339,10 @@ def _training_data(args, settings):
     table = read_table(args, args.data_dir, args.group_column)
     positive_weights = None if args.positive_weights == "none" else args.positive_weights
     settings.update(table_settings(args), group_column=args.group_column)
-    reading = {key: settings[key] for key in ("uncertainty", "unmentioned", "group_column")}
+    # Saved in the preset: `evaluate` reads tables with the same policies,
+    # and the filters and groups say which rows trained it.
+    recorded = ("uncertainty", "unmentioned", "group_column", "group_from_path", "where")
+    reading = {key: settings[key] for key in recorded}
     return table.paths, training.MultiLabelObjective.from_table(table, positive_weights), reading
 
 
@@ -358,6 +369,9 @@ def _refuse_table_options(args):
 def _start_distribution(args):
     """Sets the distribution of `--devices` and the process options, before
     any model is built."""
+    from densenet_hub import distribution
+    from densenet_hub import training
+
     layout = training.start_distribution(
         args.batch_size,
         devices=args.devices,
@@ -405,6 +419,10 @@ def _report_interruption(interruption):
 
 
 def _save_best(args, result, labels):
+    from densenet_hub import distribution
+    from densenet_hub import training
+    from densenet_hub.training.classifier import save_classifier
+
     if not distribution.is_chief():
         return
     with distribution.unsharded():
@@ -434,10 +452,10 @@ def _augmentations(text):
     if text == "none":
         return ()
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in training.AUGMENTATIONS]
+    unknown = [name for name in names if name not in AUGMENTATIONS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown augmentation(s) {', '.join(unknown) or repr(text)}; "
-            f"choose from {','.join(training.AUGMENTATIONS)} or 'none'"
+            f"choose from {','.join(AUGMENTATIONS)} or 'none'"
         )
     return names
