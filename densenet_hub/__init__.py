@@ -8,9 +8,7 @@ package.
 
 import importlib
 
-# Keras fixes its backend on import, so it is chosen before any Keras import.
-from densenet_hub.base.backend import NoKerasBackendError as _NoKerasBackendError
-from densenet_hub.base.backend import choose_backend as _choose_backend
+from densenet_hub.base.backend import choose_backend_on_keras_import as _choose_on_keras_import
 from densenet_hub.presets import registry as _preset_registry
 from densenet_hub.version import __version__
 
@@ -20,7 +18,10 @@ _NAMESPACES = (
     "evaluation",
 )  # fmt: skip
 _ATTRIBUTES = {"upload_preset": "densenet_hub.hub.upload"}
-_HAS_BACKEND = _choose_backend() is not None
+# Keras fixes its backend on import, so one that runs is chosen right before
+# Keras is first imported (by whichever module), not here: `import
+# densenet_hub` and the command line's help import no backend.
+_choose_on_keras_import()
 
 
 def _complete_preset_classes():
@@ -34,10 +35,6 @@ _preset_registry.complete_with(_complete_preset_classes)
 def __getattr__(name):
     if name not in _NAMESPACES and name not in _ATTRIBUTES:
         raise AttributeError(f"module 'densenet_hub' has no attribute {name!r}")
-    if not _HAS_BACKEND:
-        # Nothing but `__version__` and the command line's help can work; the
-        # public names say how to install a backend.
-        raise _NoKerasBackendError()
     if name in _ATTRIBUTES:
         value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
     else:

@@ -25,11 +25,12 @@ import re
 import keras
 
 from densenet_hub.models.densenet import densenet_layout as layout
+from densenet_hub.base.choices import COORDINATOR_ENV
+from densenet_hub.base.choices import DISTRIBUTION_LAYOUTS
+from densenet_hub.base.choices import KERAS_ADDRESSES_ENV
+from densenet_hub.base.choices import KERAS_NUM_PROCESSES_ENV
+from densenet_hub.base.choices import KERAS_PROCESS_ID_ENV
 
-COORDINATOR_ENV = "JAX_COORDINATOR_ADDRESS"
-KERAS_ADDRESSES_ENV = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
-KERAS_NUM_PROCESSES_ENV = "KERAS_DISTRIBUTION_NUM_PROCESSES"
-KERAS_PROCESS_ID_ENV = "KERAS_DISTRIBUTION_PROCESS_ID"
 BATCH_AXIS = "batch"
 MODEL_AXIS = "model"
 SIMULATE_DEVICES = (
@@ -505,7 +506,6 @@ def local_batch_rows(global_batch_size):
 # === Setting up a training run, before the model is built ===
 # (Keras places variables on the devices as it creates them.)
 
-DISTRIBUTION_LAYOUTS = ("data_parallel", "model_parallel")
 PROCESS_ENVS = (
     KERAS_ADDRESSES_ENV,
     COORDINATOR_ENV,

@@ -55,6 +55,37 @@ def choose_backend():
     return None
 
 
+def choose_backend_on_keras_import():
+    """Makes the first `import keras` call `choose_backend` first, so that
+    `import densenet_hub`, `densenet-hub --help` and a usage error choose
+    nothing and import no backend (seconds for TensorFlow), while any
+    module that imports Keras still gets a backend that runs.
+
+    With no backend, that import fails with `NoKerasBackendError`, which
+    says what to install. Nothing changes once Keras is imported.
+    """
+    if "keras" in sys.modules:
+        return
+    if not any(isinstance(finder, _ChooseBeforeKeras) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _ChooseBeforeKeras())
+
+
+class _ChooseBeforeKeras:
+    """An import finder that finds nothing: it chooses the backend when
+    `keras` is looked up, and leaves the finding to Python's finders."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        # Out of the way first: importing a backend (TensorFlow) may look up
+        # `keras` itself.
+        sys.meta_path.remove(self)
+        if choose_backend() is None:
+            sys.meta_path.insert(0, self)
+            raise NoKerasBackendError()
+        return None
+
+
 class NoKerasBackendError(ImportError):
     """None of Keras' backends (jax, torch, tensorflow) can be imported."""
 

@@ -3,15 +3,22 @@
 A user mistake (a bad path, an unknown preset, an unreadable image, a preset
 that fails its checks, a missing optional package) ends with one message on
 stderr (one line, wrapped to the width of a terminal) and exit status 1,
-never a traceback; `--debug` shows the traceback. Without any Keras backend
-installed, `--help` and `--version` still work. Usage errors exit with 2, an
-interruption with 130.
+never a traceback; `--debug` shows the traceback. Usage errors exit with 2,
+an interruption with 130.
+
+`--help` (of the program and of every command), `--version` and a usage
+error import neither Keras nor a backend, so they answer at once and work
+without any backend installed: the commands import the library when they
+run, and the parsers' choices and defaults come from
+`densenet_hub.base.choices`. The backend is chosen after parsing.
 """
 
 import argparse
 import os
 import sys
 
+from densenet_hub.base.backend import INSTALL_FIX
+from densenet_hub.base.backend import PREFERENCE
 from densenet_hub.base.backend import NoKerasBackendError
 from densenet_hub.base.backend import choose_backend
 from densenet_hub.base.optional import MissingOptionalPackageError
@@ -30,7 +37,6 @@ USER_ERRORS = (CliError, ValueError, OSError, MissingOptionalPackageError)
 
 def build_parser():
     """The argument parser with every command."""
-    # The commands import Keras: only once a backend is known to exist.
     from densenet_hub.cli.commands import COMMANDS
 
     parser = _program_parser()
@@ -42,35 +48,20 @@ def build_parser():
     return parser
 
 
-def _program_parser(epilog=None):
+def _program_parser():
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description="DenseNet image models from the shell: list and inspect "
         "presets, classify, embed, fine-tune, evaluate and explain images. "
         "Start with `densenet-hub demo`, which runs offline.",
-        epilog=epilog,
+        epilog=f"The commands run on a Keras backend, one of {', '.join(PREFERENCE)} "
+        f"(KERAS_BACKEND chooses; without one: {INSTALL_FIX}).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks for errors"
     )
     return parser
-
-
-def _main_without_backend(argv):
-    """`--help` and `--version` without any Keras backend; anything else is
-    an error saying how to install one."""
-    error = NoKerasBackendError()
-    parser = _program_parser(
-        epilog=f"The commands need a Keras backend, and none is installed. {error}"
-    )
-    parser.add_argument("command", metavar="COMMAND ...", nargs=argparse.REMAINDER)
-    try:
-        parser.parse_args(argv)
-    except SystemExit as exit:
-        return exit.code
-    print_error(error)
-    return EXIT_ERROR
 
 
 def main(argv=None):
@@ -88,13 +79,14 @@ def main(argv=None):
     assert status == 0
     ```
     """
-    if choose_backend() is None:
-        return _main_without_backend(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
         return exit.code
+    if choose_backend() is None:
+        print_error(NoKerasBackendError())
+        return EXIT_ERROR
     try:
         with warnings_as_lines():
             return args.run(args)

@@ -34,8 +34,8 @@ from densenet_hub.presets.contents import ConvertedPreset
 from densenet_hub.presets.saver import object_reference
 from densenet_hub.presets.saver import save_preset
 from densenet_hub.presets.sources import register_source
+from densenet_hub.base.choices import SOURCE_FORMATS
 
-SOURCE_FORMATS = ("torchvision", "timm", "keras_applications")
 KERAS_SUFFIXES = (".h5",)
 # timm architectures whose weights DenseNetBackbone expresses; deep-stem and
 # blur-pool variants (densenetblur121d, densenet264d) are not among them.

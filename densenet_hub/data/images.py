@@ -22,8 +22,8 @@ import PIL.ImageOps
 
 from densenet_hub.data import dicom
 from densenet_hub.base.validation import check_choice
+from densenet_hub.base.choices import ON_ERROR_CHOICES
 
-ON_ERROR_CHOICES = ("skip", "fail")
 PILLOW_SUFFIXES = (
     ".png",
     ".jpg",

@@ -11,8 +11,8 @@ from densenet_hub.base.optional import import_package
 from densenet_hub.base.openvino import signal_stack_kept
 from densenet_hub.models import Backbone
 from densenet_hub.base.publish import published
+from densenet_hub.base.choices import EXPORT_FORMATS as FORMATS
 
-FORMATS = ("onnx", "openvino", "saved_model", "litert")
 # Keras' own exporters, by format, and the backends they run on here.
 KERAS_FORMATS = {"saved_model": "tf_saved_model", "litert": "litert"}
 KERAS_EXPORT_BACKENDS = {

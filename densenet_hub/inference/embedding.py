@@ -18,13 +18,13 @@ from densenet_hub.base.publish import published
 from densenet_hub.base.publish import write_file
 from densenet_hub.inference.batches import iterate_batches
 from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
+from densenet_hub.base.choices import FINAL_LEVEL
+from densenet_hub.base.choices import POOLING_CHOICES
 
-FINAL_LEVEL = "output"
 POOLERS = {
     "avg": keras.layers.GlobalAveragePooling2D,
     "max": keras.layers.GlobalMaxPooling2D,
 }
-POOLING_CHOICES = (*POOLERS, "none")
 INDEX_SUFFIX = ".json"
 
 

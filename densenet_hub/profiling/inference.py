@@ -14,20 +14,8 @@ import numpy as np
 from densenet_hub.profiling import peers
 from densenet_hub.profiling.timing import summary
 from densenet_hub.profiling.workers import Worker
+from densenet_hub.base.choices import BENCH_INFERENCE_CANDIDATES as CANDIDATES
 
-CANDIDATES = (
-    "densenet_hub",
-    "densenet_hub+onnxruntime",
-    "densenet_hub+openvino",
-    "densenet_hub+openvino-bf16",
-    "densenet_hub+openvino-int8",
-    "densenet_hub+onnxruntime-int8",
-    "keras_hub",
-    "keras.applications",
-    "onnxruntime-default",
-    "openvino-default",
-    "torchvision",
-)
 # Rows the others are divided by, when they ran.
 BASELINES = ("keras_hub", "onnxruntime-default", "openvino-default")
 WARMUP_CALLS = 2

@@ -11,8 +11,8 @@ import sys
 import keras
 
 from densenet_hub.profiling.configs import repeats
+from densenet_hub.base.choices import BENCH_STARTUP_CANDIDATES as CANDIDATES
 
-CANDIDATES = ("densenet_hub", "densenet_hub+onnxruntime", "densenet_hub+openvino", "keras_hub")
 PHASES = ("import", "build", "first_prediction", "total")
 CHILD = pathlib.Path(__file__).with_name("startup_child.py")
 

@@ -11,8 +11,8 @@ from densenet_hub.runtime import saved_model
 from densenet_hub.runtime.engines import ENGINES
 from densenet_hub.runtime.engines import PRECISIONS
 from densenet_hub.base.validation import check_choice
+from densenet_hub.base.choices import RUNTIMES
 
-RUNTIMES = tuple(ENGINES)
 # The runtime `runtime=None` picks: the fastest one for each precision on
 # 2 AVX-512 cores (BENCHMARKS.md). ONNX Runtime has no bfloat16, and its
 # int8 runs at 1.2-1.7x its float32, while OpenVINO's int8 (NNCF) runs at

@@ -13,8 +13,7 @@ from densenet_hub.base.openvino import import_openvino
 from densenet_hub.base.optional import import_package
 from densenet_hub.base.openvino import signal_stack_kept
 from densenet_hub.base.publish import write_file
-
-PRECISIONS = ("float32", "bfloat16", "int8")
+from densenet_hub.base.choices import PRECISIONS
 
 
 class UnsupportedPrecision(ValueError):

@@ -10,7 +10,6 @@ they agree too rarely.
 """
 
 import dataclasses
-import math
 import os
 import pathlib
 import tempfile
@@ -25,20 +24,15 @@ from densenet_hub.base.optional import import_package
 from densenet_hub.base.openvino import signal_stack_kept
 from densenet_hub.runtime.engines import OnnxRuntimeEngine
 from densenet_hub.runtime.engines import OpenVinoEngine
+from densenet_hub.base.choices import DEFAULT_CALIBRATION_SIZE
+from densenet_hub.base.choices import DEFAULT_HELD_OUT
+from densenet_hub.base.choices import DEFAULT_MIN_AGREEMENT
+from densenet_hub.base.choices import DEFAULT_SEED
+from densenet_hub.base.choices import MIN_CALIBRATION_IMAGES
+from densenet_hub.base.choices import MIN_HELD_OUT_IMAGES
+from densenet_hub.base.choices import held_out_count
+from densenet_hub.base.choices import images_needed
 
-# The defaults of every int8 entry point (`accelerate`, `export_model`, the
-# command line): NNCF's own calibration size, a fifth held out, and at most
-# one changed top class in a hundred.
-DEFAULT_CALIBRATION_SIZE = 300
-DEFAULT_HELD_OUT = 0.2
-DEFAULT_MIN_AGREEMENT = 0.99
-DEFAULT_SEED = 0
-# Activation ranges from fewer images than this are dominated by the few
-# images seen (NNCF's own default is 300).
-MIN_CALIBRATION_IMAGES = 32
-# With fewer held-out images, one disagreement moves the agreement by more
-# than 6 points: too coarse to tell a good quantization from a bad one.
-MIN_HELD_OUT_IMAGES = 16
 QUANTIZERS = {
     "openvino": "nncf.quantize (OpenVINO), preset performance, fast bias correction",
     "onnxruntime": (
@@ -164,22 +158,6 @@ def _check_fraction(name, value, wanted, low, high, closed=True):
         raise ValueError(f"accelerate: `{name}` must satisfy {wanted}; got {value!r}.")
 
 
-def images_needed(held_out):
-    """The fewest calibration images `accelerate` accepts for `held_out`: at
-    least `MIN_HELD_OUT_IMAGES` held out and `MIN_CALIBRATION_IMAGES` left."""
-    count = MIN_CALIBRATION_IMAGES + MIN_HELD_OUT_IMAGES
-    while True:
-        held = _held_out_count(count, held_out)
-        if held >= MIN_HELD_OUT_IMAGES and count - held >= MIN_CALIBRATION_IMAGES:
-            return count
-        count += 1
-
-
-def _held_out_count(count, held_out):
-    # The tolerance keeps float rounding (0.1 * 160 > 16) from adding one.
-    return math.ceil(held_out * count - 1e-9)
-
-
 def quantize(
     onnx_model,
     runtime,
@@ -224,7 +202,7 @@ def quantize(
         )
     count = len(images)
     order = np.random.default_rng(seed).permutation(count)
-    held = order[: _held_out_count(count, held_out)]
+    held = order[: held_out_count(count, held_out)]
     calibrating = order[len(held) :][:calibration_size]
     prepare = reference.network_input
     calibration_inputs = [prepare(_one(images, index)) for index in calibrating]

@@ -20,10 +20,9 @@ from densenet_hub.models import Backbone
 from densenet_hub.runtime import quantization
 from densenet_hub.runtime.accelerated_model import accelerate
 from densenet_hub.runtime.quantization import QuantizationReport
+from densenet_hub.base.choices import EXPORT_PRECISIONS
+from densenet_hub.base.choices import INT8_RUNTIMES
 
-EXPORT_PRECISIONS = ("float32", "int8")
-# The int8 formats, each with the runtime whose quantizer writes it.
-INT8_RUNTIMES = {"onnx": "onnxruntime", "openvino": "openvino"}
 OWNER = "export_model"
 
 

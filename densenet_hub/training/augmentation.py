@@ -2,7 +2,7 @@
 
 import keras
 
-AUGMENTATIONS = ("flip", "rotate", "zoom", "translate")
+from densenet_hub.base.choices import AUGMENTATIONS
 
 
 def augmentation_layers(names=AUGMENTATIONS, seed=None):

@@ -11,13 +11,13 @@ import functools
 import json
 import sys
 
+from densenet_hub.base.choices import BENCH_DEPTHS
+from densenet_hub.base.choices import BENCH_INFERENCE_CANDIDATES
+from densenet_hub.base.choices import BENCH_STARTUP_CANDIDATES
 from densenet_hub.base.publish import check_target
 from densenet_hub.base.publish import published
 from densenet_hub.base.publish import write_file
 from densenet_hub.cli import shell
-from densenet_hub.profiling import inference
-from densenet_hub.profiling import startup
-from densenet_hub.profiling.configs import DEPTHS
 
 
 def register(subparsers):
@@ -52,8 +52,8 @@ def register(subparsers):
     infer.add_argument(
         "--candidates",
         nargs="+",
-        choices=inference.CANDIDATES,
-        default=list(inference.CANDIDATES),
+        choices=BENCH_INFERENCE_CANDIDATES,
+        default=list(BENCH_INFERENCE_CANDIDATES),
         help="what to run (default: all)",
     )
     infer.add_argument(
@@ -83,8 +83,8 @@ def register(subparsers):
     start.add_argument(
         "--candidates",
         nargs="+",
-        choices=startup.CANDIDATES,
-        default=list(startup.CANDIDATES),
+        choices=BENCH_STARTUP_CANDIDATES,
+        default=list(BENCH_STARTUP_CANDIDATES),
         help="what to run (default: all)",
     )
     start.add_argument(
@@ -99,7 +99,7 @@ def _add_common(parser):
         "--depths",
         type=int,
         nargs="+",
-        choices=sorted(DEPTHS),
+        choices=BENCH_DEPTHS,
         default=[121],
         help="DenseNet depths (default 121)",
     )
@@ -113,6 +113,8 @@ def _add_common(parser):
 
 
 def _run_inference(args):
+    from densenet_hub.profiling import inference
+
     _check_out(args)
     results = inference.run(
         args.depths, args.sizes, args.batches, args.candidates, args.rounds, args.min_seconds,
@@ -122,6 +124,8 @@ def _run_inference(args):
 
 
 def _run_startup(args):
+    from densenet_hub.profiling import startup
+
     _check_out(args)
     results = {}
     for depth in args.depths:

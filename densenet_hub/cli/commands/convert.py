@@ -3,12 +3,8 @@ keras.applications DenseNet checkpoint turned into a preset folder."""
 
 import warnings
 
+from densenet_hub.base.choices import SOURCE_FORMATS
 from densenet_hub.cli.shell import warn
-from densenet_hub.convert.conversion import SOURCE_FORMATS
-from densenet_hub.convert.conversion import convert
-from densenet_hub.models.backbone import Backbone
-from densenet_hub.models.image_classifier import ImageClassifier
-from densenet_hub.presets.inspection import inspect
 
 
 def register(subparsers):
@@ -42,6 +38,11 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.convert.conversion import convert
+    from densenet_hub.models.backbone import Backbone
+    from densenet_hub.models.image_classifier import ImageClassifier
+    from densenet_hub.presets.inspection import inspect
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = convert(

@@ -16,15 +16,11 @@ import pathlib
 import shlex
 import time
 
-from densenet_hub import demos
-from densenet_hub import training
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import ProgressBar
 from densenet_hub.cli.shell import find_labelled_images
 from densenet_hub.cli.shell import skipped_images_as_warnings
-from densenet_hub.evaluation import draw_confusion_matrix
-from densenet_hub.inference import load_classifier
 
 CHANCE = 0.1
 EPOCHS = 10
@@ -138,6 +134,9 @@ def run(args):
 
 
 def _run_digits(args):
+    from densenet_hub import demos
+    from densenet_hub.evaluation import draw_confusion_matrix
+
     started = time.monotonic()
     out = pathlib.Path(args.out or OUT)
     demos.prepare_demo_folder(out, args.overwrite, OUTPUTS)
@@ -202,6 +201,9 @@ def _run_digits(args):
 def _evaluate_digits(preset, test_dir, quiet):
     """The `SingleLabelReport` of the trained preset on the held-out digits,
     measured by the objective it was trained for."""
+    from densenet_hub import training
+    from densenet_hub.inference import load_classifier
+
     paths, labels, class_names = find_labelled_images(test_dir)
     classifier, _ = load_classifier(str(preset))
     objective = training.SingleLabelObjective(labels, class_names)
@@ -214,6 +216,8 @@ def _evaluate_digits(preset, test_dir, quiet):
 
 
 def _run_mosaics(args):
+    from densenet_hub import demos
+
     started = time.monotonic()
     out = pathlib.Path(args.out or MULTI_LABEL_OUT)
     demos.prepare_demo_folder(out, args.overwrite, MULTI_LABEL_OUTPUTS)

@@ -1,8 +1,6 @@
 """`densenet-hub download PRESET OUT`: a preset fetched on a connected
 machine into a folder that loads anywhere without network."""
 
-from densenet_hub.convert.offline import save_offline_copy
-
 
 def register(subparsers):
     """Adds the `download` command to `subparsers`."""
@@ -23,6 +21,8 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.convert.offline import save_offline_copy
+
     copy = save_offline_copy(args.preset, args.out, overwrite=args.overwrite)
     files = ", ".join(sorted(path.name for path in copy.folder.iterdir()))
     print(f"wrote {copy.folder}: a {copy.kind} preset ({files}); it loads offline")

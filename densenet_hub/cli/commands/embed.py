@@ -5,13 +5,11 @@ The features come from `densenet_hub.inference.embed_files`: row `i` of the
 `.npy` file belongs to the `i`-th image listed in the JSON file beside it.
 """
 
+from densenet_hub.base.choices import FINAL_LEVEL
+from densenet_hub.base.choices import POOLING_CHOICES
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import find_images
 from densenet_hub.cli.shell import image_progress
-from densenet_hub.inference import embed_files
-from densenet_hub.inference import load_backbone
-from densenet_hub.inference.embedding import FINAL_LEVEL
-from densenet_hub.inference.embedding import POOLING_CHOICES
 
 
 def register(subparsers):
@@ -25,7 +23,11 @@ def register(subparsers):
         "default. Images that pass the header check but then fail to decode "
         "get a row of NaN and are listed as unreadable.",
     )
-    parser.add_argument("preset", help="backbone or classifier preset")
+    parser.add_argument(
+        "preset",
+        help="backbone or classifier preset, or a folder `densenet-hub quantize` "
+        "wrote from a backbone preset (its int8 features)",
+    )
     parser.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--out", required=True, help="the .npy file to write")
     parser.add_argument(
@@ -45,11 +47,13 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.runtime.model_folders import load_embedder
+
     paths = find_images(args.images, args.on_error)
-    backbone, converter = load_backbone(args.preset, args.image_size)
+    embed = load_embedder(args.preset, args.image_size)
     with image_progress(len(paths), args.quiet) as on_batch:
-        written = embed_files(
-            backbone, converter, paths, args.out, level=args.level, pooling=args.pooling,
+        written = embed(
+            paths, args.out, level=args.level, pooling=args.pooling,
             batch_size=args.batch_size, on_error=args.on_error, overwrite=args.overwrite,
             on_batch=on_batch, preset=args.preset,
         )  # fmt: skip

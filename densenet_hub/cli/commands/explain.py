@@ -9,10 +9,6 @@ import pathlib
 
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
-from densenet_hub.data.images import read_image
-from densenet_hub.explain import draw_explanation
-from densenet_hub.explain import explain_image
-from densenet_hub.inference import load_classifier
 
 
 def register(subparsers):
@@ -50,6 +46,11 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.data.images import read_image
+    from densenet_hub.explain import draw_explanation
+    from densenet_hub.explain import explain_image
+    from densenet_hub.inference import load_classifier
+
     image = read_image(args.image)
     classifier, labels = load_classifier(args.preset, args.image_size)
     class_names = labels.names

@@ -3,23 +3,17 @@ OpenVINO IR, TensorFlow SavedModel or LiteRT for inference runtimes; with
 `--precision int8 --calibration DIR`, quantized (ONNX: ONNX Runtime's static
 quantization; OpenVINO: NNCF) under `quantize`'s accuracy guard."""
 
+from densenet_hub.base.choices import DEFAULT_HELD_OUT
+from densenet_hub.base.choices import EXPORT_FORMATS
+from densenet_hub.base.choices import EXPORT_PRECISIONS
+from densenet_hub.base.choices import INT8_RUNTIMES
+from densenet_hub.base.choices import images_needed
 from densenet_hub.base.publish import check_target
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import add_quantization_options
 from densenet_hub.cli.shell import print_quantization_report
 from densenet_hub.cli.shell import quantization_errors
-from densenet_hub.export.export import FORMATS
-from densenet_hub.export.export import checked_path
-from densenet_hub.inference import load_classifier
-from densenet_hub.inference import load_model
-from densenet_hub.models import Backbone
-from densenet_hub.presets.inspection import inspect
-from densenet_hub.runtime import export_model
-from densenet_hub.runtime import quantization
-from densenet_hub.runtime.quantization import calibration_images
-from densenet_hub.runtime.quantized_export import EXPORT_PRECISIONS
-from densenet_hub.runtime.quantized_export import INT8_RUNTIMES
 
 
 def register(subparsers):
@@ -40,7 +34,7 @@ def register(subparsers):
         "out", help="the file (.onnx, .tflite) or folder (openvino, saved_model) to write"
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default="onnx", help="the export format (default onnx)"
+        "--format", choices=EXPORT_FORMATS, default="onnx", help="the export format (default onnx)"
     )
     parser.add_argument(
         "--no-preprocessing",
@@ -68,7 +62,7 @@ def register(subparsers):
         metavar="DIR",
         default=None,
         help="int8: a folder or glob pattern of your own images, at least "
-        f"{quantization.images_needed(quantization.DEFAULT_HELD_OUT)} (as for "
+        f"{images_needed(DEFAULT_HELD_OUT)} (as for "
         "`densenet-hub quantize`)",
     )
     add_quantization_options(parser)
@@ -76,6 +70,11 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.inference import load_classifier
+    from densenet_hub.models import Backbone
+    from densenet_hub.presets.inspection import inspect
+    from densenet_hub.runtime import export_model
+
     if args.precision == "int8":
         _check_int8_options(args)
     elif args.calibration is not None:
@@ -107,6 +106,9 @@ def run(args):
 
 def _check_int8_options(args):
     """Refuses, before any work, int8 options that do not go together."""
+    from densenet_hub.export.export import checked_path
+    from densenet_hub.runtime import quantization
+
     if args.format not in INT8_RUNTIMES:
         raise CliError(
             f"--precision int8 writes --format {' or '.join(INT8_RUNTIMES)}, got "
@@ -115,7 +117,7 @@ def _check_int8_options(args):
     if args.calibration is None:
         raise CliError(
             "--precision int8 needs --calibration DIR: a folder of your own "
-            f"images, at least {quantization.images_needed(args.held_out)} with "
+            f"images, at least {images_needed(args.held_out)} with "
             f"--held-out {args.held_out}, like those the model will see."
         )
     check_target(checked_path(args.out, args.format), args.overwrite)
@@ -127,6 +129,10 @@ def _check_int8_options(args):
 def _export_int8(args, preset):
     """The preset's graph, as exported, quantized on the calibration images
     and written when it passes the accuracy guard."""
+    from densenet_hub.inference import load_model
+    from densenet_hub.runtime import export_model
+    from densenet_hub.runtime.quantization import calibration_images
+
     with quantization_errors(args.calibration):
         images, _ = calibration_images(args.calibration, args.held_out)
         model, _ = load_model(preset, args.image_size)

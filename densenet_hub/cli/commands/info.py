@@ -2,17 +2,9 @@
 
 import json
 
-import keras
-
 from densenet_hub.base import file_names as names
 from densenet_hub.cli.shell import PROGRAM
 from densenet_hub.cli.shell import format_table
-from densenet_hub.models import Backbone
-from densenet_hub.models import ImageClassifier
-from densenet_hub.preprocessing import ImageConverter
-from densenet_hub.presets.inspection import inspect
-from densenet_hub.presets.loader import verify_preset
-from densenet_hub.presets.resolver import local_folder
 
 
 def register(subparsers):
@@ -28,11 +20,13 @@ def register(subparsers):
 
     info = subparsers.add_parser(
         "info",
-        help="describe a preset: config, parameters, input size, files",
+        help="describe a preset or an accelerated (int8) folder",
         description="Describes a preset: its config, parameter count, input "
         "size, files and where they are. A built-in preset that is not cached "
         "is described from the built-in table, without downloading it, "
-        "unless --verify is given.",
+        "unless --verify is given. A folder written by `densenet-hub "
+        "quantize` is described by its runtime, precision, input size, classes "
+        "and quantization report.",
     )
     info.add_argument("preset", help="built-in name, kaggle:// or hf:// handle, or folder")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -47,6 +41,9 @@ def register(subparsers):
 
 
 def run_presets(args):
+    from densenet_hub.models import ImageClassifier
+    from densenet_hub.presets.resolver import local_folder
+
     rows = []
     for name, listing in ImageClassifier.presets.items():
         folder = local_folder(name)
@@ -80,9 +77,16 @@ def run_presets(args):
 
 
 def run_info(args):
+    from densenet_hub.presets.inspection import inspect
+    from densenet_hub.presets.loader import verify_preset
+
     verified = verify_preset(args.preset) if args.verify else None
     found = inspect(args.preset, download=False)
-    if found.folder is None and found.builtin is not None:
+    if found.kind == "accelerated":
+        from densenet_hub.runtime.model_folders import describe_folder
+
+        details = describe_folder(found.folder)
+    elif found.folder is None and found.builtin is not None:
         details = _builtin_details(args.preset, found.builtin)
     else:
         # A handle that is not cached yet is downloaded.
@@ -91,9 +95,50 @@ def run_info(args):
         details["verified_sha256"] = verified
     if args.json:
         print(json.dumps(details, indent=2))
+    elif found.kind == "accelerated":
+        _print_folder_details(details)
     else:
         _print_details(details)
     return 0
+
+
+def _print_folder_details(details):
+    """An accelerated folder's description (`describe_folder`) as text."""
+    size = details["input_size"]
+    shape = ", ".join("any" if side is None else str(side) for side in details["input_shape"])
+    rows = [
+        ("folder", details["folder"]),
+        ("model", f"{details['name']}, accelerated: {details['precision']} on {details['runtime']}"),
+        ("output", details["output"]),
+        ("engine input", f"({shape}), {details['data_format']}"),
+        ("input size", "each image's own" if size is None else f"{size[0]}x{size[1]}"),
+        ("scale", details["scale"]),
+        ("offset", details["offset"]),
+        ("head", details.get("activation")),
+        ("classes", details.get("num_classes")),
+    ]
+    for label, value in rows:
+        if value is not None:
+            print(f"{label}: {value}")
+    if not details["preprocessing"]:
+        print("preprocessing: none (the engine takes preprocessed arrays)")
+    if "class_names" in details:
+        names = details["class_names"]
+        print(f"class names: {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}")
+    if "thresholds" in details:
+        print(f"multi-label decision thresholds ({details['threshold_rule']}):")
+        for name, value in details["thresholds"].items():
+            print(f"  {name}: {value:.4f}")
+    report = details["quantization"]
+    if report is not None:
+        print("quantization:")
+        for key, value in report.items():
+            print(f"  {key}: {value}")
+    keras_preset = details["keras_preset"]
+    print(f"Keras preset beside it (for explain): {keras_preset or 'none'}")
+    print("files:")
+    for name, size in details["files"].items():
+        print(f"  {name}  {size:,} bytes")
 
 
 def _builtin_details(preset, builtin):
@@ -110,6 +155,10 @@ def _builtin_details(preset, builtin):
 
 
 def _loaded_details(found):
+    from densenet_hub.models import Backbone
+    from densenet_hub.models import ImageClassifier
+    from densenet_hub.preprocessing import ImageConverter
+
     backbone = Backbone.from_preset(found.to_load)
     folder = found.folder
     details = {
@@ -146,6 +195,8 @@ def _public_config(config):
     """The backbone's config as a user reads it: without Keras' bookkeeping,
     and the dtype policy by name (`float32`, `mixed_bfloat16`) rather than
     Keras' serialised dict."""
+    import keras
+
     public = {key: value for key, value in config.items() if key not in ("name", "trainable")}
     if "dtype" in public:
         public["dtype"] = keras.dtype_policies.get(public["dtype"]).name

@@ -3,17 +3,14 @@ calibrated on the user's own images and checked against float32 on images
 it was not calibrated on, saved as a folder that `densenet-hub predict OUT
 IMAGES...` runs (with the preset's class names and thresholds)."""
 
+from densenet_hub.base.choices import DEFAULT_HELD_OUT
+from densenet_hub.base.choices import RUNTIMES
+from densenet_hub.base.choices import images_needed
 from densenet_hub.base.publish import check_output_folder
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import add_quantization_options
 from densenet_hub.cli.shell import print_quantization_report
 from densenet_hub.cli.shell import quantization_errors
-from densenet_hub.inference import load_model
-from densenet_hub.runtime import RUNTIMES
-from densenet_hub.runtime import accelerate
-from densenet_hub.runtime.quantization import DEFAULT_HELD_OUT
-from densenet_hub.runtime.quantization import calibration_images
-from densenet_hub.runtime.quantization import images_needed
 
 QUANTIZERS = {"openvino": "NNCF", "onnxruntime": "ONNX Runtime's static quantization"}
 
@@ -58,6 +55,10 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.inference import load_model
+    from densenet_hub.runtime import accelerate
+    from densenet_hub.runtime.quantization import calibration_images
+
     check_output_folder(args.out, args.overwrite)
     with quantization_errors(args.calibration):
         # Read first: too few images are refused before a model is loaded.

@@ -6,8 +6,8 @@ PRESET may also be a folder `densenet-hub quantize` wrote."""
 import argparse
 
 from densenet_hub.cli import shell
-from densenet_hub.runtime import PRECISIONS
-from densenet_hub.runtime import RUNTIMES
+from densenet_hub.base.choices import PRECISIONS
+from densenet_hub.base.choices import RUNTIMES
 from densenet_hub.serving import settings
 
 
