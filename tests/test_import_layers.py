@@ -38,6 +38,7 @@ RANKS = {
     "densenet_hub.evaluation": 8,
     "densenet_hub.profiling": 9,
     "densenet_hub.serving": 9,
+    "densenet_hub.batch": 9,
     "densenet_hub.demos": 9,
     "densenet_hub.cli": 10,
     # Programs, run as fresh interpreters: they import the whole package.
