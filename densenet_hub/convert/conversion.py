@@ -29,6 +29,7 @@ from densenet_hub.models.image_classifier import PREDICTIONS_LAYER
 from densenet_hub.preprocessing.eval_transform import EvalTransform
 from densenet_hub.presets import files
 from densenet_hub.presets import schema
+from densenet_hub.presets.class_labels import ClassLabels
 from densenet_hub.base.json_files import read_json
 from densenet_hub.presets.contents import ConvertedPreset
 from densenet_hub.presets.saver import object_reference
@@ -98,7 +99,10 @@ def load_checkpoint(source, source_format=None, activation=None):
     return model
 
 
-def convert(source, out_preset_dir, source_format=None, activation=None, overwrite=False):
+def convert(
+    source, out_preset_dir, source_format=None, activation=None, overwrite=False,
+    class_names=None, thresholds=None,
+):  # fmt: skip
     """Convert a checkpoint (see `load_checkpoint`) into a preset folder.
 
     The preset is a classifier preset (backbone, head, preprocessor) when the
@@ -112,6 +116,12 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
             `overwrite`.
         source_format, activation: as for `load_checkpoint`.
         overwrite: replace an existing preset folder.
+        class_names: `None`, or one name per output of the checkpoint's
+            head, saved beside the preset (`class_names.json`) so that
+            `predict` and `evaluate` name the outputs.
+        thresholds: `None`, or one decision threshold per class (a
+            multi-label head's, e.g. a CheXNet checkpoint's), saved in
+            `multi_label.json`; needs `class_names`.
 
     Returns:
         the preset folder as a `pathlib.Path`; load it with
@@ -134,6 +144,7 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
     path = pathlib.Path(os.fspath(source))
     source_format = source_format or _detect_format(path)
     model, transform = _load(path, source_format, activation)
+    labels = _class_labels(model, class_names, thresholds)
     weights_file = path / names.TIMM_WEIGHTS_FILE if path.is_dir() else path
     out = pathlib.Path(os.fspath(out_preset_dir))
     converted_from = {
@@ -142,8 +153,33 @@ def convert(source, out_preset_dir, source_format=None, activation=None, overwri
         "format": source_format,
         "eval_transform": transform.describe(),
     }
-    save_preset(model, out, overwrite=overwrite, metadata={"converted_from": converted_from})
+    save_preset(model, out, overwrite=overwrite, metadata={"converted_from": converted_from},
+                extra_files=None if labels is None else labels.files())  # fmt: skip
     return out
+
+
+def _class_labels(model, class_names, thresholds):
+    """The `ClassLabels` to save with the converted `model`, or `None`."""
+    if class_names is None:
+        if thresholds is not None:
+            raise ValueError(
+                "convert: `thresholds` were given without `class_names`; name the "
+                "classes too (e.g. class_names='chestxray14' on the command line)."
+            )
+        return None
+    outputs = getattr(model, "num_classes", None)
+    if outputs is None:
+        raise ValueError(
+            f"convert: {len(class_names)} class names were given, but the checkpoint "
+            "has no classification head; leave the class names out."
+        )
+    if len(class_names) != outputs:
+        raise ValueError(
+            f"convert: {len(class_names)} class names for a head with {outputs} "
+            f"outputs; give {outputs} names, one per output in order."
+        )
+    rule = None if thresholds is None else "given at conversion"
+    return ClassLabels(class_names, thresholds, rule)
 
 
 def _load(path, source_format, activation):

@@ -173,6 +173,83 @@ def read_class_labels(folder, num_classes, multi_label=False):
     return result
 
 
+def class_names_from(text):
+    """Class names from a command-line value: `chestxray14` (ChestX-ray14's
+    14 findings in CheXNet's output order), a file (a JSON list, or one name
+    per line), or names joined by commas.
+
+    Example:
+    ```python
+    from densenet_hub.presets.class_labels import class_names_from
+
+    assert class_names_from("Edema, Effusion") == ["Edema", "Effusion"]
+    assert class_names_from("chestxray14")[:2] == ["Atelectasis", "Cardiomegaly"]
+    ```
+    """
+    from densenet_hub.data.label_tables import CHESTXRAY14_FINDINGS
+
+    if text.strip().lower() == "chestxray14":
+        return list(CHESTXRAY14_FINDINGS)
+    values = _file_values(text, "class names")
+    if values is None:
+        values = [name.strip() for name in text.split(",")]
+    if not all(isinstance(name, str) and name.strip() for name in values):
+        raise ValueError(
+            f"class names {text!r}: every name must be non-empty text; give "
+            "names joined by commas, a file with one per line or a JSON list, "
+            "or 'chestxray14'."
+        )
+    names = [name.strip() for name in values]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"class names {text!r}: {', '.join(repeated)} given twice; name each class once."
+        )
+    return names
+
+
+def thresholds_from(text):
+    """Decision thresholds from a command-line value: a file (a JSON list,
+    or one number per line) or numbers joined by commas.
+
+    Example:
+    ```python
+    from densenet_hub.presets.class_labels import thresholds_from
+
+    assert thresholds_from("0.5,0.25") == [0.5, 0.25]
+    ```
+    """
+    values = _file_values(text, "thresholds")
+    if values is None:
+        values = [value.strip() for value in text.split(",")]
+    try:
+        return [float(value) for value in values]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"thresholds {text!r}: expected numbers in [0, 1] joined by "
+            "commas, or a file with one per line or a JSON list."
+        ) from None
+
+
+def _file_values(text, what):
+    """The values listed in the file `text` names, or `None` when it names no file."""
+    path = pathlib.Path(text).expanduser()
+    if not path.is_file():
+        return None
+    if path.suffix.lower() == ".json":
+        values = read_json(path, MAX_LABEL_FILE_BYTES, any_value=True, fix=None)
+        if not isinstance(values, list):
+            raise ValueError(
+                f"{path}: {what} must be a JSON list, got {type(values).__name__}."
+            )
+        return values
+    with open(path, "rb") as file:
+        data = file.read(MAX_LABEL_FILE_BYTES + 1)
+    if len(data) > MAX_LABEL_FILE_BYTES:
+        raise ValueError(f"{path}: over {MAX_LABEL_FILE_BYTES} bytes; is it a list of {what}?")
+    return [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+
+
 def default_class_names(num_classes):
     """ImageNet's names for a 1000-class head, else `class_<index>`."""
     if num_classes == len(IMAGENET_CLASSES):

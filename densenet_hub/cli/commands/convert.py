@@ -33,6 +33,22 @@ def register(subparsers):
         help="the head's activation, e.g. sigmoid for a multi-label head "
         "(default: the source's own)",
     )
+    parser.add_argument(
+        "--class-names",
+        metavar="NAMES",
+        default=None,
+        help="name the head's outputs, saved in the preset so that predict and "
+        "evaluate print them: 'chestxray14' (ChestX-ray14's 14 findings in "
+        "CheXNet's order), a file (one name per line, or a JSON list) or "
+        "names joined by commas; one per output",
+    )
+    parser.add_argument(
+        "--thresholds",
+        metavar="VALUES",
+        default=None,
+        help="with --class-names: one decision threshold per class (a "
+        "multi-label head's), as a file or numbers joined by commas",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing preset")
     parser.set_defaults(run=run)
 
@@ -41,8 +57,12 @@ def run(args):
     from densenet_hub.convert.conversion import convert
     from densenet_hub.models.backbone import Backbone
     from densenet_hub.models.image_classifier import ImageClassifier
+    from densenet_hub.presets.class_labels import class_names_from
+    from densenet_hub.presets.class_labels import thresholds_from
     from densenet_hub.presets.inspection import inspect
 
+    class_names = None if args.class_names is None else class_names_from(args.class_names)
+    thresholds = None if args.thresholds is None else thresholds_from(args.thresholds)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = convert(
@@ -51,6 +71,8 @@ def run(args):
             source_format=args.source_format,
             activation=args.activation,
             overwrite=args.overwrite,
+            class_names=class_names,
+            thresholds=thresholds,
         )
     for warning in caught:
         warn(warning.message)
@@ -60,5 +82,8 @@ def run(args):
         kind = f"{type(classifier).__name__} with {classifier.num_classes} classes"
     else:
         kind = type(Backbone.from_preset(written.to_load)).__name__
-    print(f"wrote {out}: {kind}")
+    named = "" if class_names is None else f", named {', '.join(class_names[:3])}" + (
+        ", ..." if len(class_names) > 3 else ""
+    )
+    print(f"wrote {out}: {kind}{named}")
     return 0
