@@ -145,14 +145,8 @@ def create_app(
         served = load_served_model(
             model_or_preset, name=name, runtime=runtime, precision=precision, labels=labels
         )
-    limits = {"max_batch": max_batch, "max_queue": max_queue, "max_body_bytes": max_body_bytes,
-              "max_pixels": max_pixels}  # fmt: skip
-    for key, value in limits.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"create_app: `{key}` must be a positive integer, got {value!r}.")
-    for key, value in {"max_wait_ms": max_wait_ms, "timeout_s": timeout_s}.items():
-        if not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-            raise ValueError(f"create_app: `{key}` must be a number >= 0, got {value!r}.")
+    check_limits(max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
+                 timeout_s=timeout_s, max_body_bytes=max_body_bytes, max_pixels=max_pixels)  # fmt: skip
     if warm_up and _padded_sizes(max_batch) is not None:
         served.warm_up(_padded_sizes(max_batch))
     service = _Service(served, max_batch=max_batch, max_wait_ms=max_wait_ms,
@@ -167,6 +161,32 @@ def create_app(
     app.state.metrics = service.metrics
     app.state.timeout_s = timeout_s
     return app
+
+
+def check_limits(**limits):
+    """Raises `ValueError` for a batching option or limit of `create_app`
+    (`max_batch`, `max_queue`, `max_body_bytes`, `max_pixels`: positive
+    integers; `max_wait_ms`, `timeout_s`: numbers >= 0) that it cannot
+    take, so that a caller starting the app elsewhere (a Ray Serve replica)
+    hears of a bad value before anything starts.
+
+    Example:
+    ```python
+    from densenet_hub.serving.app import check_limits
+
+    check_limits(max_batch=8, max_wait_ms=0)
+    try:
+        check_limits(max_batch=0)
+    except ValueError as error:
+        assert "`max_batch` must be a positive integer, got 0" in str(error)
+    ```
+    """
+    for key, value in limits.items():
+        if key in ("max_wait_ms", "timeout_s"):
+            if not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise ValueError(f"create_app: `{key}` must be a number >= 0, got {value!r}.")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"create_app: `{key}` must be a positive integer, got {value!r}.")
 
 
 def _padded_sizes(max_batch):

@@ -161,7 +161,7 @@ def load_served_model(model_or_preset, *, name=None, runtime=None, precision="fl
             else ClassLabels(default_class_names(num_classes))
         )
     return ServedModel(
-        _checked_name(name, model_or_preset, classifier),
+        served_name(model_or_preset, name, classifier),
         predictor,
         labels,
         classifier if isinstance(classifier, ImageClassifier) else None,
@@ -191,12 +191,34 @@ def _check_classifier(model, source):
         )
 
 
-def _checked_name(name, source, model):
+def served_name(source, name=None, model=None):
+    """The model's name in the URLs (`/v2/models/{name}`): `name` checked,
+    or else the last path component of `source` (a preset or folder), or
+    `model`'s name, with characters a URL cannot hold replaced by `_`.
+
+    Args:
+        source: the preset or folder, or the model, being served.
+        name: the name asked for, or `None`.
+        model: the Keras model or `AcceleratedModel`, for a `source` that is
+            not a path.
+
+    Raises:
+        ValueError: `name` has characters other than letters, digits,
+            `_`, `.` and `-`, or is longer than 128.
+
+    Example:
+    ```python
+    from densenet_hub.serving.model import served_name
+
+    assert served_name("runs/chest x-ray/") == "chest_x-ray"
+    assert served_name("runs/chest", name="cxr-v2") == "cxr-v2"
+    ```
+    """
     if name is None:
         if isinstance(source, (str, os.PathLike)):
             name = pathlib.PurePath(str(source).rstrip("/")).name
         else:
-            name = model.name or "model"
+            name = getattr(model, "name", None) or "model"
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:128] or "model"
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError(

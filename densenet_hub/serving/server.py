@@ -49,7 +49,7 @@ def serve(app_or_model, host=DEFAULT_HOST, port=DEFAULT_PORT, *, log_level="info
     """
     uvicorn = _uvicorn()
     app = _app(app_or_model, app_options)
-    _warn_if_exposed(host)
+    warn_if_exposed(host)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
         timeout_graceful_shutdown=_grace(app),
@@ -94,7 +94,7 @@ class ServerThread:
     def __init__(self, app_or_model, host=DEFAULT_HOST, port=0, **app_options):
         uvicorn = _uvicorn()
         self.app = _app(app_or_model, app_options)
-        _warn_if_exposed(host)
+        warn_if_exposed(host)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # Bound here, so that the port is known and cannot be taken between
         # choosing and listening.
@@ -165,7 +165,22 @@ def _grace(app):
     return int(app.state.timeout_s + SHUTDOWN_GRACE_S)
 
 
-def _warn_if_exposed(host):
+def warn_if_exposed(host):
+    """Warns (`ExposedServerWarning`) when `host` is an address other
+    machines may reach: the server has no authentication or TLS.
+
+    Example:
+    ```python
+    import warnings
+    from densenet_hub.serving.server import ExposedServerWarning, warn_if_exposed
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_exposed("127.0.0.1")
+        warn_if_exposed("0.0.0.0")
+    assert [type(w.message) for w in caught] == [ExposedServerWarning]
+    ```
+    """
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
