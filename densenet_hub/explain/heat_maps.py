@@ -1,21 +1,34 @@
 """Grad-CAM heat maps of where a classifier looks (Selvaraju et al.,
 "Grad-CAM", ICCV 2017).
 
-The map is computed on the final feature map of the last dense block (after
-its closing BatchNorm and ReLU, the backbone's output): each channel is
-weighted by the mean gradient of the class score with respect to it, the
-weighted sum is passed through a ReLU and scaled to [0, 1]. The gradient is
-taken with the active Keras backend's own autodiff (JAX, PyTorch or
-TensorFlow).
+The map is computed on a feature map of the backbone: each channel is
+weighted by the mean gradient of the class score (the head's logit, before
+any softmax or sigmoid, which would flatten the gradient of a confident
+prediction) with respect to it, the weighted sum is passed through a ReLU
+and scaled to a peak of 1. The gradient is taken with the active Keras
+backend's own autodiff (JAX, PyTorch or TensorFlow).
+
+By default the map is the backbone's final one (after the last dense
+block's closing BatchNorm and ReLU: 7x7 cells for DenseNet-121 at 224x224),
+unless it has fewer than `MIN_CELLS` cells a side; then it is the last
+pyramid level that has that many. A 3-block DenseNet at 32x32 (the digits
+demo) ends on 2x2 cells, each seeing a quarter of the digit and all of them
+some of its strokes, so its final map can only be near-uniform (each cell
+at 0.6-1.0 of the peak on the demo's digits); its 4x4 level shows the
+strokes that decide the class.
 """
 
 import keras
 import numpy as np
 
 BACKENDS = ("jax", "torch", "tensorflow")
+FINAL_LEVEL = "output"
+# The fewest cells a side a map needs to show where in the image the model
+# looks; DenseNet-121's final map at its usual 224x224 has 7.
+MIN_CELLS = 4
 
 
-def grad_cam(classifier, images, class_index=None, preprocessed=False):
+def grad_cam(classifier, images, class_index=None, preprocessed=False, level=None):
     """Grad-CAM heat maps of `images` for a class, one per image.
 
     Args:
@@ -30,12 +43,18 @@ def grad_cam(classifier, images, class_index=None, preprocessed=False):
             sequence of one int per image.
         preprocessed: whether `images` already went through the
             preprocessor (or the classifier has none).
+        level: the feature map: `"output"` (the backbone's final one), a
+            pyramid level of `classifier.backbone.pyramid_outputs` such as
+            `"P3"`, or `None`: the final one unless it has fewer than
+            `MIN_CELLS` cells a side, then the last level that has that
+            many (the finest when none has).
 
     Returns:
         A float64 numpy array of shape `(images, height, width)` at the
-        resolution of the backbone's output feature map (1/32 of the input
-        side for the 4-block DenseNets), each map scaled to a peak of 1 (all zeros when
-        nothing speaks for the class). Values are in [0, 1].
+        resolution of that feature map (for the final one, 1/32 of the
+        input side for the 4-block DenseNets), each map scaled to a peak of
+        1 (all zeros when nothing speaks for the class). Values are in
+        [0, 1].
 
     Example:
     ```python
@@ -54,6 +73,8 @@ def grad_cam(classifier, images, class_index=None, preprocessed=False):
     images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype="uint8")
     heat = densenet_hub.explain.grad_cam(classifier, images, class_index=1)
     assert heat.shape == (2, 4, 4) and heat.min() >= 0 and heat.max() <= 1
+    # The final map has 4x4 cells (MIN_CELLS); an earlier level has more.
+    assert densenet_hub.explain.grad_cam(classifier, images, level="P2").shape == (2, 8, 8)
     ```
     """
     backend = keras.backend.backend()
@@ -65,15 +86,16 @@ def grad_cam(classifier, images, class_index=None, preprocessed=False):
     x = images
     if not preprocessed and classifier.preprocessor is not None:
         x = classifier.preprocessor(images)
-    features = classifier.backbone(x, training=False)
-    channels_first = getattr(classifier.backbone, "data_format", None) == "channels_first"
+    backbone = classifier.backbone
+    channels_first = getattr(backbone, "data_format", None) == "channels_first"
     spatial_axes, channel_axis = ((2, 3), 1) if channels_first else ((1, 2), -1)
-    chosen = _class_indices(classifier, features, class_index)
+    features, rest = _feature_map(backbone, x, level, spatial_axes)
+    chosen = _class_indices(classifier, rest(features), class_index)
 
     def class_scores(feature_map):
         # Each image's score depends on its own features only (inference
         # mode), so the gradient of the sum is each image's own gradient.
-        scores = classifier.output_dense(classifier.pooler(feature_map))
+        scores = _logits(classifier, rest(feature_map))
         return keras.ops.sum(keras.ops.take_along_axis(scores, chosen[:, None], axis=1))
 
     gradients = _gradient(class_scores, features)
@@ -84,11 +106,45 @@ def grad_cam(classifier, images, class_index=None, preprocessed=False):
     return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
 
 
-def _class_indices(classifier, features, class_index):
+def _feature_map(backbone, x, level, spatial_axes):
+    """`(features, rest)`: the feature map Grad-CAM weighs (see `grad_cam`'s
+    `level`) for the batch `x`, and the function from it to the backbone's
+    output."""
+    levels = {FINAL_LEVEL: backbone.output, **dict(reversed(backbone.pyramid_outputs.items()))}
+    if level is not None and level not in levels:
+        raise ValueError(
+            f"grad_cam: unknown `level` {level!r}; this backbone has "
+            f"{', '.join(map(repr, levels))}, or None to choose."
+        )
+    if level is None:
+        maps = keras.Model(backbone.input, levels)(x, training=False)
+        sides = {name: min(maps[name].shape[axis] for axis in spatial_axes) for name in levels}
+        fine_enough = [name for name in levels if sides[name] >= MIN_CELLS]
+        level = fine_enough[0] if fine_enough else list(levels)[-1]
+        features = maps[level]
+    else:
+        features = keras.Model(backbone.input, levels[level])(x, training=False)
+    if levels[level] is backbone.output:
+        return features, lambda feature_map: feature_map
+    # After a level, a DenseNet's graph runs through that level only.
+    rest = keras.Model(levels[level], backbone.output)
+    return features, lambda feature_map: rest(feature_map, training=False)
+
+
+def _logits(classifier, final_features):
+    """The head's class scores before its activation: the gradient of a
+    softmax or sigmoid vanishes as a prediction grows confident."""
+    head = classifier.output_dense
+    pooled = keras.ops.cast(classifier.pooler(final_features), head.kernel.dtype)
+    logits = keras.ops.matmul(pooled, head.kernel)
+    return logits if head.bias is None else logits + head.bias
+
+
+def _class_indices(classifier, final_features, class_index):
     """One class index per image, as an int32 tensor."""
-    count = features.shape[0]
+    count = final_features.shape[0]
     if class_index is None:
-        scores = classifier.output_dense(classifier.pooler(features))
+        scores = _logits(classifier, final_features)
         chosen = np.argmax(keras.ops.convert_to_numpy(scores), axis=-1)
     else:
         chosen = np.asarray(class_index)
