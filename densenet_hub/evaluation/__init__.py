@@ -12,6 +12,11 @@
 - `calibration`: reliability curves and the expected calibration error.
 - `plots`: the confusion matrix, ROC and precision-recall curves and the
   reliability diagram as PNG files.
+- `predictions`: each image's labels, weights, probabilities and decisions
+  (or true and predicted class) as a CSV file.
+- `subgroups`: per-finding AUROC by the values of table columns (sex, view,
+  age in bins), with counts.
+- `report`: the whole evaluation as one self-contained HTML file and JSON.
 
 The multi-label metrics need scikit-learn and the pictures matplotlib,
 optional packages: `pip install 'densenet-hub[medical]'` installs both.
