@@ -113,7 +113,7 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
         done = dataset.map_batches(
             ShardWorker,
             batch_size=1,
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=1,
             fn_constructor_kwargs={
                 "job": job, "folder": str(output.folder), "batch_size": batch_size
