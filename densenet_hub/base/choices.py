@@ -15,6 +15,10 @@ UNCERTAINTY_POLICIES = ("ignore", "ones", "zeros")
 # densenet_hub.convert.conversion: the layouts of foreign checkpoints.
 SOURCE_FORMATS = ("torchvision", "timm", "keras_applications")
 
+# densenet_hub.inference.scoring: test-time augmentation, the views of each
+# image whose probabilities are averaged.
+TTA_CHOICES = ("none", "flip", "ten-crop")
+
 # densenet_hub.inference.embedding: the level `embed` reads by default, and
 # how a feature map becomes one vector ("none" keeps the map).
 FINAL_LEVEL = "output"

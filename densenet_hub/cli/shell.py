@@ -123,6 +123,21 @@ def add_batch_options(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_tta_option(parser):
+    """`--tta`: the views of each image whose probabilities are averaged."""
+    from densenet_hub.base.choices import TTA_CHOICES
+
+    parser.add_argument(
+        "--tta",
+        choices=TTA_CHOICES,
+        default="none",
+        help="test-time augmentation: average the probabilities of each image "
+        "and its mirror image (flip), or of torchvision's ten crops (the four "
+        "corners and the centre of the image resized 256/224 larger, and of its "
+        "mirror image, as the CheXNet reimplementation evaluates) (default none)",
+    )
+
+
 def add_image_size_option(
     parser, help_text="resize to SIZE or HEIGHTxWIDTH instead of the preset's size"
 ):

@@ -19,7 +19,7 @@ from densenet_hub.presets.class_labels import default_class_names
 
 def evaluate_folder(
     classifier, folder, output_names=None, top_k=TOP_K, batch_size=DEFAULT_BATCH_SIZE,
-    on_error="skip", predictor=None, on_batch=None,
+    on_error="skip", predictor=None, on_batch=None, tta="none",
 ):  # fmt: skip
     """Runs a single-label classifier over a folder with one sub-folder of
     images per class, and reports its metrics.
@@ -29,8 +29,8 @@ def evaluate_folder(
         folder: the folder, e.g. `test/` holding `test/cat/1.png`; each
             sub-folder is a class, matched to the classifier's output of
             that name (see `evaluate_images`).
-        output_names, top_k, batch_size, on_error, predictor, on_batch: as
-            for `evaluate_images`; `on_error` also applies to finding the
+        output_names, top_k, batch_size, on_error, predictor, on_batch, tta:
+            as for `evaluate_images`; `on_error` also applies to finding the
             images (`densenet_hub.data.find_labelled_images`).
 
     Returns:
@@ -68,12 +68,13 @@ def evaluate_folder(
     return evaluate_images(
         classifier, paths, labels, class_names, output_names, top_k=top_k,
         batch_size=batch_size, on_error=on_error, predictor=predictor, on_batch=on_batch,
+        tta=tta,
     )  # fmt: skip
 
 
 def evaluate_images(
     classifier, paths, labels, class_names, output_names=None, top_k=TOP_K,
-    batch_size=DEFAULT_BATCH_SIZE, on_error="skip", predictor=None, on_batch=None,
+    batch_size=DEFAULT_BATCH_SIZE, on_error="skip", predictor=None, on_batch=None, tta="none",
 ):  # fmt: skip
     """Runs a single-label classifier over labelled image files and reports
     its metrics.
@@ -91,7 +92,7 @@ def evaluate_images(
         output_names: the classifier's output names (e.g. a preset's
             `ClassLabels.names`), or None.
         top_k: the k of the top-k accuracy.
-        batch_size, on_error, predictor, on_batch: as for
+        batch_size, on_error, predictor, on_batch, tta: as for
             `densenet_hub.inference.score_files`.
 
     Returns:
@@ -128,12 +129,13 @@ def evaluate_images(
     return evaluate_images_scored(
         classifier, paths, labels, class_names, output_names, top_k=top_k,
         batch_size=batch_size, on_error=on_error, predictor=predictor, on_batch=on_batch,
+        tta=tta,
     )[0]  # fmt: skip
 
 
 def evaluate_images_scored(
     classifier, paths, labels, class_names, output_names=None, top_k=TOP_K,
-    batch_size=DEFAULT_BATCH_SIZE, on_error="skip", predictor=None, on_batch=None,
+    batch_size=DEFAULT_BATCH_SIZE, on_error="skip", predictor=None, on_batch=None, tta="none",
 ):  # fmt: skip
     """`evaluate_images`, also returning what the report was computed from,
     for per-image output (`densenet_hub.evaluation.predictions`) and the
@@ -141,7 +143,7 @@ def evaluate_images_scored(
 
     Args:
         classifier, paths, labels, class_names, output_names, top_k,
-            batch_size, on_error, predictor, on_batch: as for
+            batch_size, on_error, predictor, on_batch, tta: as for
             `evaluate_images`.
 
     Returns:
@@ -180,7 +182,7 @@ def evaluate_images_scored(
         output_names = default_class_names(classifier.num_classes)
     outputs = _class_outputs(list(class_names), list(output_names))
     probabilities, kept = score_files(
-        classifier, paths, batch_size, on_error, predictor, on_batch
+        classifier, paths, batch_size, on_error, predictor, on_batch, tta
     )
     report = single_label_report(
         np.asarray(labels)[kept], probabilities, class_names, outputs, top_k
@@ -191,6 +193,7 @@ def evaluate_images_scored(
 def evaluate_table(
     classifier, table, class_names=None, thresholds=None, batch_size=DEFAULT_BATCH_SIZE,
     on_error="skip", bootstrap=0, confidence=0.95, seed=0, predictor=None, on_batch=None,
+    tta="none",
 ):  # fmt: skip
     """Runs a multi-label classifier over a label table's images and reports
     its metrics on the table's findings.
@@ -207,7 +210,7 @@ def evaluate_table(
             must agree.
         thresholds: `None` or one decision threshold per classifier output
             (e.g. a preset's `ClassLabels.thresholds`).
-        batch_size, on_error, predictor, on_batch: as for
+        batch_size, on_error, predictor, on_batch, tta: as for
             `densenet_hub.inference.score_files`.
         bootstrap, confidence, seed: as for `multilabel_report`.
 
@@ -248,7 +251,7 @@ def evaluate_table(
     """
     columns = _output_columns(table.findings, class_names, classifier.num_classes)
     probabilities, kept = score_files(
-        classifier, table.paths, batch_size, on_error, predictor, on_batch
+        classifier, table.paths, batch_size, on_error, predictor, on_batch, tta
     )
     probabilities = probabilities[:, columns]
     report = multilabel_report(

@@ -13,4 +13,5 @@ from densenet_hub.inference.loading import load_classifier
 from densenet_hub.inference.loading import load_model
 from densenet_hub.inference.scoring import score_files
 from densenet_hub.inference.scoring import to_probabilities
+from densenet_hub.inference.scoring import tta_probabilities
 from densenet_hub.models.head_activation import head_activation

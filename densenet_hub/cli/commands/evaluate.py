@@ -46,6 +46,7 @@ def register(subparsers):
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     shell.add_batch_options(parser)
+    shell.add_tta_option(parser)
     add_label_table_options(parser, preset_policies=True)
     group = parser.add_argument_group("multi-label metrics (when DATA is a table)")
     group.add_argument(
@@ -160,6 +161,7 @@ def run(args):
         report, probabilities, kept, outputs = evaluate_images_scored(
             classifier, paths, labels, class_names, output_labels.names,
             batch_size=args.batch_size, on_error=args.on_error, on_batch=on_batch,
+            tta=args.tta,
         )  # fmt: skip
     draw_confusion_matrix(args.confusion_matrix, report)
     _write_folder_outputs(args, classifier, report, [paths[i] for i in kept],
@@ -207,7 +209,7 @@ def _evaluate_table(args):
             classifier, table, None if unnamed else labels.names, labels.thresholds,
             batch_size=args.batch_size, on_error=args.on_error,
             bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
-            on_batch=on_batch,
+            on_batch=on_batch, tta=args.tta,
         )  # fmt: skip
     if unlabelled:
         report.findings = _with_unlabelled(report.findings, labels, unlabelled)

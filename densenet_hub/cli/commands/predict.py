@@ -67,6 +67,7 @@ def register(subparsers):
         "as PRESET",
     )
     shell.add_batch_options(parser)
+    shell.add_tta_option(parser)
     add_label_table_options(parser, labels=False)
     parser.set_defaults(run=run)
 
@@ -90,7 +91,7 @@ def run(args):
         paths = _table_paths(args, args.images[0], labels)
     with image_progress(len(paths), args.quiet) as on_batch:
         probabilities, kept_rows = score_files(
-            classifier, paths, args.batch_size, args.on_error, predictor, on_batch
+            classifier, paths, args.batch_size, args.on_error, predictor, on_batch, args.tta
         )
     kept = [paths[row] for row in kept_rows]
     if labels is None:
