@@ -70,3 +70,14 @@ def test_help_and_errors_without_any_backend(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("densenet-hub: error: densenet_hub needs a Keras backend")
+
+
+def test_library_import_without_any_backend_says_what_to_install(tmp_path):
+    # `import densenet_hub` chooses nothing; the first module that imports
+    # Keras gets the choice, and with no backend the error that fixes it.
+    code = "import densenet_hub; import densenet_hub.models"
+    result = _run([sys.executable, "-c", code], tmp_path, ["tensorflow", "jax", "torch"])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "densenet_hub.base.backend.NoKerasBackendError: densenet_hub needs a Keras backend"
+    )
