@@ -8,7 +8,11 @@ import dataclasses
 import numpy as np
 
 from densenet_hub.explain.heat_maps import grad_cam
+from densenet_hub.inference.batches import iterate_batches
 from densenet_hub.inference.scoring import to_probabilities
+
+# Images read at a time by `explain_files`; each is explained on its own.
+FILES_BATCH_SIZE = 8
 
 
 @dataclasses.dataclass
@@ -115,6 +119,62 @@ def explain_image(classifier, image, class_index=None, thresholds=None):
         )
         for index in indices
     ]
+
+
+def explain_files(classifier, paths, class_index=None, on_error="skip", on_batch=None):
+    """The Grad-CAM explanation of one class in each of many image files:
+    `class_index`, else the image's most probable class (or finding).
+
+    Args:
+        classifier: as for `explain_image`.
+        paths: image file paths.
+        class_index: None, or the output to explain in every image.
+        on_error: `"skip"` leaves unreadable files out (with a
+            `densenet_hub.data.SkippedImageWarning`); `"fail"` raises.
+        on_batch: `None`, or a function called with the number of paths of
+            each batch once it is done (a progress bar).
+
+    Returns:
+        A list of `(path, Explanation)`, in the order of `paths`, without
+        the unreadable files.
+
+    Example:
+    ```python
+    import pathlib, tempfile
+    import numpy as np
+    import PIL.Image
+    import densenet_hub
+    from densenet_hub.explain import explain_files
+
+    folder = pathlib.Path(tempfile.mkdtemp())
+    paths = [folder / f"{i}.png" for i in range(3)]
+    for i, path in enumerate(paths):
+        PIL.Image.fromarray(np.full((32, 32, 3), 60 * i, "uint8")).save(path)
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    converter = densenet_hub.layers.DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
+    classifier = densenet_hub.models.DenseNetImageClassifier(
+        backbone, num_classes=3,
+        preprocessor=densenet_hub.models.DenseNetImageClassifierPreprocessor(converter),
+    )
+    explained = explain_files(classifier, paths, class_index=2)
+    assert [path for path, _ in explained] == paths
+    assert all(explanation.class_index == 2 for _, explanation in explained)
+    ```
+    """
+    explained = []
+    for batch in iterate_batches(paths, FILES_BATCH_SIZE, on_error):
+        for row, image in zip(batch.rows, batch.images):
+            (explanation,) = explain_image(classifier, image, class_index)
+            explained.append((paths[row], explanation))
+        if on_batch is not None:
+            on_batch(batch.size)
+    if not explained:
+        raise ValueError(
+            f"none of the {len(paths)} image(s) could be decoded; see the warnings above."
+        )
+    return explained
 
 
 def _positive_classes(probabilities, thresholds):

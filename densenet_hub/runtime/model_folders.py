@@ -8,6 +8,7 @@ classifier preset kept beside it for Grad-CAM (`explainable_preset`), since
 an engine's graph has no gradients to take.
 """
 
+import functools
 import json
 import pathlib
 import warnings
@@ -22,6 +23,8 @@ from densenet_hub.inference.embedding import FINAL_LEVEL
 from densenet_hub.inference.embedding import INDEX_SUFFIX
 from densenet_hub.inference.embedding import POOLING_CHOICES
 from densenet_hub.inference.embedding import EmbeddingFiles
+from densenet_hub.inference.embedding import embed_files
+from densenet_hub.inference.loading import load_backbone
 from densenet_hub.inference.loading import load_classifier
 from densenet_hub.models.head_activation import head_activation
 from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
@@ -86,12 +89,7 @@ def load_scoring_model(preset, image_size=None, multi_label=False):
     if found.kind != "accelerated":
         return load_classifier(found, image_size, multi_label)
     model = load_accelerated(found.folder)
-    if image_size is not None:
-        raise ValueError(
-            f"{found.folder} resizes images as it was saved; drop --image-size "
-            "(`image_size`), or quantize again with `densenet-hub quantize ... "
-            "--image-size`."
-        )
+    _refuse_image_size(found.folder, image_size)
     if model.output != "predictions" or model.preprocessor is None:
         held = (
             "a backbone's feature model (use `densenet-hub embed` on it)"
@@ -107,6 +105,15 @@ def load_scoring_model(preset, image_size=None, multi_label=False):
         _read_as_sigmoid(found, model)
     model.num_classes = class_count(model)
     return model, found.class_labels(model.num_classes, model.multi_label)
+
+
+def _refuse_image_size(folder, image_size):
+    if image_size is not None:
+        raise ValueError(
+            f"{folder} resizes images as it was saved; drop --image-size "
+            "(`image_size`), or quantize again with `densenet-hub quantize ... "
+            "--image-size`."
+        )
 
 
 def _read_as_sigmoid(found, model):
@@ -146,6 +153,53 @@ def _image_size(model):
     converter = getattr(model.preprocessor, "image_converter", None)
     size = getattr(converter, "image_size", None)
     return None if size is None else tuple(size)
+
+
+def load_embedder(preset, image_size=None):
+    """The function that writes the features of image files for a backbone
+    or classifier preset (`densenet_hub.inference.embed_files` with its
+    backbone and image converter) or for an accelerated feature model's
+    folder (`embed_folder_files`).
+
+    Args:
+        preset: a built-in name, handle, preset folder or accelerated
+            folder, or the `PresetInfo` of one.
+        image_size: `(height, width)` to resize to instead of the preset's;
+            refused for an accelerated folder, which resizes as saved.
+
+    Returns:
+        `embed(paths, out, **options)`, taking the keyword options of
+        `embed_files` and returning its `EmbeddingFiles`.
+
+    Raises:
+        ValueError: an accelerated classifier's folder (no features), or
+            `image_size` for a folder.
+
+    Example:
+    ```python
+    import pathlib, tempfile
+    import numpy as np
+    import PIL.Image
+    import densenet_hub
+    from densenet_hub.runtime.model_folders import load_embedder
+
+    folder = pathlib.Path(tempfile.mkdtemp())
+    PIL.Image.fromarray(np.zeros((32, 32, 3), "uint8")).save(folder / "a.png")
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2], growth_rate=4, image_shape=(32, 32, 3)
+    )
+    backbone.save_to_preset(folder / "tiny")
+    embed = load_embedder(folder / "tiny", image_size=(32, 32))
+    written = embed([folder / "a.png"], folder / "features.npy", pooling="max")
+    assert written.shape == (1, 44)
+    ```
+    """
+    found = preset if isinstance(preset, PresetInfo) else inspect(preset)
+    if found.kind != "accelerated":
+        return functools.partial(embed_files, *load_backbone(found, image_size))
+    model = load_feature_folder(found.folder)
+    _refuse_image_size(found.folder, image_size)
+    return functools.partial(embed_folder_files, model)
 
 
 def load_feature_folder(folder):

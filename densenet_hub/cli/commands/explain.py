@@ -1,8 +1,12 @@
 """`densenet-hub explain PRESET IMAGE --out heat.png`: a Grad-CAM heat map of
-where the classifier looks, from `densenet_hub.explain.explain_image`, laid
-over the image as the model sees it, beside the image, with the class and its
-probability. For a multi-label preset, by default one picture per finding
-called positive at the preset's thresholds.
+where the classifier looks, from `densenet_hub.explain.explain_image`: the
+image as the model sees it, the heat map with its colour bar, and the heat
+laid over the image, with the class and its probability. For a multi-label
+preset, by default one picture per finding called positive at the preset's
+thresholds. Given a folder or several images, one contact sheet of them all
+(`densenet_hub.explain.draw_contact_sheet`). PRESET may be a folder
+`densenet-hub quantize` wrote when it keeps the Keras classifier beside it
+(`densenet_hub.runtime.model_folders.explainable_preset`).
 """
 
 import pathlib
@@ -22,11 +26,24 @@ def register(subparsers):
         "colour bar and the class's probability. For a multi-label preset "
         "without --class: one PNG per finding at or above its saved "
         "threshold (OUT with _FINDING before the suffix), or of the most "
-        "probable finding when none is. Needs matplotlib (pip install "
-        "'densenet-hub[plots]').",
+        "probable finding when none is. Given a folder or several images: "
+        "one PNG, a contact sheet with a heat map over each image and its "
+        "name, class (or most probable finding) and probability under it. "
+        "Needs matplotlib (pip install 'densenet-hub[plots]').",
     )
-    parser.add_argument("preset", help="classifier preset: built-in name, handle or folder")
-    parser.add_argument("image", help="an image file")
+    parser.add_argument(
+        "preset",
+        help="classifier preset (built-in name, handle or folder), or a folder "
+        "`densenet-hub quantize` wrote that keeps the classifier's preset in "
+        "keras_preset/ (Grad-CAM needs the Keras model's gradients)",
+    )
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="an image file; or a folder, glob patterns or several files for "
+        "one contact sheet",
+    )
     parser.add_argument("--out", required=True, help="the PNG file to write")
     parser.add_argument(
         "--class",
@@ -42,6 +59,7 @@ def register(subparsers):
         help="opacity of the heat map over the image, 0 to 1 (default 0.5)",
     )
     shell.add_image_size_option(parser)
+    shell.add_on_error_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -50,9 +68,16 @@ def run(args):
     from densenet_hub.explain import draw_explanation
     from densenet_hub.explain import explain_image
     from densenet_hub.inference import load_classifier
+    from densenet_hub.runtime.model_folders import explainable_preset
 
-    image = read_image(args.image)
-    classifier, labels = load_classifier(args.preset, args.image_size)
+    preset, note = explainable_preset(args.preset)
+    if note is not None:
+        shell.warn(note)
+    if len(args.images) > 1 or not pathlib.Path(args.images[0]).is_file():
+        return _contact_sheet(args, preset)
+    image_path = args.images[0]
+    image = read_image(image_path)
+    classifier, labels = load_classifier(preset, args.image_size)
     class_names = labels.names
     if args.class_name is None:
         explanations = explain_image(classifier, image, thresholds=labels.thresholds)
@@ -69,9 +94,32 @@ def run(args):
             args.opacity,
         )  # fmt: skip
         print(
-            f"{args.image}: class {class_names[index]!r} (index {index}, probability "
+            f"{image_path}: class {class_names[index]!r} (index {index}, probability "
             f"{probability:.4f}); heat map written to {out}"
         )
+    return 0
+
+
+def _contact_sheet(args, preset):
+    """One PNG of every image's explanation: `--class`, else its most
+    probable class or finding."""
+    from densenet_hub.explain import draw_contact_sheet
+    from densenet_hub.explain import explain_files
+    from densenet_hub.inference import load_classifier
+
+    paths = shell.find_images(args.images, args.on_error)
+    classifier, labels = load_classifier(preset, args.image_size)
+    names = labels.names
+    wanted = None if args.class_name is None else _class_index(args.class_name, names)
+    explained = explain_files(classifier, paths, wanted, args.on_error)
+    entries = []
+    for path, explanation in explained:
+        name, probability = names[explanation.class_index], explanation.probability
+        entries.append((explanation.image, explanation.heat,
+                        f"{pathlib.Path(path).name}\n{name} {probability:.1%}"))  # fmt: skip
+        print(f"{path}: class {name!r} (probability {probability:.4f})")
+    draw_contact_sheet(args.out, entries, args.opacity)
+    print(f"contact sheet of {len(entries)} image(s) written to {args.out}")
     return 0
 
 
