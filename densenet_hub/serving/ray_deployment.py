@@ -6,7 +6,7 @@ Each replica builds the same Starlette app as `densenet-hub serve` (the same
 model loading, micro-batcher, limits, metrics and routes) as the ASGI
 ingress of a Serve deployment, and marks its answers with its replica id and
 process id (`x-densenet-hub-replica`, `x-densenet-hub-pid`). Needs the `ray`
-extra (`pip install 'densenet-hub[ray]'`) besides `serve`.
+extra besides `serve` (`pip install 'densenet-hub[serve,ray]'`).
 """
 
 import contextlib
@@ -21,7 +21,6 @@ import tempfile
 import threading
 import uuid
 
-from densenet_hub.base.optional import extra_fix
 from densenet_hub.base.optional import import_optional
 from densenet_hub.presets.inspection import inspect
 from densenet_hub.serving.app import check_limits
@@ -262,7 +261,7 @@ class _ReplicaHeaders:
 def _replica_app(preset, name, app_options):
     """What each replica runs: the app of the preset, marked with the
     replica's id."""
-    serve = import_optional("ray.serve", extra_fix("ray"), "Serving on Ray")
+    _, serve = _ray()
     replica_id = serve.get_replica_context().replica_id
     app = create_app(preset, name=name, **app_options)
     return _ReplicaHeaders(app, str(getattr(replica_id, "unique_id", replica_id)))
@@ -353,6 +352,6 @@ def _free_port(host):
 
 
 def _ray():
-    fix = extra_fix("ray")
+    fix = "pip install 'densenet-hub[serve,ray]'"
     return (import_optional("ray", fix, "Serving on Ray"),
             import_optional("ray.serve", fix, "Serving on Ray"))  # fmt: skip
