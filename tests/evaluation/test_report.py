@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers.cli import error_line
 from helpers.multi_label_examples import masked_example
 from helpers.multi_label_examples import synthetic
 from helpers.report_cases import CLASSES
@@ -297,3 +298,15 @@ def test_single_label_predictions_and_report_list_the_misclassified(tmp_path):
     page = _Page()
     page.feed((tmp_path / "report.html").read_text())
     assert page.outside == [] and len(page.sources) == 2  # confusion matrix + 1 Grad-CAM
+
+
+def test_subgroup_options_are_refused_before_any_scoring(tmp_path, capsys):
+    (tmp_path / "images" / "cat").mkdir(parents=True)
+    missing_preset = str(tmp_path / "no_preset")
+    assert main(["evaluate", missing_preset, str(tmp_path / "images"),
+                 "--subgroups", "Sex"]) != 0  # fmt: skip
+    assert "--subgroups needs a label table" in error_line(capsys)
+    (tmp_path / "test.csv").write_text("Path,Edema\na.png,1\n")
+    assert main(["evaluate", missing_preset, str(tmp_path / "test.csv"), "--subgroups", "Sex",
+                 "--age-bins", "40,0"]) != 0  # fmt: skip
+    assert "--age-bins: bins: bin edges must be at least two increasing" in error_line(capsys)

@@ -9,6 +9,7 @@ import math
 import pathlib
 
 from densenet_hub.cli import shell
+from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import DATA_HELP
 from densenet_hub.cli.shell import add_label_table_options
 from densenet_hub.cli.shell import find_labelled_images
@@ -135,6 +136,7 @@ def _add_report_options(parser):
         "--report-examples",
         type=shell.non_negative_int,
         default=2,
+        metavar="N",
         help="Grad-CAM pictures in the report per finding and kind of mistake (false "
         "positive, false negative), or of misclassified images (default 2; 0: none)",
     )
@@ -149,6 +151,7 @@ def run(args):
         args.bootstrap = REPORT_BOOTSTRAP
     if args.report is not None and args.report_json is None:
         args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
+    _check_subgroup_options(args)
     if is_label_table(args.data_dir):
         report = _evaluate_table(args)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
@@ -219,6 +222,23 @@ def _evaluate_table(args):
     _write_table_outputs(args, classifier, table, None if unnamed else labels.names, report,
                          probabilities, kept)  # fmt: skip
     return report
+
+
+def _check_subgroup_options(args):
+    """Refuses subgroup options that cannot apply before any image is scored."""
+    from densenet_hub.evaluation.subgroups import parse_bins
+
+    if args.subgroups and not is_label_table(args.data_dir):
+        raise CliError(
+            f"--subgroups needs a label table with those columns, but {args.data_dir} is "
+            "an image folder; pass a CSV table (e.g. CheXpert's valid.csv) or leave "
+            "--subgroups out."
+        )
+    if args.age_bins is not None:
+        try:
+            parse_bins(args.age_bins)
+        except ValueError as error:
+            raise CliError(f"--age-bins: {error}") from None
 
 
 def _settings(args):
