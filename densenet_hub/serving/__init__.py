@@ -4,9 +4,10 @@ concurrent requests, Prometheus metrics and a web page.
 
 `create_app(model_or_preset)` is the ASGI app (Starlette); `serve(...)` runs
 it under uvicorn until Ctrl-C or SIGTERM; `ServerThread` runs it in the
-background. They need the `serve` extra (`pip install
-'densenet-hub[serve]'`) and are imported on first use, so that the command
-line lists `serve` without it.
+background; `deploy_on_ray(preset, replicas=N)` runs it as N replicas on Ray
+Serve (also needs the `ray` extra). They need the `serve` extra (`pip
+install 'densenet-hub[serve]'`) and are imported on first use, so that the
+command line lists `serve` without it.
 """
 
 import importlib
@@ -18,6 +19,9 @@ _PUBLIC = {
     "ExposedServerWarning": "densenet_hub.serving.server",
     "ServerThread": "densenet_hub.serving.server",
     "serve": "densenet_hub.serving.server",
+    "deploy_on_ray": "densenet_hub.serving.ray_deployment",
+    "RayDeployment": "densenet_hub.serving.ray_deployment",
+    "ReplicaStartError": "densenet_hub.serving.ray_deployment",
 }
 
 

@@ -1,6 +1,7 @@
 """`densenet-hub serve` as a user runs it: a fresh process on 127.0.0.1, which
 answers, and on SIGTERM finishes, then ends by that signal (uvicorn raises it
-again once the server has stopped, so a supervisor sees why it ended)."""
+again once the server has stopped, so a supervisor sees why it ended); the
+same with `--ray-replicas`, whose private Ray goes with it."""
 
 import os
 import re
@@ -20,6 +21,8 @@ from serving_helpers import png_bytes
 from densenet_hub.cli.main import main
 
 LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+RAY_SERVING = re.compile(r"serving 'tiny' from 2 Ray Serve replicas on (http://127\.0\.0\.1:\d+)")
+RAY_LOGS = re.compile(r"Ray's logs in (\S+);")
 
 
 @pytest.mark.slow
@@ -43,6 +46,33 @@ def test_serve_answers_and_shuts_down_on_sigterm(preset, served):
     assert metadata["outputs"][0]["shape"] == [-1, 5]
     expected = served.classifier.predict(image[None], verbose=0)
     assert answer.json()["predictions"][0]["label"] == NAMES[int(np.argmax(expected))]
+
+
+@pytest.mark.slow
+def test_serve_on_ray_replicas_answers_and_ends_on_sigterm(preset, served, tmp_path):
+    command = [sys.executable, "-m", "densenet_hub", "serve", str(preset), "--port", "0",
+               "--ray-replicas", "2", "--ray-cpus", "0.5", "--max-batch", "4"]  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    # Ray's warnings go to a file: an unread pipe could fill and stall it.
+    with open(tmp_path / "stderr.txt", "w+") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env={**environment, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        try:
+            line = process.stdout.readline()
+            url = RAY_SERVING.search(line)
+            assert url, f"not the serving line: {line!r}; {(tmp_path / 'stderr.txt').read_text()}"
+            image = images(1, seed=4)[0]
+            answer = httpx.post(f"{url.group(1)}/classify", content=png_bytes(image),
+                                timeout=CLIENT_TIMEOUT_S)  # fmt: skip
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=CLIENT_TIMEOUT_S)
+    assert process.returncode == -signal.SIGTERM, (tmp_path / "stderr.txt").read_text()
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-densenet-hub-pid"] != str(process.pid)  # a replica answered
+    expected = served.classifier.predict(image[None], verbose=0)
+    assert answer.json()["predictions"][0]["label"] == NAMES[int(np.argmax(expected))]
+    assert not os.path.exists(RAY_LOGS.search(line).group(1))  # the private Ray is gone
 
 
 def _wait_for_listening(process):

@@ -1,9 +1,12 @@
 """`densenet-hub serve PRESET`: serves a classifier over HTTP (the Open
 Inference Protocol v2, an image-upload route with Grad-CAM, metrics and a web
 page) until Ctrl-C or SIGTERM, which finish the requests in flight.
-PRESET may also be a folder `densenet-hub quantize` wrote."""
+PRESET may also be a folder `densenet-hub quantize` wrote. `--ray-replicas N`
+serves it from N Ray Serve replicas instead."""
 
 import argparse
+import os
+import signal
 
 from densenet_hub.cli import shell
 from densenet_hub.base.choices import PRECISIONS
@@ -25,7 +28,10 @@ def register(subparsers):
         "and a web page at /. Concurrent requests are run together in "
         "batches. Listens on 127.0.0.1 (this machine only) unless --host says "
         "otherwise; the server has no authentication. Ctrl-C or SIGTERM stop "
-        "it after the requests in flight. Needs pip install 'densenet-hub[serve]'.",
+        "it after the requests in flight. Needs pip install 'densenet-hub[serve]'. "
+        "With --ray-replicas N the same server runs as N replicas on Ray Serve "
+        "(a private Ray on this machine, or a cluster with --ray-address), each "
+        "answer naming its replica in the x-densenet-hub-replica header.",
     )
     parser.add_argument(
         "preset",
@@ -85,6 +91,23 @@ def register(subparsers):
         "serve a folder `densenet-hub quantize` wrote",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no line per request")
+    parser.add_argument(
+        "--ray-replicas", type=shell.positive_int, default=None, metavar="N",
+        help="serve from N replicas on Ray Serve behind its HTTP proxy on --host "
+        "and --port, each running this same server (needs pip install "
+        "'densenet-hub[serve,ray]'); without --ray-address a private Ray starts "
+        "on this machine (127.0.0.1) and stops with the server",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ray-address", default=None, metavar="ADDRESS",
+        help="with --ray-replicas: join this Ray cluster ('auto', or the head's "
+        "host:port) instead of starting one; the preset must be readable on its nodes",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ray-cpus", type=_non_negative_float, default=1.0, metavar="CPUS",
+        help="with --ray-replicas: CPUs Ray reserves for each replica (default 1; "
+        "0.5 lets two share one)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -94,18 +117,25 @@ def run(args):
     from densenet_hub.serving import create_app
     from densenet_hub.serving import serve
 
-    app = create_app(
-        args.preset,
-        name=args.name,
-        runtime=args.runtime,
-        precision=args.precision,
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-        max_queue=args.max_queue,
-        timeout_s=args.timeout,
-        max_body_bytes=int(args.max_body_mb * 2**20),
-        max_pixels=args.max_pixels,
-    )
+    options = {
+        "name": args.name,
+        "runtime": args.runtime,
+        "precision": args.precision,
+        "max_batch": args.max_batch,
+        "max_wait_ms": args.max_wait_ms,
+        "max_queue": args.max_queue,
+        "timeout_s": args.timeout,
+        "max_body_bytes": int(args.max_body_mb * 2**20),
+        "max_pixels": args.max_pixels,
+    }
+    if args.ray_replicas is not None:
+        return _run_on_ray(args, options)
+    if args.ray_address is not None:
+        raise shell.CliError(
+            "--ray-address joins a Ray cluster to serve from replicas there; "
+            "add --ray-replicas N, or drop --ray-address."
+        )
+    app = create_app(args.preset, **options)
     model = app.state.served_model
     print(
         f"serving {model.name!r} ({model.num_classes} classes, {model.platform}): "
@@ -114,6 +144,31 @@ def run(args):
         flush=True,
     )
     serve(app, args.host, args.port, access_log=not args.quiet)
+    return 0
+
+
+def _run_on_ray(args, options):
+    from densenet_hub.serving.ray_deployment import ReplicaStartError
+    from densenet_hub.serving.ray_deployment import deploy_on_ray
+
+    try:
+        deployment = deploy_on_ray(
+            args.preset, replicas=args.ray_replicas, address=args.ray_address,
+            host=args.host, port=args.port, num_cpus=args.ray_cpus, **options,
+        )  # fmt: skip
+    except ReplicaStartError as error:
+        raise shell.CliError(str(error)) from None
+    logs = f"; Ray's logs in {deployment.temp_dir}" if deployment.temp_dir else ""
+    print(
+        f"serving {deployment.name!r} from {args.ray_replicas} Ray Serve replicas on "
+        f"{deployment.url}: POST /v2/models/{deployment.name}/infer, POST /classify, "
+        f"GET /metrics, the web page at /{logs}; Ctrl-C stops",
+        flush=True,
+    )
+    received = deployment.wait()
+    # Ends by the signal, as the plain server does, so a supervisor sees why.
+    signal.signal(received, signal.SIG_DFL)
+    os.kill(os.getpid(), received)
     return 0
 
 
