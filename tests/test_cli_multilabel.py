@@ -80,6 +80,11 @@ def test_train_on_a_table_saves_findings_and_thresholds(trained, capsys):
         "group_from_path": None, "where": None,
     }  # fmt: skip
     assert set(record["details"]["split_counts"]) == set(FINDINGS)
+    # --no-pretrained leaves out the warm-up: one epoch of history.
+    history = (trained / "history.csv").read_text().splitlines()
+    columns = history[0].split(",")
+    assert columns[0] == "epoch" and columns[-1] == "learning_rate" and len(history) == 2
+    assert {"loss", "val_loss", "val_auroc"} <= set(columns)
     assert ImageClassifier.from_preset(str(trained)).multi_label
     capsys.readouterr()
     assert main(["info", str(trained)]) == 0

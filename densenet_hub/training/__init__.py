@@ -14,6 +14,8 @@ from densenet_hub.distribution import start_distribution
 from densenet_hub.training.finetune import FinetuneResult
 from densenet_hub.training.finetune import TrainingInterrupted
 from densenet_hub.training.finetune import finetune
+from densenet_hub.training.history import history_csv
+from densenet_hub.training.history import history_files
 from densenet_hub.training.losses import MultiLabelBinaryCrossentropy
 from densenet_hub.training.losses import balanced_positive_weights
 from densenet_hub.training.objectives import MultiLabelObjective

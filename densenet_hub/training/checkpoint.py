@@ -127,6 +127,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         return self.state["stopped_early"]
 
     @property
+    def epochs(self):
+        """One dict per epoch trained, earlier runs of a resumed one
+        included: `epoch` (1-based), the epoch's Keras logs (`loss`,
+        `val_loss`, ...) and `learning_rate`, the optimizer's at the
+        epoch's end."""
+        return list(self.state.get("epochs", []))
+
+    @property
     def best(self):
         """`{"epoch", "val_loss", "val_accuracy", "weights"}` or `None`."""
         return self.state["best"]
@@ -170,6 +178,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 np.savez(self.directory / optimizer, **store)
 
         state = dict(self.state, epochs_done=epochs_done, weights=weights, optimizer=optimizer)
+        # The whole run's history, resumed runs included: each epoch's logs
+        # and the learning rate at its end (as Keras' LearningRateScheduler
+        # logs it: the schedule's value after the epoch's last step).
+        record = {"epoch": epochs_done, **{name: float(value) for name, value in logs.items()},
+                  "learning_rate": _learning_rate(self.model.optimizer)}  # fmt: skip
+        state["epochs"] = [*self.state.get("epochs", []), record]
         self._track_best(state, epochs_done, logs, weights)
         self._write_state(state)
         # The other processes may read these files next (restore_best).
@@ -267,6 +281,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 f"settings ({shown})",
                 "resume_or_restart",
             )
+
+
+def _learning_rate(optimizer):
+    """The optimizer's current learning rate (its schedule's value at the
+    step count), as a float."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def _load_model_weights(model, path):

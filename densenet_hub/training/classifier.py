@@ -94,7 +94,7 @@ def _continued_head(preset, num_classes, class_names):
     return ImageClassifier.from_preset(preset, activation="sigmoid")
 
 
-def save_classifier(classifier, labels, out, overwrite=False):
+def save_classifier(classifier, labels, out, overwrite=False, extra_files=None):
     """Saves `classifier` as a preset folder with its `ClassLabels` files, in
     one atomic save: `out` ends up complete or unchanged.
 
@@ -103,6 +103,8 @@ def save_classifier(classifier, labels, out, overwrite=False):
         labels: its `ClassLabels`, e.g. `objective.class_labels(result)`.
         out: the preset folder to write.
         overwrite: replace a non-empty `out`.
+        extra_files: more `{file name: bytes}` to save in the folder, e.g.
+            the training history (`densenet_hub.training.history.history_files`).
 
     Raises:
         FileExistsError: `out` is a file, or not empty without `overwrite`.
@@ -124,7 +126,8 @@ def save_classifier(classifier, labels, out, overwrite=False):
     ```
     """
     check_output_folder(out, overwrite)
-    save_preset(classifier, out, overwrite=overwrite, extra_files=labels.files())
+    files = {**labels.files(), **(extra_files or {})}
+    save_preset(classifier, out, overwrite=overwrite, extra_files=files)
 
 
 # Keras' default BatchNormalization momentum, 0.99, suits long runs and

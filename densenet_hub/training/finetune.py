@@ -51,6 +51,9 @@ class FinetuneResult:
         stopped_early: the validation loss stopped improving (`patience`).
         history: the metrics (`loss`, `accuracy`, `val_loss`,
             `val_accuracy`) of each epoch trained by this call.
+        epochs: one dict per epoch of the whole run (a resumed run's earlier
+            epochs included): `epoch`, its Keras logs and `learning_rate`;
+            `densenet_hub.training.history` writes them as a CSV table.
         checkpoint_dir: the checkpoint folder.
         thresholds: multi-label only: the decision threshold of each finding,
             chosen on the validation split by `threshold_rule`; else `None`.
@@ -80,6 +83,7 @@ class FinetuneResult:
     split_counts: dict = None
     positive_weights: list = None
     objective: object = None
+    epochs: list = dataclasses.field(default_factory=list)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -331,6 +335,7 @@ def finetune(
         split_counts=objective.split_counts(train_rows, val_rows),
         positive_weights=objective.positive_weights(train_rows),
         objective=objective,
+        epochs=checkpoint.epochs,
     )
 
 

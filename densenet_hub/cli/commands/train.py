@@ -11,7 +11,9 @@ compiles the first epoch, which can take minutes. Running the same command again
 interruption resumes from the last checkpoint. The best epoch's model is
 saved as a preset folder (KerasHub's files plus `class_names.json`, and for
 a multi-label classifier `multi_label.json` with the decision thresholds
-chosen on the validation split) that `predict`, `evaluate` and
+chosen on the validation split and the label policies and row filters used;
+`history.csv`, one row per epoch with its loss, metrics and learning rate,
+and with matplotlib its curves as `history.png`) that `predict`, `evaluate` and
 `from_preset` load.
 
 The recipe is `densenet_hub.training.finetune`, trained for the data's
@@ -425,8 +427,9 @@ def _save_best(args, result, labels):
 
     if not distribution.is_chief():
         return
+    history = training.history_files(result.epochs)
     with distribution.unsharded():
-        save_classifier(result.classifier, labels, args.out, args.overwrite)
+        save_classifier(result.classifier, labels, args.out, args.overwrite, history)
     print(
         f"saved {args.out}: best epoch {result.best_epoch} of {result.epochs_done}, "
         f"{result.objective.score_text(result.best_val_metrics)}, "
@@ -437,6 +440,13 @@ def _save_best(args, result, labels):
             f"{name} {value:.3f}" for name, value in zip(labels.names, labels.thresholds)
         )
         print(f"decision thresholds ({result.threshold_rule}): {thresholds}")
+    if training.history.HISTORY_PNG in history:
+        print(f"training history: {args.out}/history.csv and history.png")
+    else:
+        print(
+            f"training history: {args.out}/history.csv (no history.png: matplotlib is not "
+            "installed; pip install 'densenet-hub[plots]')"
+        )
     if not args.keep_checkpoints:
         training.remove_checkpoint(result.checkpoint_dir)
 
