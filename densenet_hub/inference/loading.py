@@ -4,6 +4,8 @@ backbone with its image converter, each with the preprocessing it needs
 
 import warnings
 
+import numpy as np
+
 from densenet_hub.base import file_names as names
 from densenet_hub.layers import DenseNetImageConverter
 from densenet_hub.models import Backbone
@@ -47,7 +49,20 @@ def load_classifier(preset, image_size=None, multi_label=False):
         overrides = _sigmoid_instead(found, classifier)
         classifier = ImageClassifier.from_preset(found.to_load, **overrides)
     ensure_preprocessor(classifier, image_size)
-    return classifier, found.class_labels(classifier.num_classes, classifier.multi_label)
+    labels = found.class_labels(classifier.num_classes, classifier.multi_label)
+    if labels.temperatures is not None:
+        _divide_logits(classifier, labels.temperatures)
+    return classifier, labels
+
+
+def _divide_logits(classifier, temperatures):
+    """Temperature scaling folded into the head: `(W x + b) / T` is
+    `(W / T) x + b / T`, so the head's weights are divided (in memory only;
+    the preset's weight file stays KerasHub's)."""
+    dense = classifier.output_dense
+    scale = 1 / np.asarray(temperatures, "float32")
+    kernel, *bias = dense.get_weights()
+    dense.set_weights([kernel * scale, *(b * scale for b in bias)])
 
 
 def _inspected(preset):

@@ -2,6 +2,9 @@
 KerasHub's (which KerasHub ignores): `class_names.json`, the class names in
 class-index order, and for a multi-label classifier `multi_label.json`, its
 findings with the decision threshold of each and the rule that chose them.
+`temperature.json` holds fitted temperature scaling (one temperature per
+finding, or one for a softmax head), which loading for inference divides
+the head's logits by.
 
 Presets without `class_names.json` show ImageNet names for a 1000-class head
 and `class_<index>` otherwise.
@@ -20,6 +23,8 @@ from densenet_hub.presets.resolver import local_folder
 
 MAX_LABEL_FILE_BYTES = 16 << 20
 MULTI_LABEL_FORMAT = 1
+TEMPERATURE_FILE = "temperature.json"
+TEMPERATURE_FORMAT = 1
 
 
 class LabelFileWarning(UserWarning):
@@ -37,6 +42,8 @@ class ClassLabels:
         threshold_rule: how the thresholds were chosen, in words.
         details: more JSON-able facts recorded with the thresholds, such as
             the uncertainty policies of the training labels.
+        temperatures: `None`, or the fitted temperature scaling: one
+            temperature per class (multi-label) or one (softmax).
 
     Example:
     ```python
@@ -57,6 +64,7 @@ class ClassLabels:
     thresholds: list = None
     threshold_rule: str = None
     details: dict = None
+    temperatures: list = None
 
     def __post_init__(self):
         self.names = [str(name) for name in self.names]
@@ -123,6 +131,8 @@ class ClassLabels:
                     "details": self.details or {},
                 }
             )
+        if self.temperatures is not None:
+            files[TEMPERATURE_FILE] = temperature_bytes(self.temperatures)
         return files
 
 
@@ -170,7 +180,51 @@ def read_class_labels(folder, num_classes, multi_label=False):
             result.thresholds = [float(record["thresholds"][name]) for name in result.names]
             result.threshold_rule = record.get("threshold_rule")
             result.details = record.get("details") or None
+    path = None if folder is None else folder / TEMPERATURE_FILE
+    if path is not None and path.is_file():
+        # One per finding, or one for every class (a softmax head's).
+        record = _read_json(
+            path, _temperature_problem({1, num_classes}), "probabilities are not rescaled"
+        )
+        if record is not None:
+            result.temperatures = [float(value) for value in record["temperatures"]]
     return result
+
+
+def temperature_bytes(temperatures, fit=None):
+    """The `temperature.json` of `temperatures` (and the facts of their
+    `fit`, a JSON-able dict, e.g. the NLL and ECE before and after)."""
+    return json_bytes(
+        {"format": TEMPERATURE_FORMAT, "temperatures": [float(t) for t in temperatures],
+         "fit": fit or {}}
+    )  # fmt: skip
+
+
+def save_temperatures(folder, temperatures, fit=None):
+    """Writes `temperature.json` into the preset folder `folder`, atomically
+    (replacing an earlier one); loading the preset for inference then
+    divides the head's logits by `temperatures`.
+
+    Example:
+    ```python
+    import tempfile
+    from densenet_hub.presets.class_labels import read_class_labels, save_temperatures
+
+    folder = tempfile.mkdtemp()
+    save_temperatures(folder, [1.5, 0.8])
+    assert read_class_labels(folder, 2, multi_label=True).temperatures == [1.5, 0.8]
+    ```
+    """
+    from densenet_hub.base.publish import published
+    from densenet_hub.base.publish import write_file
+
+    problem = _temperature_problem({len(temperatures)})(
+        {"format": TEMPERATURE_FORMAT, "temperatures": list(temperatures)}
+    )
+    if problem is not None:
+        raise ValueError(f"save_temperatures: {problem}.")
+    with published(pathlib.Path(folder) / TEMPERATURE_FILE, overwrite=True) as staging:
+        write_file(staging, temperature_bytes(temperatures, fit))
 
 
 def class_names_from(text):
@@ -278,6 +332,24 @@ def _names_problem(num_classes):
             return "it is not a list of strings"
         if len(value) != num_classes:
             return f"it has {len(value)} names for {num_classes} classes"
+        return None
+
+    return problem
+
+
+def _temperature_problem(counts):
+    def problem(record):
+        if not isinstance(record, dict) or record.get("format") != TEMPERATURE_FORMAT:
+            return f"it is not a format-{TEMPERATURE_FORMAT} temperature record"
+        values = record.get("temperatures")
+        if not isinstance(values, list) or len(values) not in counts or not values:
+            shown = " or ".join(map(str, sorted(counts)))
+            return f"it does not hold {shown} temperature(s)"
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value > 0
+            ):
+                return f"temperature {value!r} is not a positive number"
         return None
 
     return problem

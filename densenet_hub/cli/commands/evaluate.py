@@ -79,6 +79,15 @@ def register(subparsers):
         help="seed of the bootstrap resamples (default 0)",
     )
     _add_report_options(parser)
+    parser.add_argument(
+        "--fit-temperature",
+        action="store_true",
+        help="fit temperature scaling on DATA (held-out labels, e.g. the validation "
+        "split: one temperature per finding, or one for a softmax head, minimising "
+        "the negative log likelihood), print the NLL and ECE before and after, and "
+        "save it in the preset folder (temperature.json), which predict, evaluate "
+        "and from-folder loading then apply",
+    )
     parser.set_defaults(run=run)
 
 
@@ -152,6 +161,11 @@ def run(args):
     if args.report is not None and args.report_json is None:
         args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
     _check_subgroup_options(args)
+    if args.fit_temperature and not pathlib.Path(args.preset).is_dir():
+        raise CliError(
+            f"--fit-temperature saves into the preset folder, but {args.preset!r} is no "
+            "folder; pass a preset folder (e.g. one `densenet-hub train` or `convert` wrote)."
+        )
     if is_label_table(args.data_dir):
         report = _evaluate_table(args)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
@@ -167,6 +181,9 @@ def run(args):
             tta=args.tta,
         )  # fmt: skip
     draw_confusion_matrix(args.confusion_matrix, report)
+    if args.fit_temperature:
+        _fit_temperature(args, output_labels, probabilities,
+                         [int(outputs[labels[i]]) for i in kept], None, None)  # fmt: skip
     _write_folder_outputs(args, classifier, report, [paths[i] for i in kept],
                           [labels[i] for i in kept], class_names, probabilities,
                           output_labels.names, outputs)  # fmt: skip
@@ -216,6 +233,10 @@ def _evaluate_table(args):
         )  # fmt: skip
     if unlabelled:
         report.findings = _with_unlabelled(report.findings, labels, unlabelled)
+    if args.fit_temperature:
+        names = table.findings if unnamed else labels.names
+        _fit_temperature(args, labels, probabilities, table.targets[kept], table.weights[kept],
+                         [names.index(name) for name in table.findings])  # fmt: skip
     draw_roc_curves(args.roc, report)
     if args.metrics_json is not None:
         report.save_json(args.metrics_json, overwrite=True)
@@ -342,3 +363,29 @@ def _with_unlabelled(findings, labels, unlabelled):
             rows.append(FindingMetrics(name, 0, 0, math.nan, math.nan, threshold,
                                        undefined, undefined))  # fmt: skip
     return rows
+
+
+def _fit_temperature(args, labels, probabilities, targets, weights, columns):
+    """Fits temperature scaling to the evaluated images and saves it in the
+    preset folder. `columns`: the output of each column of a multi-label
+    `probabilities`; `None` for a softmax head (one temperature, targets
+    are output indices). The probabilities already carry the preset's
+    earlier temperatures, so the new ones multiply them."""
+    from densenet_hub.evaluation.temperature import fit_temperature
+    from densenet_hub.presets.class_labels import save_temperatures
+
+    multi_label = columns is not None
+    fit = fit_temperature(probabilities, targets, weights, multi_label=multi_label)
+    count = len(labels.names) if multi_label else 1
+    old = labels.temperatures or [1.0]
+    temperatures = [old[i] if len(old) > 1 else old[0] for i in range(count)]
+    for position, value in enumerate(fit.temperatures):
+        output = columns[position] if multi_label else position
+        temperatures[output] *= value
+    facts = {"images": fit.images, "nll_before": fit.nll_before, "nll_after": fit.nll_after,
+             "ece_before": fit.ece_before, "ece_after": fit.ece_after,
+             "data": str(args.data_dir)}  # fmt: skip
+    save_temperatures(args.preset, temperatures, facts)
+    named = [labels.names[c] for c in columns] if multi_label else None
+    _note(args, fit.text(named))
+    _note(args, f"saved {pathlib.Path(args.preset) / 'temperature.json'}")
