@@ -15,7 +15,7 @@ a negative gets no AUROC, with that reason.
 
 import dataclasses
 import math
-import pathlib
+import posixpath
 
 import numpy as np
 
@@ -128,9 +128,9 @@ def subgroup_aurocs(targets, scores, findings, columns, weights=None, bins=None)
                 f"{owner}: column {name!r} has {len(cells)} cells, but there are "
                 f"{scores.shape[0]} images; pass one cell per image."
             )
-        values = subgroup_values(cells, edges)
-        for value in _ordered(values, edges):
-            members = np.asarray([v == value for v in values])
+        values = np.asarray(subgroup_values(cells, edges), dtype=object)
+        for value in _ordered(set(values), edges):
+            members = values == value
             for column, finding in enumerate(findings):
                 counted = members & mask[:, column]
                 truth, score = targets[counted, column], scores[counted, column]
@@ -253,11 +253,16 @@ def table_columns(table, columns, path_column=None):
     frame = pd.read_csv(
         table.source, usecols=[path_column, *columns], dtype=str, keep_default_na=False
     )
-    written = [_normal(cell) for cell in frame[path_column]]
+    written = [posixpath.normpath(cell.strip().replace("\\", "/")) for cell in frame[path_column]]
     row_of = {cell: row for row, cell in enumerate(written)}
+    # Relative paths joined when read are the cells as written: looked up
+    # directly, without building a path per row.
+    texts = table.paths.texts if table.paths.folder is not None else table.paths.strings()
     rows = []
-    for path in table.paths:
-        row = _row_of_path(pathlib.Path(path), row_of)
+    for path in texts:
+        row = row_of.get(path)
+        if row is None:
+            row = _row_of_path(path, row_of)
         if row is None:
             raise ValueError(
                 f"{owner}: the image {path} matches no path of column "
@@ -265,7 +270,11 @@ def table_columns(table, columns, path_column=None):
                 "(path_column) as it was read."
             )
         rows.append(row)
-    return {name: [frame[name].iat[row].strip() for row in rows] for name in columns}
+    rows = np.asarray(rows, "int64")
+    return {
+        name: [cell.strip() for cell in frame[name].to_numpy(dtype=object)[rows]]
+        for name in columns
+    }
 
 
 def parse_bins(text):
@@ -336,16 +345,13 @@ def _ordered(values, edges):
     return sorted(plain, key=key) + special
 
 
-def _normal(cell):
-    return pathlib.PurePosixPath(cell.strip().replace("\\", "/")).as_posix().removeprefix("./")
-
-
 def _row_of_path(path, row_of):
-    """The row whose written path is the longest tail of `path`: relative
-    paths are joined to a folder, and bare names found in sub-folders."""
-    parts = path.parts
-    for start in range(len(parts)):
-        tail = "/".join(parts[start:]) if start else path.as_posix()
+    """The row whose written path is the longest tail of the absolute
+    `path`: relative paths are joined to a folder, and bare names found in
+    sub-folders."""
+    parts = path.split("/")
+    for start in range(1, len(parts)):
+        tail = "/".join(parts[start:])
         if tail in row_of:
             return row_of[tail]
     return None
