@@ -497,7 +497,9 @@ def weights_file_bytes(layout):
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5_file:
         for key, variable in layout.items():
-            value = np.asarray(keras.ops.convert_to_numpy(variable))
+            # The backend's tensor, not the Keras variable, whose `__array__`
+            # takes no `copy` argument (NumPy 2 warns).
+            value = np.asarray(keras.ops.convert_to_numpy(variable.value))
             if value.dtype == ml_dtypes.bfloat16:
                 # Keras' convention: raw 2-byte values tagged "bfloat16".
                 dataset = h5_file.create_dataset(key, data=value.view("V2"))

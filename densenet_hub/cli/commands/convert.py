@@ -1,10 +1,7 @@
 """`densenet-hub convert SOURCE OUT_PRESET`: a torchvision, timm or
 keras.applications DenseNet checkpoint turned into a preset folder."""
 
-import warnings
-
 from densenet_hub.base.choices import SOURCE_FORMATS
-from densenet_hub.cli.shell import warn
 
 
 def register(subparsers):
@@ -63,19 +60,15 @@ def run(args):
 
     class_names = None if args.class_names is None else class_names_from(args.class_names)
     thresholds = None if args.thresholds is None else thresholds_from(args.thresholds)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = convert(
-            args.source,
-            args.out_preset,
-            source_format=args.source_format,
-            activation=args.activation,
-            overwrite=args.overwrite,
-            class_names=class_names,
-            thresholds=thresholds,
-        )
-    for warning in caught:
-        warn(warning.message)
+    out = convert(
+        args.source,
+        args.out_preset,
+        source_format=args.source_format,
+        activation=args.activation,
+        overwrite=args.overwrite,
+        class_names=class_names,
+        thresholds=thresholds,
+    )
     written = inspect(str(out))
     if written.kind == "classifier":
         classifier = ImageClassifier.from_preset(written.to_load)
