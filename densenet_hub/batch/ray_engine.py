@@ -16,6 +16,7 @@ per shard of input rows, renamed into place once written.
 """
 
 import os
+import sys
 
 import keras
 
@@ -27,10 +28,21 @@ from densenet_hub.batch.shards import write_shard
 
 # Decoding threads inside each actor (its one model runs meanwhile).
 ACTOR_THREADS = 2
+# Ray's own switch (named for Windows and macOS, where it is off by default):
+# "0" makes Ray take 127.0.0.1 as this node's address.
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
-def import_ray():
-    """`ray` with Ray Data, or an error naming the `ray` extra."""
+def import_ray(local=False):
+    """`ray` with Ray Data, or an error naming the `ray` extra.
+
+    `local`: the job starts its own Ray on this machine. Ray would bind it
+    to the machine's network address (it maps 127.0.0.1 to that); the
+    switch below, read when Ray is first imported and inherited by the
+    processes it starts, keeps every one of them on 127.0.0.1.
+    """
+    if local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_SWITCH, "0")
     ray = import_optional("ray", extra_fix("ray"), "engine='ray'")
     import_optional("ray.data", extra_fix("ray"), "engine='ray'")
     return ray
@@ -79,15 +91,15 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
         output: the `ShardedOutput` (its folder is written to).
         shards: the shard numbers to compute.
         batch_size: images per batch.
-        address: `None` starts a Ray on this machine (127.0.0.1, no
-            dashboard) for this job; `"auto"` or `"host:port"` joins a
+        address: `None` starts a Ray on this machine (on 127.0.0.1 when
+            Ray was not imported before; no dashboard) for this job; `"auto"` or `"host:port"` joins a
             running cluster. A Ray already initialised in this process is
             used as it is.
         workers: actors, each holding one model; default one per CPU of
             the cluster, at most one per shard.
         on_shard: `None`, or called with each finished shard's record.
     """
-    ray = import_ray()
+    ray = import_ray(local=address is None)
     # The workers must build the model on the backend this process uses.
     runtime_env = {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
     started = not ray.is_initialized()
