@@ -352,7 +352,7 @@ def test_upload_to_a_commit_is_refused_before_any_request(hf, guard, tmp_path):
 
 def test_missing_huggingface_hub_says_how_to_install_it(monkeypatch, guard):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
-    with pytest.raises(MissingHubClientError, match="pip install huggingface_hub"):
+    with pytest.raises(MissingHubClientError, match=r"pip install 'densenet-hub\[hub\]'"):
         download_preset(HANDLE)
     assert _network_use(guard) == 0
 

@@ -220,7 +220,7 @@ def test_no_reachable_source_lists_every_source(kaggle, hf, monkeypatch):
 
 def test_missing_kagglehub_says_how_to_install_it(monkeypatch, guard):
     monkeypatch.setitem(sys.modules, "kagglehub", None)
-    with pytest.raises(MissingHubClientError, match="pip install kagglehub"):
+    with pytest.raises(MissingHubClientError, match=r"pip install 'densenet-hub\[hub\]'"):
         download_preset(HANDLE)
     assert _network_use(guard) == 0
 
