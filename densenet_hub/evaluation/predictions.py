@@ -73,19 +73,20 @@ def write_multilabel_predictions(
         thresholds = np.asarray(checked_thresholds(owner, thresholds, len(findings)))
         decisions = probabilities >= thresholds
     header = ["path"] + [f"{name} {column}" for name in findings for column in FINDING_COLUMNS]
-    rows = []
-    for row, image in enumerate(image_paths):
-        cells = [image]
-        for column in range(len(findings)):
-            counted = bool(mask[row, column])
-            cells += [
-                str(int(targets[row, column])) if counted else "",
-                "1" if counted else "0",
-                repr(float(probabilities[row, column])),
-                "" if thresholds is None else str(int(decisions[row, column])),
-            ]
-        rows.append(cells)
-    _write_csv(path, header, rows, overwrite)
+    # Built column by column: a per-cell loop takes 18 s on real CheXpert's
+    # 191,027 frontal rows with 14 findings.
+    columns = [image_paths]
+    empty = [""] * len(image_paths)
+    for column in range(len(findings)):
+        counted = mask[:, column]
+        columns += [
+            np.where(counted, np.where(targets[:, column] == 1, "1", "0"), "").tolist(),
+            np.where(counted, "1", "0").tolist(),
+            list(map(repr, probabilities[:, column].tolist())),
+            empty if thresholds is None
+            else np.where(decisions[:, column], "1", "0").tolist(),
+        ]  # fmt: skip
+    _write_csv(path, header, zip(*columns), overwrite)
 
 
 def write_single_label_predictions(
