@@ -152,7 +152,20 @@ class LabelTable:
     def select(self, findings):
         """A `LabelTable` of the finding columns `findings` (each one of
         `self.findings`), in that order: e.g. a table's findings in a
-        model's output order."""
+        model's output order.
+
+        Example:
+        ```python
+        import pathlib
+        import tempfile
+        from densenet_hub.data import read_label_table
+
+        table_file = pathlib.Path(tempfile.mkdtemp()) / "list.txt"
+        table_file.write_text("a.png 1 0\\nb.png 0 1\\n")
+        table = read_label_table(table_file, findings=["Mass", "Nodule"], check_files=False)
+        assert table.select(["Nodule"]).targets.tolist() == [[0], [1]]
+        ```
+        """
         position = {name: index for index, name in enumerate(self.findings)}
         unknown = [name for name in findings if name not in position]
         if unknown:

@@ -44,6 +44,14 @@ class TemperatureFit:
             (multi-label) or of the top class's confidence (softmax), at T = 1.
         ece_after: the same after scaling.
         images: how many images the fit used.
+
+    Example:
+    ```python
+    from densenet_hub.evaluation.temperature import TemperatureFit
+
+    fit = TemperatureFit([1.8], 0.61, 0.55, 0.12, 0.03, 500)
+    assert "T = Edema 1.800" in fit.text(["Edema"])
+    ```
     """
 
     temperatures: list
@@ -54,7 +62,9 @@ class TemperatureFit:
     images: int
 
     def text(self, names=None):
-        """One line per fact, for the command line."""
+        """Two lines for the command line: the temperatures (named by
+        `names` when given, one per temperature), then NLL and ECE before
+        and after."""
         if names is not None and len(names) == len(self.temperatures):
             values = ", ".join(f"{n} {t:.3f}" for n, t in zip(names, self.temperatures))
         else:

@@ -81,8 +81,25 @@ def ten_crop_inputs(converter, images):
     `ImageConverter` with an `image_size`) would at the larger
     `ten_crop_size`: resized, scaled and offset, then cropped.
 
+    Args:
+        converter: the classifier's `ImageConverter`
+            (`classifier.preprocessor.image_converter`).
+        images: raw images, e.g. `(height, width, 3)` uint8 arrays of any size.
+
     Returns:
         A `(10, len(images), height, width, channels)` array of model inputs.
+
+    Example:
+    ```python
+    import numpy as np
+    import densenet_hub
+    from densenet_hub.inference.augmentation import ten_crop_inputs
+
+    converter = densenet_hub.layers.DenseNetImageConverter(image_size=(32, 32), scale=1 / 255)
+    image = np.full((37, 37, 3), 255, "uint8")  # already 37x37: the resize keeps it
+    crops = ten_crop_inputs(converter, [image])
+    assert crops.shape == (10, 1, 32, 32, 3) and np.allclose(crops, 1.0)
+    ```
     """
     if converter.image_size is None:
         raise ValueError(

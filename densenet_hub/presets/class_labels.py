@@ -193,7 +193,17 @@ def read_class_labels(folder, num_classes, multi_label=False):
 
 def temperature_bytes(temperatures, fit=None):
     """The `temperature.json` of `temperatures` (and the facts of their
-    `fit`, a JSON-able dict, e.g. the NLL and ECE before and after)."""
+    `fit`, a JSON-able dict, e.g. the NLL and ECE before and after).
+
+    Example:
+    ```python
+    import json
+    from densenet_hub.presets.class_labels import temperature_bytes
+
+    record = json.loads(temperature_bytes([1.5], {"images": 10}))
+    assert record["temperatures"] == [1.5] and record["fit"] == {"images": 10}
+    ```
+    """
     return json_bytes(
         {"format": TEMPERATURE_FORMAT, "temperatures": [float(t) for t in temperatures],
          "fit": fit or {}}

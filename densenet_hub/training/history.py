@@ -15,7 +15,16 @@ DPI = 100
 
 def history_columns(epochs):
     """The CSV columns of `epochs` (`FinetuneResult.epochs`): `epoch`, the
-    logged metrics in the order Keras logged them, then `learning_rate`."""
+    logged metrics in the order Keras logged them, then `learning_rate`.
+
+    Example:
+    ```python
+    from densenet_hub.training.history import history_columns
+
+    epochs = [{"epoch": 1, "auroc": 0.7, "loss": 0.5, "learning_rate": 0.001}]
+    assert history_columns(epochs) == ["epoch", "auroc", "loss", "learning_rate"]
+    ```
+    """
     columns = ["epoch"]
     for record in epochs:
         columns += [name for name in record if name not in columns and name != "learning_rate"]
