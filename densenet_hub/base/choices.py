@@ -24,6 +24,9 @@ TTA_CHOICES = ("none", "flip", "ten-crop")
 FINAL_LEVEL = "output"
 POOLING_CHOICES = ("avg", "max", "none")
 
+# densenet_hub.batch: where a batch job runs (this process, or Ray Data).
+BATCH_ENGINES = ("local", "ray")
+
 # densenet_hub.export.export: the formats a model is exported to.
 EXPORT_FORMATS = ("onnx", "openvino", "saved_model", "litert")
 # densenet_hub.runtime.quantized_export: the precisions of an exported file,

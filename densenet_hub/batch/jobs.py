@@ -7,6 +7,7 @@ import os
 import pathlib
 import time
 
+from densenet_hub.base.choices import BATCH_ENGINES
 from densenet_hub.base.validation import check_choice
 from densenet_hub.base.validation import check_positive_int
 from densenet_hub.batch.inputs import job_paths
@@ -20,7 +21,7 @@ from densenet_hub.batch.shards import shard_path
 from densenet_hub.inference.embedding import FINAL_LEVEL
 from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
 
-ENGINES = ("local", "ray")
+ENGINES = BATCH_ENGINES
 # Rows per shard, in batches: what a crash can lose, and the unit of work
 # of a Ray actor.
 DEFAULT_SHARD_BATCHES = 16

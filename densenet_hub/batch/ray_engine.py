@@ -28,21 +28,16 @@ from densenet_hub.batch.shards import write_shard
 
 # Decoding threads inside each actor (its one model runs meanwhile).
 ACTOR_THREADS = 2
-# Ray's own switch (named for Windows and macOS, where it is off by default):
-# "0" makes Ray take 127.0.0.1 as this node's address.
-LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+# The address of a Ray the job starts on this machine. On Linux Ray replaces
+# 127.0.0.1 by the machine's network address (so that other machines could
+# join); another address of the loopback network (all of 127.0.0.0/8 on
+# Linux) keeps it, and every process it starts, off the network. Windows
+# and macOS have only 127.0.0.1, which Ray keeps there.
+LOOPBACK = "127.0.0.1" if sys.platform in ("darwin", "win32") else "127.0.0.2"
 
 
-def import_ray(local=False):
-    """`ray` with Ray Data, or an error naming the `ray` extra.
-
-    `local`: the job starts its own Ray on this machine. Ray would bind it
-    to the machine's network address (it maps 127.0.0.1 to that); the
-    switch below, read when Ray is first imported and inherited by the
-    processes it starts, keeps every one of them on 127.0.0.1.
-    """
-    if local and "ray" not in sys.modules:
-        os.environ.setdefault(LOOPBACK_SWITCH, "0")
+def import_ray():
+    """`ray` with Ray Data, or an error naming the `ray` extra."""
     ray = import_optional("ray", extra_fix("ray"), "engine='ray'")
     import_optional("ray.data", extra_fix("ray"), "engine='ray'")
     return ray
@@ -91,22 +86,22 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
         output: the `ShardedOutput` (its folder is written to).
         shards: the shard numbers to compute.
         batch_size: images per batch.
-        address: `None` starts a Ray on this machine (on 127.0.0.1 when
-            Ray was not imported before; no dashboard) for this job; `"auto"` or `"host:port"` joins a
+        address: `None` starts a Ray on this machine for this job, on a
+            loopback address, without dashboard; `"auto"` or `"host:port"` joins a
             running cluster. A Ray already initialised in this process is
             used as it is.
         workers: actors, each holding one model; default one per CPU of
             the cluster, at most one per shard.
         on_shard: `None`, or called with each finished shard's record.
     """
-    ray = import_ray(local=address is None)
+    ray = import_ray()
     # The workers must build the model on the backend this process uses.
     runtime_env = {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
     started = not ray.is_initialized()
     if started:
         if address is None:
             ray.init(
-                include_dashboard=False, _node_ip_address="127.0.0.1",
+                include_dashboard=False, _node_ip_address=LOOPBACK,
                 runtime_env=runtime_env, log_to_driver=False,
             )  # fmt: skip
         else:

@@ -55,12 +55,14 @@ def warn(message):
 
 def print_error(error):
     """Prints `error` as the command's error message on stderr: one line for
-    scripts and logs, wrapped to the width of a terminal for people."""
-    message = f"{PROGRAM}: error: {one_line(error)}"
+    scripts and logs (a line per line break the library put in, e.g. one per
+    preset source tried), wrapped to the width of a terminal for people."""
+    lines = [one_line(line) for line in str(error).splitlines() if line.strip()] or [""]
+    lines[0] = f"{PROGRAM}: error: {lines[0]}"
     if sys.stderr.isatty():
         width = shutil.get_terminal_size().columns
-        message = textwrap.fill(message, width=width, subsequent_indent="  ")
-    print(message, file=sys.stderr)
+        lines = [textwrap.fill(line, width=width, subsequent_indent="    ") for line in lines]
+    print("\n  ".join(lines), file=sys.stderr)
 
 
 def one_line(text):
@@ -240,6 +242,112 @@ def image_progress(count, quiet=False):
     finally:
         bar.close()
 
+
+
+class RateProgressBar(ProgressBar):
+    """A `ProgressBar` that also shows items per second and the time left.
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import RateProgressBar
+
+    bar = RateProgressBar(total=64, label="images")
+    bar.advance(16)
+    assert "images/s" in bar._line() and "left" in bar._line()
+    ```
+    """
+
+    def _line(self):
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        return f"{super()._line()} {rate:.1f} {self.label}/s, {left:.0f}s left"
+
+
+@contextlib.contextmanager
+def job_progress(quiet=False):
+    """Yields an `on_batch(done, total)` for `densenet_hub.batch`'s jobs: a
+    bar with images/s and the time left, made on the first call (the job
+    knows its total, the rows a rerun has left, only once it has started).
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import job_progress
+
+    with job_progress(quiet=True) as on_batch:
+        for done in (16, 32):
+            on_batch(done, 32)
+    ```
+    """
+    bar = None
+
+    def on_batch(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = RateProgressBar(total, "images", enabled=not quiet)
+        bar.advance(done - bar.done)
+
+    try:
+        yield on_batch
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def add_batch_output_options(parser, overwrite=True):
+    """`--output FOLDER` (a resumable Parquet dataset), `--engine`,
+    `--address`, `--workers`, `--shard-size`, and with `overwrite` an
+    `--overwrite` of its own."""
+    from densenet_hub.base.choices import BATCH_ENGINES
+
+    group = parser.add_argument_group(
+        "batch output (Parquet)",
+        "With --output, the rows go to a Parquet dataset instead: FOLDER/part-*.parquet "
+        "and FOLDER/manifest.json, one row per image with an `error` column for files "
+        "that cannot be decoded. Running the same command again after a crash or "
+        "Ctrl-C resumes it: finished shards are kept, the others written.",
+    )
+    group.add_argument(
+        "--output", metavar="FOLDER", default=None,
+        help="write a resumable Parquet dataset to FOLDER (created if absent)",
+    )  # fmt: skip
+    group.add_argument(
+        "--engine", choices=BATCH_ENGINES, default="local",
+        help="local: this process, files decoded by a thread pool while the network "
+        "runs (default); ray: Ray Data actors, each holding one model (needs "
+        "`pip install 'densenet-hub[ray]'`)",
+    )  # fmt: skip
+    group.add_argument(
+        "--address", default=None,
+        help="--engine ray: a running Ray cluster to join ('auto' or HOST:PORT); "
+        "default: start Ray on this machine for the job",
+    )  # fmt: skip
+    group.add_argument(
+        "--workers", type=positive_int, default=None,
+        help="decoding threads (local, default one per CPU) or Ray actors (ray, "
+        "default one per CPU of the cluster)",
+    )  # fmt: skip
+    group.add_argument(
+        "--shard-size", type=positive_int, default=None,
+        help="rows per Parquet file (default 16 batches): what a crash can lose, "
+        "and the unit of work of a Ray actor",
+    )  # fmt: skip
+    if overwrite:
+        group.add_argument(
+            "--overwrite", action="store_true",
+            help="replace another job's output in --output (a rerun of the same job "
+            "resumes without it)",
+        )  # fmt: skip
+
+
+def print_batch_result(result):
+    """One line on stdout: where the rows went, how many, the unreadable."""
+    resumed = f"; {result.skipped} shard(s) kept from an earlier run" if result.skipped else ""
+    print(
+        f"wrote {result.output}: {result.rows} rows in {result.written + result.skipped} "
+        f"Parquet shard(s), {result.errors} unreadable file(s) (see the `error` "
+        f"column){resumed}"
+    )
 
 # === The image finders of `densenet_hub.data` for the commands: a bad file (images) ===
 @contextlib.contextmanager

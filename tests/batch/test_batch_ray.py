@@ -31,7 +31,7 @@ from helpers.models import build_tiny_classifier
 # is imported, which reads it once.
 SECRET = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
 os.environ.update(SECRET)
-pytest.importorskip("ray")
+ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 RAY = str(pathlib.Path(sys.executable).parent / "ray")
@@ -156,3 +156,15 @@ def test_ray_embeddings_on_onnxruntime_equal_the_local_engine(cluster, job):
 
     assert read_output(on_ray.output).equals(read_output(local.output))
     assert on_ray.errors == 1 and len(on_ray.workers) == 3
+
+
+def test_without_an_address_the_job_starts_and_stops_its_own_ray(job):
+    preset, paths, folder = job
+    options = {"batch_size": 4, "shard_size": 6}
+    local = batch_predict(str(preset), paths, folder / "own_local", **options)
+    on_ray = batch_predict(str(preset), paths, folder / "own_ray", engine="ray", workers=1,
+                           **options)  # fmt: skip
+
+    assert read_output(on_ray.output).equals(read_output(local.output))
+    assert len({record["pid"] for record in on_ray.workers}) == 1
+    assert not ray.is_initialized()

@@ -8,6 +8,7 @@ The features come from `densenet_hub.inference.embed_files`: row `i` of the
 from densenet_hub.base.choices import FINAL_LEVEL
 from densenet_hub.base.choices import POOLING_CHOICES
 from densenet_hub.cli import shell
+from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import find_images
 from densenet_hub.cli.shell import image_progress
 
@@ -29,7 +30,12 @@ def register(subparsers):
         "wrote from a backbone preset (its int8 features)",
     )
     parser.add_argument("images", nargs="+", help="image files, folders or glob patterns")
-    parser.add_argument("--out", required=True, help="the .npy file to write")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="the .npy file to write (with a .json image list beside it); or give "
+        "--output FOLDER for a resumable Parquet dataset instead, one of the two",
+    )
     parser.add_argument(
         "--level",
         default=FINAL_LEVEL,
@@ -41,12 +47,22 @@ def register(subparsers):
         default="avg",
         help="global pooling of the feature map (default avg); 'none' keeps the map",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out or --output"
+    )
     shell.add_batch_options(parser)
+    shell.add_batch_output_options(parser, overwrite=False)
     parser.set_defaults(run=run)
 
 
 def run(args):
+    if (args.out is None) == (args.output is None):
+        raise CliError(
+            "embed writes either a .npy file (--out features.npy) or a Parquet dataset "
+            "(--output FOLDER); give exactly one of the two."
+        )
+    if args.output is not None:
+        return _to_parquet(args)
     from densenet_hub.runtime.model_folders import load_embedder
 
     paths = find_images(args.images, args.on_error)
@@ -61,4 +77,20 @@ def run(args):
         f"wrote {written.features}: {' x '.join(map(str, written.shape))} float32 "
         f"features ({args.level}, pooling {args.pooling}); image list in {written.index}"
     )
+    return 0
+
+
+def _to_parquet(args):
+    """`--output`: the features as a resumable Parquet dataset (`batch_embed`)."""
+    from densenet_hub.batch import batch_embed
+
+    inputs = find_images(args.images, args.on_error)
+    with shell.job_progress(args.quiet) as on_batch:
+        result = batch_embed(
+            args.preset, inputs, args.output, level=args.level, pooling=args.pooling,
+            engine=args.engine, batch_size=args.batch_size, image_size=args.image_size,
+            shard_size=args.shard_size, address=args.address, workers=args.workers,
+            overwrite=args.overwrite, on_batch=on_batch,
+        )  # fmt: skip
+    shell.print_batch_result(result)
     return 0

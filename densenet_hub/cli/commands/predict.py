@@ -69,10 +69,13 @@ def register(subparsers):
     shell.add_batch_options(parser)
     shell.add_tta_option(parser)
     add_label_table_options(parser, labels=False)
+    shell.add_batch_output_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args):
+    if args.output is not None:
+        return _to_parquet(args)
     from densenet_hub.imagenet import decode_predictions
     from densenet_hub.inference import load_classifier
     from densenet_hub.inference import score_files
@@ -107,6 +110,33 @@ def run(args):
         print(json.dumps(_as_json(kept, top), indent=2))
     else:
         print(_as_table(kept, top))
+    return 0
+
+
+def _to_parquet(args):
+    """`--output`: the rows as a resumable Parquet dataset (`batch_predict`)."""
+    from densenet_hub.batch import batch_predict
+
+    if args.tta != "none":
+        raise CliError(
+            f"--tta {args.tta} is not available with --output (batch jobs score each "
+            "image once); drop --tta, or drop --output to print averaged probabilities."
+        )
+    if len(args.images) == 1 and is_table_file(args.images[0]):
+        inputs = args.images[0]
+    else:
+        inputs = find_images(args.images, args.on_error)
+    with shell.job_progress(args.quiet) as on_batch:
+        result = batch_predict(
+            args.preset, inputs, args.output, engine=args.engine,
+            runtime=None if args.runtime == "keras" else args.runtime,
+            precision=args.precision or "float32", batch_size=args.batch_size,
+            top_k=args.top_k, image_size=args.image_size, shard_size=args.shard_size,
+            address=args.address, workers=args.workers, overwrite=args.overwrite,
+            on_batch=on_batch, images=args.images_root, path_column=args.path_column,
+            where=args.where,
+        )  # fmt: skip
+    shell.print_batch_result(result)
     return 0
 
 
