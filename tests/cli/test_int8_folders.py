@@ -148,3 +148,16 @@ def test_explain_through_the_keras_preset_kept_beside(folders, tmp_path, capsys)
     reference = tmp_path / "reference.png"
     assert main(["explain", str(folders / "preset"), image, "--out", str(reference)]) == 0
     assert np.array_equal(np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(reference)))
+
+
+def test_evaluate_an_int8_folder_with_test_time_augmentation(folders, tmp_path, capsys):
+    matrix = str(tmp_path / "m.png")
+    status = main(["evaluate", str(folders / "int8"), str(folders / "labelled"), "--json",
+                   "--quiet", "--tta", "flip", "--confusion-matrix", matrix])  # fmt: skip
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 15
+    # Ten-crop cuts the resized images inside Keras, which an engine has not.
+    status = main(["evaluate", str(folders / "int8"), str(folders / "labelled"), "--quiet",
+                   "--tta", "ten-crop", "--confusion-matrix", matrix])  # fmt: skip
+    assert status == 1
+    assert "ten-crop crops the classifier's resized images" in error_line(capsys)
