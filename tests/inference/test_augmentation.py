@@ -3,6 +3,7 @@ by hand, the model applied to each, the probabilities averaged."""
 
 import json
 
+import keras
 import numpy as np
 import PIL.Image
 import pytest
@@ -24,7 +25,7 @@ def classifier():
 
 def _model(classifier, inputs):
     """The network on already preprocessed inputs."""
-    return np.asarray(classifier(np.asarray(inputs, "float32"), training=False))
+    return keras.ops.convert_to_numpy(classifier(np.asarray(inputs, "float32"), training=False))
 
 
 def test_ten_crop_equals_the_crops_cut_by_hand(classifier):
