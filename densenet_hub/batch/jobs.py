@@ -32,7 +32,7 @@ class BatchResult:
     """What `batch_predict` or `batch_embed` did.
 
     Attributes:
-        output: the output folder (`manifest.json` and `part-*.parquet`;
+        output: the output folder (`_manifest.json` and `part-*.parquet`;
             `densenet_hub.batch.read_output` reads it).
         rows: rows in the output, one per input path.
         errors: rows whose file could not be read (their `error` is set),
@@ -60,7 +60,7 @@ def batch_predict(
     workers=None, overwrite=False, on_batch=None, images=None, path_column=None, where=None,
 ):  # fmt: skip
     """Classifies many image files and writes one row per file to a Parquet
-    dataset: `output/part-00000.parquet`, ... and `output/manifest.json`.
+    dataset: `output/part-00000.parquet`, ... and `output/_manifest.json`.
 
     Columns: `path`; for a single-label classifier `classes` (list of str)
     and `probabilities` (list of float32), the `top_k` most probable, most

@@ -1,6 +1,6 @@
 """The output of a batch job: a folder of Parquet shards `part-00000.parquet`,
 ... (shard `i` holds rows `i * shard_size` up to the next shard's) and
-`manifest.json`, which records the inputs' digest and the settings.
+`_manifest.json`, which records the inputs' digest and the settings.
 
 Each shard is written beside its name and renamed into place
 (`densenet_hub.base.publish`), so a shard that exists is complete: a rerun
@@ -18,7 +18,9 @@ from densenet_hub.base.optional import import_optional
 from densenet_hub.base.publish import published
 from densenet_hub.base.publish import write_file
 
-MANIFEST_FILE = "manifest.json"
+# Leading "_": Parquet readers (pyarrow, pandas, Spark) skip it when they
+# read the folder as one dataset.
+MANIFEST_FILE = "_manifest.json"
 SHARD_PATTERN = "part-{:05d}.parquet"
 FORMAT = "densenet-hub batch output"
 FORMAT_VERSION = 1

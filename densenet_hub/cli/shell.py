@@ -303,7 +303,7 @@ def add_batch_output_options(parser, overwrite=True):
     group = parser.add_argument_group(
         "batch output (Parquet)",
         "With --output, the rows go to a Parquet dataset instead: FOLDER/part-*.parquet "
-        "and FOLDER/manifest.json, one row per image with an `error` column for files "
+        "and FOLDER/_manifest.json, one row per image with an `error` column for files "
         "that cannot be decoded. Running the same command again after a crash or "
         "Ctrl-C resumes it: finished shards are kept, the others written.",
     )

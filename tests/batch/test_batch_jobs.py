@@ -8,6 +8,7 @@ import json
 import numpy as np
 import PIL.Image
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
 from densenet_hub.batch import batch_embed
@@ -65,12 +66,14 @@ def test_top_k_rows_equal_score_files(tiny_classifier, images, tmp_path):
         assert rows[row]["classes"] == [f"class_{index}" for index in order]
         assert np.abs(np.asarray(rows[row]["probabilities"]) - probabilities[order]).max() < 1e-6
         assert rows[row]["error"] is None
-    manifest = json.loads((result.output / "manifest.json").read_text())
+    manifest = json.loads((result.output / "_manifest.json").read_text())
     assert manifest["complete"] and manifest["errors"] == 1 and manifest["shards"] == 3
     assert manifest["settings"]["top_k"] == 3 and manifest["settings"]["batch_size"] == 2
     assert sorted(path.name for path in result.output.iterdir()) == [
-        "manifest.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"
+        "_manifest.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"
     ]  # fmt: skip
+    # The folder reads as one dataset in input order, the manifest left out.
+    assert pa.parquet.read_table(result.output).equals(table)
 
 
 def test_multi_label_preset_has_a_column_per_finding_and_its_decision(images, tmp_path):

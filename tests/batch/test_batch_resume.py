@@ -75,5 +75,5 @@ def test_a_killed_job_resumes_to_the_uninterrupted_rows(tmp_path):
     assert read_output(out).equals(read_output(whole.output))
     # Nothing of the killed run is left beside the shards.
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        ["manifest.json", *(f"part-{shard:05d}.parquet" for shard in range(SHARDS))]
+        ["_manifest.json", *(f"part-{shard:05d}.parquet" for shard in range(SHARDS))]
     )
