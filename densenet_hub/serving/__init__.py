@@ -20,6 +20,7 @@ _PUBLIC = {
     "ServerThread": "densenet_hub.serving.server",
     "serve": "densenet_hub.serving.server",
     "deploy_on_ray": "densenet_hub.serving.ray_deployment",
+    "serve_on_ray": "densenet_hub.serving.ray_deployment",
     "RayDeployment": "densenet_hub.serving.ray_deployment",
     "ReplicaStartError": "densenet_hub.serving.ray_deployment",
 }

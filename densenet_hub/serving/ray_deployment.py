@@ -140,6 +140,66 @@ def deploy_on_ray(preset, *, replicas=2, address=None, host=DEFAULT_HOST, port=D
     return deployment
 
 
+def serve_on_ray(preset, *, on_ready=None, **options):
+    """Serves `preset` as `deploy_on_ray(preset, **options)` does until
+    Ctrl-C or SIGTERM, then shuts down (the replicas finish the requests in
+    flight) and returns the signal's number; a signal while the replicas
+    start stops them as cleanly. Call from the main thread: it handles
+    SIGINT and SIGTERM meanwhile.
+
+    Args:
+        preset: as for `deploy_on_ray`.
+        on_ready: `None`, or called with the `RayDeployment` once every
+            replica answers (e.g. to print its URL).
+        **options: `deploy_on_ray`'s options.
+
+    Example:
+    ```python
+    from densenet_hub.serving.ray_deployment import serve_on_ray
+
+    # Blocks until Ctrl-C, as `densenet-hub serve PRESET --ray-replicas 2` does:
+    # serve_on_ray("densenet_121_imagenet", replicas=2, on_ready=lambda d: print(d.url))
+    try:
+        serve_on_ray("densenet_121_imagenet", replicas=2, max_wait_ms=-1)
+    except ValueError as error:
+        assert "`max_wait_ms` must be a number >= 0, got -1" in str(error)
+    ```
+    """
+    received = []
+    stopped = threading.Event()
+    starting = threading.Event()
+    starting.set()
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        stopped.set()
+        if starting.is_set():
+            raise _Stopped()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    deployment = None
+    try:
+        deployment = deploy_on_ray(preset, **options)
+        starting.clear()
+        if on_ready is not None:
+            on_ready(deployment)
+        while not stopped.wait(1.0):
+            pass
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if deployment is not None:
+            deployment.shutdown()
+    return received[0]
+
+
+class _Stopped(BaseException):
+    """A signal arrived while the replicas started (a BaseException, as
+    KeyboardInterrupt, so that no `except Exception` on the way keeps it)."""
+
+
 class ReplicaStartError(RuntimeError):
     """The Ray Serve replicas could not start; the message ends with the
     replica's own error (e.g. a preset without a classification head)."""
@@ -174,7 +234,7 @@ class RayDeployment:
         if address is None:
             # Short, as Ray's socket paths under it must stay under 108 bytes.
             self.temp_dir = tempfile.mkdtemp(prefix="dh-ray-", dir="/tmp")
-            with _single_machine_ray():
+            with _single_machine_ray(), _keeping_sigterm():
                 ray.init(
                     address="local", namespace=namespace, include_dashboard=False,
                     _node_ip_address="127.0.0.1", _temp_dir=self.temp_dir,
@@ -182,7 +242,8 @@ class RayDeployment:
                 )  # fmt: skip
             self._own_ray = True
         else:
-            ray.init(address=address, namespace=namespace, log_to_driver=False)
+            with _keeping_sigterm():
+                ray.init(address=address, namespace=namespace, log_to_driver=False)
         self._connected = True
         available = ray.cluster_resources().get("CPU", 0)
         if self._own_ray and cpus_needed > available:
@@ -207,26 +268,6 @@ class RayDeployment:
         if self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
             self.temp_dir = None
-
-    def wait(self):
-        """Blocks until Ctrl-C or SIGTERM, shuts down, and returns the signal
-        (call from the main thread)."""
-        received = []
-        stop = threading.Event()
-
-        def on_signal(signum, frame):
-            received.append(signum)
-            stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            while not stop.wait(1.0):
-                pass
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.shutdown()
-        return received[0]
 
     def __enter__(self):
         return self
@@ -309,6 +350,22 @@ def _preset_for_replicas(preset):
     if pathlib.Path(preset).is_dir():
         return str(pathlib.Path(preset).resolve())
     return str(preset)
+
+
+@contextlib.contextmanager
+def _keeping_sigterm():
+    """Gives SIGTERM back to this process's handler once Ray has started:
+    Ray installs its crash handler for it, which dumps a stack and aborts
+    where a server should shut down. (A SIGTERM while `ray.init` runs
+    still meets Ray's handler; Ray's processes die with this one.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if handler is None else handler)
 
 
 @contextlib.contextmanager

@@ -75,6 +75,29 @@ def test_serve_on_ray_replicas_answers_and_ends_on_sigterm(preset, served, tmp_p
     assert not os.path.exists(RAY_LOGS.search(line).group(1))  # the private Ray is gone
 
 
+@pytest.mark.slow
+def test_serve_on_ray_stopped_while_its_replicas_start_ends_by_sigterm(preset, tmp_path):
+    command = [sys.executable, "-m", "densenet_hub", "serve", str(preset), "--port", "0",
+               "--ray-replicas", "1", "--ray-cpus", "0.5"]  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env={**environment, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        try:
+            deadline = time.monotonic() + CLIENT_TIMEOUT_S
+            # Ray is up (its crash handler had taken SIGTERM), the replica not yet.
+            while "Started Serve" not in log.read_text():
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, _ = process.communicate(timeout=CLIENT_TIMEOUT_S)
+    assert process.returncode == -signal.SIGTERM, log.read_text()
+    assert "SIGTERM received" not in log.read_text()  # Ray's crash handler did not take it
+    assert "serving 'tiny'" not in stdout
+
+
 def _wait_for_listening(process):
     """The URL the server printed, and its log so far."""
     log = ""

@@ -149,23 +149,25 @@ def run(args):
 
 def _run_on_ray(args, options):
     from densenet_hub.serving.ray_deployment import ReplicaStartError
-    from densenet_hub.serving.ray_deployment import deploy_on_ray
+    from densenet_hub.serving.ray_deployment import serve_on_ray
+
+    def announce(deployment):
+        logs = f"; Ray's logs in {deployment.temp_dir}" if deployment.temp_dir else ""
+        print(
+            f"serving {deployment.name!r} from {args.ray_replicas} Ray Serve replicas on "
+            f"{deployment.url}: POST /v2/models/{deployment.name}/infer, POST /classify, "
+            f"GET /metrics, the web page at /{logs}; Ctrl-C stops",
+            flush=True,
+        )
 
     try:
-        deployment = deploy_on_ray(
-            args.preset, replicas=args.ray_replicas, address=args.ray_address,
-            host=args.host, port=args.port, num_cpus=args.ray_cpus, **options,
+        received = serve_on_ray(
+            args.preset, on_ready=announce, replicas=args.ray_replicas,
+            address=args.ray_address, host=args.host, port=args.port,
+            num_cpus=args.ray_cpus, **options,
         )  # fmt: skip
     except ReplicaStartError as error:
         raise shell.CliError(str(error)) from None
-    logs = f"; Ray's logs in {deployment.temp_dir}" if deployment.temp_dir else ""
-    print(
-        f"serving {deployment.name!r} from {args.ray_replicas} Ray Serve replicas on "
-        f"{deployment.url}: POST /v2/models/{deployment.name}/infer, POST /classify, "
-        f"GET /metrics, the web page at /{logs}; Ctrl-C stops",
-        flush=True,
-    )
-    received = deployment.wait()
     # Ends by the signal, as the plain server does, so a supervisor sees why.
     signal.signal(received, signal.SIG_DFL)
     os.kill(os.getpid(), received)
