@@ -128,7 +128,20 @@ def _read_as_sigmoid(found, model):
         "the folder's head gives logits; reading them through a sigmoid, one "
         "probability per finding."
     )
+    model.engine = _SigmoidOutputs(model.engine)
     model.activation = "sigmoid"
+
+
+class _SigmoidOutputs:
+    """An engine whose logits leave through a sigmoid, as a Keras head with
+    `activation="sigmoid"` gives them; for reading only (it is not saved)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def run(self, batch):
+        # The tanh form never overflows, as exp(-x) does for very negative x.
+        return (0.5 + 0.5 * np.tanh(0.5 * self.engine.run(batch))).astype("float32")
 
 
 def class_count(model):

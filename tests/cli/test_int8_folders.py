@@ -161,3 +161,17 @@ def test_evaluate_an_int8_folder_with_test_time_augmentation(folders, tmp_path, 
                    "--tta", "ten-crop", "--confusion-matrix", matrix])  # fmt: skip
     assert status == 1
     assert "ten-crop crops the classifier's resized images" in error_line(capsys)
+
+
+def test_a_logits_folder_read_for_a_table_goes_through_a_sigmoid(folders):
+    from densenet_hub.runtime.model_folders import load_scoring_model
+
+    with pytest.warns(UserWarning, match="reading them through a sigmoid"):
+        model, labels = load_scoring_model(folders / "int8", multi_label=True)
+    assert model.multi_label and labels.names == CLASSES and model.num_classes == len(CLASSES)
+    paths = sorted((folders / "labelled").glob("*/*.png"))[:3]
+    logits = load_accelerated(folders / "int8").predict(
+        np.stack([np.asarray(PIL.Image.open(path)) for path in paths])
+    )
+    probabilities, _ = score_files(model, paths)
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), atol=1e-6)
