@@ -2,7 +2,9 @@
 accuracy, per-class precision and recall, and a confusion matrix picture; on
 a multi-label table, per-finding AUROC, average precision, sensitivity and
 specificity at the preset's thresholds, and ROC curves. The metrics and
-pictures come from `densenet_hub.evaluation`."""
+pictures come from `densenet_hub.evaluation`. PRESET may be a folder
+`densenet-hub quantize` wrote: its int8 model is then the one measured
+(`densenet_hub.runtime.model_folders.load_scoring_model`)."""
 
 import json
 import math
