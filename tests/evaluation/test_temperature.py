@@ -105,3 +105,26 @@ def test_evaluate_fit_temperature_saves_it(tmp_path, capsys):
     assert len(record["temperatures"]) == 2 and record["fit"]["images"] == 16
     assert record["fit"]["nll_after"] <= record["fit"]["nll_before"]
     assert all(math.isfinite(t) and t > 0 for t in record["temperatures"])
+
+
+def test_evaluate_fit_temperature_on_a_class_folder_fits_one(tmp_path, capsys):
+    from densenet_hub.cli.main import main
+
+    classifier = build_tiny_classifier(num_classes=3)
+    save_classifier(classifier, ClassLabels(["cat", "dog", "owl"]), tmp_path / "p")
+    for name in ("cat", "dog"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = RNG.integers(0, 256, (32, 32, 3)).astype("uint8")
+            PIL.Image.fromarray(pixels).save(tmp_path / "data" / name / f"{i}.png")
+    assert main(["evaluate", str(tmp_path / "p"), str(tmp_path / "data"), "--quiet",
+                 "--fit-temperature", "--confusion-matrix", str(tmp_path / "cm.png")]) == 0  # fmt: skip
+    assert "temperature scaling fitted on 8 images: T = " in capsys.readouterr().out
+    record = json.loads((tmp_path / "p" / "temperature.json").read_text())
+    assert len(record["temperatures"]) == 1
+    assert record["fit"]["nll_after"] <= record["fit"]["nll_before"]
+    assert load_classifier(str(tmp_path / "p"))[1].temperatures == record["temperatures"]
+    # Not a folder: refused before anything runs.
+    assert main(["evaluate", "densenet_121_imagenet", str(tmp_path / "data"),
+                 "--fit-temperature"]) == 1  # fmt: skip
+    assert "--fit-temperature saves into the preset folder" in capsys.readouterr().err
