@@ -20,6 +20,7 @@ RUNNABLE_README_SECTIONS = (
     "### Fast inference on a CPU",
     "### Fine-tuning and Grad-CAM in Python",
     "### Multi-label chest X-ray work",
+    "### Batch inference to Parquet",
 )
 
 
