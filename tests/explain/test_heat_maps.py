@@ -107,3 +107,37 @@ def test_grad_cam_of_a_pooled_dense_head_is_the_class_activation_map(rng):
         heat = grad_cam(classifier, x, class_index, preprocessed=True)[0]
         assert heat.shape == (SIDE // CELL, SIDE // CELL)
         assert np.max(np.abs(heat - expected)) < 1e-5
+
+
+def test_the_map_weighs_the_logits_whatever_the_head_activation(rng):
+    # The same weights under a softmax or sigmoid head give the logits
+    # head's maps: the gradient of a softmax output shrinks with confidence
+    # and mixes in the other classes.
+    images = rng.integers(0, 256, size=(3, SIDE, SIDE, 3), dtype="uint8")
+    logits = tiny_classifier()
+    kernel = logits.output_dense.kernel
+    kernel.assign(keras.ops.convert_to_numpy(kernel) * 40)
+    expected = grad_cam(logits, images, [0, 1, 2])
+    for activation in ("softmax", "sigmoid"):
+        classifier = tiny_classifier()
+        classifier.set_weights(logits.get_weights())
+        classifier.output_dense.activation = keras.activations.get(activation)
+        np.testing.assert_allclose(grad_cam(classifier, images, [0, 1, 2]), expected, atol=1e-5)
+
+
+def test_a_coarse_final_map_gives_way_to_a_finer_level(rng):
+    # Three blocks at 32x32 end on 2x2 cells: too coarse to point at a part
+    # of the image, so the last level with 4x4 cells is used.
+    keras.utils.set_random_seed(3)
+    backbone = densenet_hub.models.DenseNetBackbone(
+        stackwise_num_repeats=[2, 2, 2], growth_rate=4, image_shape=(SIDE, SIDE, 3)
+    )
+    classifier = densenet_hub.models.DenseNetImageClassifier(backbone, num_classes=3)
+    images = rng.uniform(0, 1, size=(2, SIDE, SIDE, 3)).astype("float32")
+    assert grad_cam(classifier, images, 1, preprocessed=True).shape == (2, 4, 4)
+    np.testing.assert_array_equal(grad_cam(classifier, images, 1, preprocessed=True),
+                                  grad_cam(classifier, images, 1, True, level="P3"))  # fmt: skip
+    assert grad_cam(classifier, images, 1, True, level="output").shape == (2, 2, 2)
+    assert grad_cam(classifier, images, 1, True, level="P2").shape == (2, 8, 8)
+    with pytest.raises(ValueError, match="unknown `level` 'P9'; this backbone has 'output'"):
+        grad_cam(classifier, images, 1, True, level="P9")
