@@ -10,19 +10,17 @@ import keras
 import numpy as np
 
 from densenet_hub.explain import explain_image
-from densenet_hub.inference import load_classifier
 from densenet_hub.inference import to_probabilities
 from densenet_hub.models import ImageClassifier
 from densenet_hub.presets.class_labels import default_class_names
 from densenet_hub.presets.class_labels import ClassLabels
-from densenet_hub.presets.inspection import inspect
 from densenet_hub.runtime import AcceleratedModel
 from densenet_hub.runtime import accelerate
-from densenet_hub.runtime import load_accelerated
+from densenet_hub.runtime.model_folders import load_scoring_model
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-# A tiny image run once at load: it gives an accelerated folder's class
-# count and makes the first request pay no compilation.
+# A tiny image run once at load: it gives the class count of an
+# `AcceleratedModel` in memory and makes the first request pay no compilation.
 WARM_UP_IMAGE = np.zeros((32, 32, 3), dtype="uint8")
 
 
@@ -128,15 +126,11 @@ def load_served_model(model_or_preset, *, name=None, runtime=None, precision="fl
     assert served.labels.names == ["class_0", "class_1", "class_2"]
     ```
     """
-    found = None
     if isinstance(model_or_preset, (str, os.PathLike)):
-        found = inspect(model_or_preset)
-        if found.kind == "accelerated":
-            predictor = classifier = load_accelerated(found.folder)
-        else:
-            classifier, preset_labels = load_classifier(found)
-            labels = labels or preset_labels
-            predictor = classifier
+        # As `densenet-hub predict` and `evaluate` read either kind of folder.
+        classifier, preset_labels = load_scoring_model(model_or_preset)
+        labels = labels or preset_labels
+        predictor = classifier
     else:
         predictor = classifier = model_or_preset
     _check_classifier(classifier, model_or_preset)
@@ -154,12 +148,7 @@ def load_served_model(model_or_preset, *, name=None, runtime=None, precision="fl
         )
     num_classes = predictor.predict_on_batch([WARM_UP_IMAGE]).shape[-1]
     if labels is None:
-        # An accelerated folder records no class count; its outputs give it.
-        labels = (
-            found.class_labels(num_classes, bool(predictor.multi_label))
-            if found is not None
-            else ClassLabels(default_class_names(num_classes))
-        )
+        labels = ClassLabels(default_class_names(num_classes))
     return ServedModel(
         served_name(model_or_preset, name, classifier),
         predictor,
