@@ -214,7 +214,7 @@ def _predict_runner(job):
         return Runner(
             fast.network_input, lambda x: to_probabilities(fast, fast.engine.run(x)), layout
         )
-    network = keras.Model(model.inputs, model.outputs)
+    network = keras.Model(model.input, model.output)
     return Runner(
         lambda images: _as_numpy(model.preprocessor(images)),
         lambda x: to_probabilities(model, network.predict_on_batch(x)),
