@@ -105,13 +105,16 @@ def run_info(args):
 def _print_folder_details(details):
     """An accelerated folder's description (`describe_folder`) as text."""
     size = details["input_size"]
+    size_text = "each image's own" if size is None else f"{size[0]}x{size[1]}"
+    if not details["preprocessing"]:
+        size_text = None  # the engine's input shape says it
     shape = ", ".join("any" if side is None else str(side) for side in details["input_shape"])
     rows = [
         ("folder", details["folder"]),
         ("model", f"{details['name']}, accelerated: {details['precision']} on {details['runtime']}"),
         ("output", details["output"]),
         ("engine input", f"({shape}), {details['data_format']}"),
-        ("input size", "each image's own" if size is None else f"{size[0]}x{size[1]}"),
+        ("input size", size_text),
         ("scale", details["scale"]),
         ("offset", details["offset"]),
         ("head", details.get("activation")),
