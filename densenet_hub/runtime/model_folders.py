@@ -33,8 +33,8 @@ from densenet_hub.presets.inspection import inspect
 from densenet_hub.runtime.accelerated_model import load_accelerated
 
 # The sub-folder of an accelerated folder that may keep the Keras classifier
-# preset it was made from (`classifier.save_to_preset(FOLDER / "keras_preset")`):
-# Grad-CAM needs the Keras graph's gradients, which no engine gives.
+# preset it was made from (a copy of the preset's folder): Grad-CAM needs the
+# Keras graph's gradients, which no engine gives.
 KERAS_PRESET_FOLDER = "keras_preset"
 # The side of the blank input that finds a classifier's class count when
 # the engine takes any image size; any size DenseNet accepts would do.
@@ -448,8 +448,8 @@ def explainable_preset(preset):
             f"does not compute; it keeps no Keras classifier preset beside it "
             f"({beside} is not one). Pass the classifier preset it was "
             f"quantized from instead (`densenet-hub explain PRESET IMAGE "
-            f"--out OUT`), or save that classifier into {beside} "
-            f"(`classifier.save_to_preset`)."
+            f"--out OUT`), or copy that preset's folder to {beside} (class "
+            f"names included)."
         )
     note = (
         f"the heat map is the float32 Keras classifier's kept in {beside}, "
