@@ -27,6 +27,8 @@ from densenet_hub.hub import digests
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 from densenet_hub.hub.handles import COMMIT
+from densenet_hub.hub.reachability import clipped
+from densenet_hub.hub.reachability import short_cause
 from densenet_hub.hub.reachability import unreachable_reason
 
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.weights\.h5$")
@@ -315,25 +317,15 @@ def _translate(hub, handle, err, action, filename=None, unreachable=None):
         if isinstance(cause, hub_errors.HfHubHTTPError) and response is not None:
             return _status_error(hub, handle, response.status_code, action, cause)
         if isinstance(cause, hub_errors.OfflineModeIsEnabled):
-            return errors.HubUnavailableError(
-                _unavailable_message(
-                    hub, handle, action, filename, "HF_HUB_OFFLINE is set"
-                )
-            )
+            return _unavailable(hub, handle, action, filename, "HF_HUB_OFFLINE is set")
         if isinstance(cause, transport_error):
-            return errors.HubUnavailableError(
-                _unavailable_message(hub, handle, action, filename, _reason(cause))
-            )
+            return _unavailable(hub, handle, action, filename, _reason(cause))
     if isinstance(err, hub_errors.LocalEntryNotFoundError) or (
         # huggingface_hub reports a body shorter than announced as a bare
         # OSError, after deleting the partial file.
         type(err) is OSError and err.errno is None
     ):
-        return errors.HubUnavailableError(
-            _unavailable_message(
-                hub, handle, action, filename, unreachable or _reason(err)
-            )
-        )
+        return _unavailable(hub, handle, action, filename, unreachable or _reason(err))
     return None
 
 
@@ -417,9 +409,7 @@ def _status_error(hub, handle, status, action, err):
             f"and name at {page}."
         )
     if status == 429 or status >= 500:
-        return errors.HubUnavailableError(
-            _unavailable_message(hub, handle, action, None, f"HTTP {status}")
-        )
+        return _unavailable(hub, handle, action, None, f"HTTP {status}")
     return errors.HubError(
         f"Hugging Face answered HTTP {status} to the {action} of {handle}: {err}"
     )
@@ -432,6 +422,13 @@ def _gated_message(hub, handle, action):
         f"{_page(hub, handle)}, log in and accept them, then {_TOKEN_FIX} "
         "with that account."
     )
+
+
+def _unavailable(hub, handle, action, filename, reason):
+    return errors.HubUnavailableError(
+        _unavailable_message(hub, handle, action, filename, reason),
+        source=str(handle), cause=reason, cache=str(hub.constants.HF_HUB_CACHE),
+    )  # fmt: skip
 
 
 def _unavailable_message(hub, handle, action, filename, reason):
@@ -460,8 +457,7 @@ def _chain(err):
 
 
 def _reason(err):
-    text = f"{type(err).__name__}: {err}"
-    return text if len(text) <= 300 else text[:297] + "..."
+    return short_cause(err) or clipped(f"{type(err).__name__}: {err}")
 
 
 def _page(hub, handle):

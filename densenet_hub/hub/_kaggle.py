@@ -15,6 +15,7 @@ of the files it delivered is then recorded beside the cache
 """
 
 import contextlib
+import urllib.parse
 from pathlib import Path
 
 from densenet_hub.base import file_names as names
@@ -22,6 +23,8 @@ from densenet_hub.hub import digests
 from densenet_hub.hub import errors
 from densenet_hub.hub._clients import import_client
 from densenet_hub.hub.cache import cached_folder
+from densenet_hub.hub.reachability import clipped
+from densenet_hub.hub.reachability import short_cause
 
 try:
     import fcntl
@@ -139,9 +142,7 @@ def _translate(handle, err, action, cache):
             DataCorruptionError,
         ),
     ):
-        return errors.HubUnavailableError(
-            _unavailable_message(handle, action, _reason(err), cache)
-        )
+        return _unavailable(handle, action, _reason(err), cache)
     return None
 
 
@@ -168,12 +169,17 @@ def _status_error(handle, status, action, err, cache):
             "lists the published versions."
         )
     if status == 429 or status >= 500:
-        return errors.HubUnavailableError(
-            _unavailable_message(handle, action, f"HTTP {status}", cache)
-        )
+        return _unavailable(handle, action, f"HTTP {status}", cache)
     return errors.HubError(
         f"Kaggle answered HTTP {status} to the {action} of {handle}: {err}"
     )
+
+
+def _unavailable(handle, action, reason, cache):
+    return errors.HubUnavailableError(
+        _unavailable_message(handle, action, reason, cache),
+        source=str(handle), cause=reason, cache=str(cache),
+    )  # fmt: skip
 
 
 def _unavailable_message(handle, action, reason, cache):
@@ -201,8 +207,15 @@ def _unavailable_message(handle, action, reason, cache):
 
 
 def _reason(err):
-    text = f"{type(err).__name__}: {err}"
-    return text if len(text) <= 300 else text[:297] + "..."
+    """A few words: the socket error under requests' and urllib3's layers,
+    with the host asked (through the proxy, if any), else the error's
+    first line."""
+    cause = short_cause(err)
+    if cause is None:
+        return clipped(f"{type(err).__name__}: {err}")
+    request = getattr(err, "request", None)
+    host = urllib.parse.urlsplit(request.url).netloc if getattr(request, "url", None) else None
+    return f"cannot reach {host}: {cause}" if host else cause
 
 
 def _page(handle):

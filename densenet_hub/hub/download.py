@@ -3,6 +3,7 @@
 from densenet_hub.hub import _hf
 from densenet_hub.hub import _kaggle
 from densenet_hub.hub.errors import HubUnavailableError
+from densenet_hub.hub.handles import HF_SCHEME
 from densenet_hub.hub.handles import KAGGLE_SCHEME
 from densenet_hub.hub.handles import parse_handle
 
@@ -88,11 +89,33 @@ def download_first_available(handles):
             return _download(handle)
         except HubUnavailableError as err:
             failures.append(err)
-    details = "\n".join(f"  {i}. {err}" for i, err in enumerate(failures, 1))
-    raise HubUnavailableError(
-        f"None of the {len(parsed)} sources of this preset could be reached, "
-        f"and none is in the local cache:\n{details}"
-    ) from failures[-1]
+    raise HubUnavailableError(_none_reached(parsed, failures)) from failures[-1]
+
+
+def _none_reached(handles, failures):
+    """One line per source (what was tried, why it failed in a few words,
+    the cache looked in), then the fixes once."""
+    header = (
+        f"None of the {len(handles)} sources of this preset could be reached, "
+        "and none is in the local cache:"
+    )
+    if any(err.source is None for err in failures):
+        details = "\n".join(f"  {i}. {err}" for i, err in enumerate(failures, 1))
+        return f"{header}\n{details}"
+    lines = [
+        f"  {i}. {err.source}: {err.cause} (cache: {err.cache})"
+        for i, err in enumerate(failures, 1)
+    ]
+    caches = " or ".join(
+        variable for scheme, variable in ((KAGGLE_SCHEME, "KAGGLEHUB_CACHE"), (HF_SCHEME, "HF_HUB_CACHE"))
+        if any(handle.scheme == scheme for handle in handles)
+    )  # fmt: skip
+    fix = (
+        "Fix: retry when online; or fetch it on a connected machine with "
+        "`densenet-hub download PRESET OUT` and pass its folder instead of this "
+        f"name; or set {caches} to a cache folder that already holds it."
+    )
+    return "\n".join([header, *lines, fix])
 
 
 def _download(handle):

@@ -31,7 +31,18 @@ class HubGatedError(HubAccessDeniedError):
 
 class HubUnavailableError(HubError, ConnectionError):
     """The hub could not be reached (offline, refused, interrupted transfer,
-    server error) and the preset is not in the local cache."""
+    server error) and the preset is not in the local cache.
+
+    A failed download also says, for a list of sources, which `source` it
+    tried, the `cause` in a few words and the `cache` it looked in (each
+    None when not known).
+    """
+
+    def __init__(self, message, *, source=None, cause=None, cache=None):
+        super().__init__(message)
+        self.source = source
+        self.cause = cause
+        self.cache = cache
 
 
 class HubIntegrityError(HubError):

@@ -48,6 +48,59 @@ def unreachable_reason(url, timeout=CONNECT_TIMEOUT_S):
         return f"cannot connect to {host}:{port}{via}: {error.strerror or error}"
 
 
+def short_cause(error):
+    """Why a connection failed, in a few words, from the innermost socket
+    error a client's exception wraps (`"connection refused"`), or None.
+
+    Example:
+    ```python
+    from densenet_hub.hub.reachability import short_cause
+
+    try:
+        raise RuntimeError("Max retries exceeded") from ConnectionRefusedError(111, "Connection refused")
+    except RuntimeError as error:
+        assert short_cause(error) == "connection refused"
+    ```
+    """
+    found = None
+    seen = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return f"cannot resolve the host name ({current.strerror})"
+        if isinstance(current, TimeoutError):
+            found = "no answer in time"
+        elif isinstance(current, OSError) and current.strerror:
+            found = current.strerror[0].lower() + current.strerror[1:]
+        # requests and urllib3 keep the underlying error in `reason` or
+        # their arguments rather than as the cause.
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        wrapped += list(getattr(current, "args", ()))
+        pending += [item for item in wrapped if isinstance(item, BaseException)]
+    return found
+
+
+def clipped(text, limit=200):
+    """`text`'s first line, cut at a word boundary to at most `limit`
+    characters (then ending with "...").
+
+    Example:
+    ```python
+    from densenet_hub.hub.reachability import clipped
+
+    assert clipped("one two three", limit=9) == "one ..."
+    ```
+    """
+    line = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    if len(line) <= limit:
+        return line
+    return line[: limit - 4].rsplit(" ", 1)[0] + " ..."
+
+
 def _proxy_for(target):
     proxies = urllib.request.getproxies()
     if not proxies or urllib.request.proxy_bypass(target.hostname or ""):
