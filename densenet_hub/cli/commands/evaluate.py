@@ -4,7 +4,9 @@ a multi-label table, per-finding AUROC, average precision, sensitivity and
 specificity at the preset's thresholds, and ROC curves. The metrics and
 pictures come from `densenet_hub.evaluation`. PRESET may be a folder
 `densenet-hub quantize` wrote: its int8 model is then the one measured
-(`densenet_hub.runtime.model_folders.load_scoring_model`)."""
+(`densenet_hub.runtime.model_folders.load_scoring_model`). `--predictions`
+and `--report` write the per-image CSV and the HTML report
+(`densenet_hub.evaluation.predictions`, `.report`, `.subgroups`)."""
 
 import json
 import math
@@ -33,7 +35,9 @@ def register(subparsers):
         "finding's AUROC and average precision (scikit-learn), their means, "
         "sensitivity and specificity at the preset's saved thresholds and, "
         "with --bootstrap, AUROC confidence intervals; draws the ROC curves "
-        "as a PNG.",
+        "as a PNG. Either kind: --predictions writes each image's results as "
+        "CSV and --report the whole evaluation as one self-contained HTML "
+        "file with its numbers as JSON.",
     )
     parser.add_argument(
         "preset",
