@@ -24,6 +24,7 @@ from densenet_hub.base.backend import choose_backend
 from densenet_hub.base.optional import MissingOptionalPackageError
 from densenet_hub.cli.shell import PROGRAM
 from densenet_hub.cli.shell import CliError
+from densenet_hub.cli.shell import in_flag_words
 from densenet_hub.cli.shell import print_error
 from densenet_hub.cli.shell import warnings_as_lines
 from densenet_hub.version import __version__
@@ -64,6 +65,17 @@ def _program_parser():
     return parser
 
 
+def _option_strings(parser):
+    """Every `--option` of `parser` and its commands."""
+    options = set()
+    for action in parser._actions:
+        options.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                options |= _option_strings(command)
+    return options
+
+
 def main(argv=None):
     """Runs `densenet-hub` with `argv` (default `sys.argv[1:]`).
 
@@ -96,7 +108,8 @@ def main(argv=None):
     except USER_ERRORS as error:
         if args.debug:
             raise
-        print_error(error)
+        # Library errors name Python arguments; the user typed flags.
+        print_error(in_flag_words(error, _option_strings(parser)))
         return EXIT_ERROR
 
 

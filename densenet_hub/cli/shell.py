@@ -65,6 +65,39 @@ def print_error(error):
     print("\n  ".join(lines), file=sys.stderr)
 
 
+def in_flag_words(message, options):
+    """`message` (a library error's) with the Python argument names that are
+    also command-line `options` in the shell's words: `on_error='skip'`
+    becomes `--on-error skip` and `` `on_error` `` becomes `` `--on-error` ``.
+
+    Example:
+    ```python
+    from densenet_hub.cli.shell import in_flag_words
+
+    text = "`calibration` is for precision='int8' only"
+    assert in_flag_words(text, {"--calibration", "--precision"}) == (
+        "`--calibration` is for --precision int8 only"
+    )
+    ```
+    """
+
+    def flag(name):
+        option = "--" + name.replace("_", "-")
+        return option if option in options else None
+
+    def assignment(match):
+        option = flag(match.group(1))
+        value = match.group(2).strip("'\"")
+        return f"{option} {value}" if option else match.group(0)
+
+    def quoted(match):
+        option = flag(match.group(1))
+        return f"`{option}`" if option else match.group(0)
+
+    message = re.sub(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w.]+)", assignment, str(message))
+    return re.sub(r"`([a-z][a-z0-9_]*)`", quoted, message)
+
+
 def one_line(text):
     """`text` with its line breaks and runs of spaces folded into single spaces."""
     return " ".join(str(text).split())

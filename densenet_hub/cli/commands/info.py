@@ -12,8 +12,10 @@ def register(subparsers):
     presets = subparsers.add_parser(
         "presets",
         help="list the built-in presets",
-        description="Lists the built-in presets: name, parameters, description, "
-        "handle, and whether the files are in the local cache (checked offline).",
+        description="Lists the built-in presets as a table of name, alias, "
+        "parameters and cached (whether the files are in the local cache, "
+        "checked offline). --json adds each one's description, download handle "
+        "and cache folder; `densenet-hub info NAME` shows them for one.",
     )
     presets.add_argument("--json", action="store_true", help="print JSON instead of a table")
     presets.set_defaults(run=run_presets)
