@@ -66,3 +66,21 @@ def test_assignments_become_flags_and_other_names_stay():
     assert in_flag_words(text, options) == (
         "--precision int8 needs `--calibration`; --runtime openvino with KERAS_BACKEND=jax, --seed 3"
     )
+
+
+@pytest.mark.parametrize("table", [False, True])
+def test_evaluate_never_replaces_a_picture_without_overwrite(table, tmp_path, capsys, monkeypatch):
+    # Checked before any work: the preset is never even looked up.
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / ("labels.csv" if table else "classes")
+    picture = tmp_path / ("roc_curves.png" if table else "confusion_matrix.png")
+    picture.write_bytes(b"an earlier run's picture")
+    if table:
+        data.write_text("Path,Effusion\nx.png,1\n")
+    assert main(["evaluate", "no_such_preset", str(data)]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"densenet-hub: error: Cannot write {picture.name}: it already exists. Pass "
+        "--overwrite to replace it, or choose a new path.\n"
+    )
+    assert picture.read_bytes() == b"an earlier run's picture"

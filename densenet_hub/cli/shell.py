@@ -88,14 +88,19 @@ def in_flag_words(message, options):
     def assignment(match):
         option = flag(match.group(1))
         value = match.group(2).strip("'\"")
-        return f"{option} {value}" if option else match.group(0)
+        if option is None:
+            return match.group(0)
+        # A switch: `overwrite=True` is typed `--overwrite`.
+        return option if value == "True" else f"{option} {value}"
 
     def quoted(match):
         option = flag(match.group(1))
         return f"`{option}`" if option else match.group(0)
 
     message = re.sub(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w.]+)", assignment, str(message))
-    return re.sub(r"`([a-z][a-z0-9_]*)`", quoted, message)
+    message = re.sub(r"`([a-z][a-z0-9_]*)`", quoted, message)
+    # Messages that already name the flag in brackets: "--overwrite (--overwrite)".
+    return re.sub(r"(--[a-z0-9-]+) \(\1\)", r"\1", message)
 
 
 def one_line(text):

@@ -12,6 +12,7 @@ import json
 import math
 import pathlib
 
+from densenet_hub.base.publish import check_target
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import DATA_HELP
@@ -52,6 +53,13 @@ def register(subparsers):
         "(default confusion_matrix.png)",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace output files that exist (the confusion matrix or ROC picture, "
+        "--metrics-json, --predictions, --report, --report-json); without it an "
+        "existing one stops the run before any work",
+    )
     shell.add_batch_options(parser)
     shell.add_tta_option(parser)
     add_label_table_options(parser, preset_policies=True)
@@ -102,7 +110,16 @@ REPORT_BOOTSTRAP = 1000
 # Options that name where outputs go, not how the evaluation ran: left out
 # of the report's settings.
 NOT_SETTINGS = ("run", "preset", "data_dir", "confusion_matrix", "json", "roc", "metrics_json",
-                "predictions", "report", "report_json", "quiet")  # fmt: skip
+                "predictions", "report", "report_json", "quiet", "overwrite")  # fmt: skip
+
+
+def _check_outputs(args):
+    """Refuses, before any work, to replace an existing output file without
+    --overwrite (the pictures have default names, easily written twice)."""
+    picture = args.roc if is_label_table(args.data_dir) else args.confusion_matrix
+    for path in (picture, args.metrics_json, args.predictions, args.report, args.report_json):
+        if path is not None:
+            check_target(path, args.overwrite)
 
 
 def _add_report_options(parser):
@@ -166,6 +183,7 @@ def run(args):
         args.bootstrap = REPORT_BOOTSTRAP
     if args.report is not None and args.report_json is None:
         args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
+    _check_outputs(args)
     _check_subgroup_options(args)
     if args.fit_temperature and not pathlib.Path(args.preset).is_dir():
         raise CliError(
