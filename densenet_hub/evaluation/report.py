@@ -37,6 +37,7 @@ import json
 import math
 import pathlib
 import platform
+import warnings
 
 import numpy as np
 
@@ -364,8 +365,9 @@ def write_multi_label_report(
         context: `evaluation_context(...)`.
         html_path, json_path: the files to write.
         subgroups: None, or `subgroup_aurocs(...)` rows.
-        classifier: the evaluated classifier, for the Grad-CAM pictures;
-            None leaves them out.
+        classifier: the evaluated `ImageClassifier`, for the Grad-CAM
+            pictures; None leaves them out (an accelerated model too, with a
+            warning).
         outputs: the classifier output of each finding (None: finding i is
             output i).
         examples: Grad-CAM pictures per finding and kind of mistake.
@@ -405,7 +407,7 @@ def write_multi_label_report(
     if any(threshold is None for threshold in thresholds):
         thresholds = None
     mistakes = []
-    if classifier is not None:
+    if _explainable(classifier):
         mistakes = confident_mistakes(targets, probabilities, weights, thresholds, examples)
     document = multi_label_document(
         report, image_paths, targets, probabilities, weights, context, subgroups,
@@ -444,9 +446,10 @@ def write_single_label_report(
         rows: `predictions.single_label_rows(...)` of the evaluated images.
         context: `evaluation_context(...)`.
         html_path, json_path: the files to write.
-        classifier: the evaluated classifier, for Grad-CAM pictures of the
-            most confident misclassified images (of the predicted class);
-            None leaves them out.
+        classifier: the evaluated `ImageClassifier`, for Grad-CAM pictures
+            of the most confident misclassified images (of the predicted
+            class); None leaves them out (an accelerated model too, with a
+            warning).
         image_paths: the images of `rows` as read (default: the rows' paths).
         output_names: the classifier's output names (to find the predicted
             class's output).
@@ -473,7 +476,7 @@ def write_single_label_report(
     assert "b.png" in path.read_text()
     ```
     """
-    chosen = misclassified(rows)[:examples] if classifier is not None else []
+    chosen = misclassified(rows)[:examples] if _explainable(classifier) else []
     document = single_label_document(report, rows, context, chosen)
     if html_path is not None:
         confusion = _png(draw_confusion_matrix, report)
@@ -740,6 +743,24 @@ def _publish(path, text, overwrite):
 
 def _mistake(row):
     return {"path": row[0], "true": row[1], "predicted": row[2], "probability": float(row[3])}
+
+
+def _explainable(classifier):
+    """Whether Grad-CAM pictures can be drawn: an accelerated (e.g. int8)
+    model has no gradients to follow, so its report goes without them, with
+    a warning."""
+    from densenet_hub.models.image_classifier import ImageClassifier
+
+    if classifier is None:
+        return False
+    if not isinstance(classifier, ImageClassifier):
+        warnings.warn(
+            f"the report has no Grad-CAM pictures: the evaluated model is a "
+            f"{type(classifier).__name__}, which has no gradients; evaluate the "
+            "Keras preset it was made from for them."
+        )
+        return False
+    return True
 
 
 def _is_file(path):

@@ -29,6 +29,7 @@ from densenet_hub.evaluation.predictions import write_multilabel_predictions
 from densenet_hub.evaluation.report import CALIBRATION_BINS
 from densenet_hub.evaluation.report import confident_mistakes
 from densenet_hub.evaluation.report import multi_label_document
+from densenet_hub.evaluation.report import write_multi_label_report
 from densenet_hub.evaluation.subgroups import parse_bins
 from densenet_hub.evaluation.subgroups import subgroup_aurocs
 from densenet_hub.evaluation.subgroups import table_columns
@@ -310,3 +311,25 @@ def test_subgroup_options_are_refused_before_any_scoring(tmp_path, capsys):
     assert main(["evaluate", missing_preset, str(tmp_path / "test.csv"), "--subgroups", "Sex",
                  "--age-bins", "40,0"]) != 0  # fmt: skip
     assert "--age-bins: bins: bin edges must be at least two increasing" in error_line(capsys)
+
+
+@pytest.mark.slow
+def test_an_accelerated_model_gets_a_report_without_grad_cam(tmp_path):
+    from helpers.models import build_tiny_classifier
+
+    import densenet_hub
+
+    accelerated = densenet_hub.runtime.accelerate(
+        build_tiny_classifier(num_classes=3, activation="sigmoid")
+    )
+    targets, scores, weights = masked_example()
+    report = multilabel_report(targets, scores, FINDINGS, weights)
+    with pytest.warns(UserWarning, match="no Grad-CAM pictures: the evaluated model is a"):
+        document = write_multi_label_report(
+            report, [f"{i}.png" for i in range(8)], targets, scores, weights, {},
+            html_path=tmp_path / "report.html", classifier=accelerated,
+        )  # fmt: skip
+    assert document["examples"] == []
+    page = _Page()
+    page.feed((tmp_path / "report.html").read_text())
+    assert len(page.sources) == 3  # the curves only
