@@ -333,3 +333,19 @@ def test_an_accelerated_model_gets_a_report_without_grad_cam(tmp_path):
     page = _Page()
     page.feed((tmp_path / "report.html").read_text())
     assert len(page.sources) == 3  # the curves only
+
+
+@pytest.mark.slow
+def test_json_output_stays_one_document_with_the_report_files(tmp_path, capsys):
+    folder, preset = write_single_label_case(tmp_path)
+    status = main([
+        "evaluate", str(preset), str(folder), "--quiet", "--json",
+        "--confusion-matrix", str(tmp_path / "confusion.png"),
+        "--predictions", str(tmp_path / "predictions.csv"),
+        "--report-json", str(tmp_path / "numbers.json"),
+    ])  # fmt: skip
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((tmp_path / "numbers.json").read_text())
+    assert printed["accuracy"] == written["metrics"]["accuracy"]
+    assert not (tmp_path / "numbers.html").exists()  # --report-json alone writes no page
