@@ -44,7 +44,13 @@ def register(subparsers):
         help="an image file; or a folder, glob patterns or several files for "
         "one contact sheet",
     )
-    parser.add_argument("--out", required=True, help="the PNG file to write")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="the PNG file to write; a multi-label preset without --class writes "
+        "one per finding shown, named OUT with _FINDING before the suffix "
+        "(why.png: why_Effusion.png, ...), and prints each name",
+    )
     parser.add_argument(
         "--class",
         dest="class_name",
