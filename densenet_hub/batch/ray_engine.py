@@ -28,6 +28,9 @@ from densenet_hub.batch.shards import write_shard
 
 # Decoding threads inside each actor (its one model runs meanwhile).
 ACTOR_THREADS = 2
+# How long the actors may take to start and build their models (an export
+# to ONNX of DenseNet-201 on a loaded machine takes minutes).
+ACTOR_START_S = 1800
 # The address of a Ray the job starts on this machine. On Linux Ray replaces
 # 127.0.0.1 by the machine's network address (so that other machines could
 # join); another address of the loopback network (all of 127.0.0.0/8 on
@@ -106,9 +109,13 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
             )  # fmt: skip
         else:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    before = (context.enable_progress_bars, context.wait_for_min_actors_s)
+    context.enable_progress_bars = False
+    # Every actor holds its model before the first shard is handed out, so
+    # that the shards spread over all of them.
+    context.wait_for_min_actors_s = ACTOR_START_S
     try:
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = max(1, min(workers, len(shards)))
@@ -120,7 +127,9 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
         done = dataset.map_batches(
             ShardWorker,
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers),
+            # A shard is a large unit of work: one at a time per actor, so
+            # that an actor ready first does not queue the others' shards.
+            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
             num_cpus=1,
             fn_constructor_kwargs={
                 "job": job, "folder": str(output.folder), "batch_size": batch_size
@@ -136,5 +145,6 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
                 on_shard(record)
         return records
     finally:
+        context.enable_progress_bars, context.wait_for_min_actors_s = before
         if started:
             ray.shutdown()
