@@ -48,7 +48,6 @@ from densenet_hub.evaluation.plots import draw_confusion_matrix
 from densenet_hub.evaluation.plots import draw_pr_curves
 from densenet_hub.evaluation.plots import draw_reliability_diagram
 from densenet_hub.evaluation.plots import draw_roc_curves
-from densenet_hub.evaluation.predictions import single_label_rows
 from densenet_hub.version import __version__
 
 # Guo et al. (2017, "On calibration of modern neural networks") bin in 15.
@@ -612,7 +611,8 @@ def _single_label_page(document, confusion, cams):
     ]  # fmt: skip
     total = len(document["misclassified"])
     note = f"{total} misclassified images, most confident first"
-    note += f"; the first {LISTED_MISTAKES} listed (the JSON has all)." if total > len(listed) else "."
+    shortened = total > len(listed)
+    note += f"; the first {LISTED_MISTAKES} listed (the JSON has all)." if shortened else "."
     body = _notes([note]) + (
         _table(["image", "true class", "predicted class", "probability"], rows, "mistakes")
         if rows else ""

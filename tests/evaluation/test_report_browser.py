@@ -62,8 +62,9 @@ def test_report_renders_in_chromium_with_scikit_learn_numbers(tmp_path):
         kept = [row for row in rows if row[f"{name} weight"] == "1"]
         truth = [int(row[f"{name} label"]) for row in kept]
         score = [float(row[f"{name} probability"]) for row in kept]
-        for metric, expected in (("auroc", roc_auc_score(truth, score)),
-                                 ("average_precision", average_precision_score(truth, score))):  # fmt: skip
+        expectations = {"auroc": roc_auc_score(truth, score),
+                        "average_precision": average_precision_score(truth, score)}  # fmt: skip
+        for metric, expected in expectations.items():
             value, text = shown[(metric, name)]
             assert abs(value - expected) <= 1e-9
             assert text == f"{expected:.4f}"
