@@ -1,8 +1,10 @@
 """`densenet-hub embed PRESET IMAGES --out features.npy`: feature vectors for
 retrieval and clustering.
 
-The features come from `densenet_hub.inference.embed_files`: row `i` of the
-`.npy` file belongs to the `i`-th image listed in the JSON file beside it.
+The features come from `densenet_hub.inference.embed_files` (for the int8
+folder of a backbone, `densenet_hub.runtime.model_folders.embed_folder_files`):
+row `i` of the `.npy` file belongs to the `i`-th image listed in the JSON
+file beside it.
 """
 
 from densenet_hub.base.choices import FINAL_LEVEL
