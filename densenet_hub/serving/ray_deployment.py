@@ -117,13 +117,19 @@ def deploy_on_ray(preset, *, replicas=2, address=None, host=DEFAULT_HOST, port=D
     name = served_name(preset, name)
     warn_if_exposed(host)
     ray, serve = _ray()
-    deployment = RayDeployment(name, address)
+    deployment = RayDeployment(name)
     try:
         deployment._connect(ray, address, replicas * num_cpus)
         port = port or _free_port(host)
         serve.start(http_options={"host": host, "port": port})
         shown_host = f"[{host}]" if ":" in host else host
         deployment.url = f"http://{shown_host}:{port}"
+        if name in serve.status().applications:
+            raise ValueError(
+                f"an application named {name!r} already runs on this Ray cluster's "
+                "Serve; pass another `name` (--name), or delete that one first."
+            )
+        deployment._deployed = True
         try:
             serve.run(
                 _deployment(serve, preset, name, replicas, num_cpus, app_options).bind(),
@@ -215,13 +221,13 @@ class RayDeployment:
             joined a cluster.
     """
 
-    def __init__(self, name, address):
+    def __init__(self, name):
         self.name = name
         self.url = None
         self.temp_dir = None
-        self._address = address
         self._own_ray = False
         self._connected = False
+        self._deployed = False
 
     def _connect(self, ray, address, cpus_needed):
         if ray.is_initialized():
@@ -242,7 +248,10 @@ class RayDeployment:
                 )  # fmt: skip
             self._own_ray = True
         else:
-            with _keeping_sigterm():
+            # A cluster on this machine's loopback runs in single-machine
+            # mode, or its processes could not be reached there.
+            loopback = address.split(":")[0] in ("127.0.0.1", "localhost")
+            with _single_machine_ray() if loopback else contextlib.nullcontext(), _keeping_sigterm():
                 ray.init(address=address, namespace=namespace, log_to_driver=False)
         self._connected = True
         available = ray.cluster_resources().get("CPU", 0)
@@ -261,7 +270,7 @@ class RayDeployment:
         if self._connected:
             if self._own_ray:
                 serve.shutdown()
-            else:
+            elif self._deployed:
                 serve.delete(self.name)
             ray.shutdown()
             self._connected = False
