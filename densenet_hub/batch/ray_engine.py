@@ -16,7 +16,9 @@ per shard of input rows, renamed into place once written.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 
 import keras
 
@@ -101,11 +103,16 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
     # The workers must build the model on the backend this process uses.
     runtime_env = {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
     started = not ray.is_initialized()
+    temp_dir = None
     if started:
         if address is None:
+            # Its own folder (short: Ray's socket paths under it must stay
+            # under 108 bytes), deleted with it; "local" starts a new Ray
+            # even where RAY_ADDRESS names a running one.
+            temp_dir = tempfile.mkdtemp(prefix="dh-batch-", dir="/tmp" if os.path.isdir("/tmp") else None)
             ray.init(
-                include_dashboard=False, _node_ip_address=LOOPBACK,
-                runtime_env=runtime_env, log_to_driver=False,
+                address="local", include_dashboard=False, _node_ip_address=LOOPBACK,
+                _temp_dir=temp_dir, runtime_env=runtime_env, log_to_driver=False,
             )  # fmt: skip
         else:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
@@ -148,3 +155,5 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
         context.enable_progress_bars, context.wait_for_min_actors_s = before
         if started:
             ray.shutdown()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
