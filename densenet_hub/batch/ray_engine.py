@@ -109,7 +109,8 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
             # Its own folder (short: Ray's socket paths under it must stay
             # under 108 bytes), deleted with it; "local" starts a new Ray
             # even where RAY_ADDRESS names a running one.
-            temp_dir = tempfile.mkdtemp(prefix="dh-batch-", dir="/tmp" if os.path.isdir("/tmp") else None)
+            short = "/tmp" if os.path.isdir("/tmp") else None
+            temp_dir = tempfile.mkdtemp(prefix="dh-batch-", dir=short)
             ray.init(
                 address="local", include_dashboard=False, _node_ip_address=LOOPBACK,
                 _temp_dir=temp_dir, runtime_env=runtime_env, log_to_driver=False,
@@ -145,8 +146,8 @@ def run_on_ray(job, paths, output, shards, batch_size, *, address=None, workers=
         )  # fmt: skip
         records = []
         for row in done.iter_rows():
-            record = {key: row[key] for key in ("shard", "rows", "errors", "node", "pid")}
-            record = {key: (value if key == "node" else int(value)) for key, value in record.items()}
+            record = {key: int(row[key]) for key in ("shard", "rows", "errors", "pid")}
+            record["node"] = row["node"]
             records.append(record)
             if on_shard is not None:
                 on_shard(record)
