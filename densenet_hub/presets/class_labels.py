@@ -76,6 +76,47 @@ class ClassLabels:
     def multi_label(self):
         return self.thresholds is not None
 
+    def ranked_findings(self, probabilities, top_k=None):
+        """One image's findings, most probable first, each with its decision.
+
+        Args:
+            probabilities: the image's `(num_classes,)` probabilities.
+            top_k: how many to list; `None` for all.
+
+        Returns:
+            A list of `{"index", "finding", "probability", "threshold",
+            "positive"}`: positive means at or above the threshold; both are
+            `None` without saved thresholds.
+
+        Example:
+        ```python
+        from densenet_hub.presets.class_labels import ClassLabels
+
+        labels = ClassLabels(["Edema", "Effusion"], thresholds=[0.5, 0.2])
+        ranked = labels.ranked_findings([0.1, 0.3], top_k=1)
+        assert ranked == [{"index": 1, "finding": "Effusion", "probability": 0.3,
+                           "threshold": 0.2, "positive": True}]
+        ```
+        """
+        import numpy as np
+
+        probabilities = np.asarray(probabilities, dtype="float64")
+        order = np.argsort(-probabilities, kind="stable")[:top_k]
+        thresholds = self.thresholds or [None] * len(probabilities)
+        return [
+            {
+                "index": int(index),
+                "finding": self.names[index],
+                "probability": float(probabilities[index]),
+                "threshold": thresholds[index],
+                "positive": (
+                    None if thresholds[index] is None
+                    else bool(probabilities[index] >= thresholds[index])
+                ),
+            }  # fmt: skip
+            for index in order
+        ]
+
     @property
     def label_reading(self):
         """How the training table's labels were read, as `train` records it

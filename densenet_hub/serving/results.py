@@ -51,24 +51,7 @@ def classification(probabilities, labels, top_k=None, multi_label=None):
                 for rank, (index, label, score) in enumerate(top, start=1)
             ],
         }
-    order = np.argsort(-probabilities, kind="stable")[: top_k or len(probabilities)]
-    thresholds = labels.thresholds or [None] * len(probabilities)
-    return {
-        "kind": "multi_label",
-        "findings": [
-            {
-                "index": int(index),
-                "finding": labels.names[index],
-                "probability": float(probabilities[index]),
-                "threshold": thresholds[index],
-                "positive": (
-                    None if thresholds[index] is None
-                    else bool(probabilities[index] >= thresholds[index])
-                ),
-            }
-            for index in order
-        ],
-    }
+    return {"kind": "multi_label", "findings": labels.ranked_findings(probabilities, top_k)}
 
 
 def overlay_png(view, heat, opacity=0.5, max_side=512):

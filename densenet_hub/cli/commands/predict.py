@@ -209,19 +209,11 @@ def _load_accelerated_classifier(args, folder):
 def _findings(probabilities, labels, top_k):
     """Per image, its `top_k` most probable findings as `(name, probability,
     threshold, positive)`; without saved thresholds, positive is `None`."""
-    import numpy as np
-
-    thresholds = labels.thresholds
-    result = []
-    for scores in probabilities:
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        result.append([
-            (labels.names[i], float(scores[i]),
-             None if thresholds is None else thresholds[i],
-             None if thresholds is None else bool(scores[i] >= thresholds[i]))
-            for i in order
-        ])  # fmt: skip
-    return result
+    return [
+        [(found["finding"], found["probability"], found["threshold"], found["positive"])
+         for found in labels.ranked_findings(scores, top_k)]
+        for scores in probabilities
+    ]  # fmt: skip
 
 
 def _findings_json(paths, rows):
