@@ -49,7 +49,8 @@ def folder(tmp_path_factory):
 
 def _evaluate(folder, *options):
     return main(["evaluate", str(folder / "preset"), str(folder / "test.csv"), "--json",
-                 "--quiet", "--roc", str(folder / "roc.png"), *options])  # fmt: skip
+                 "--quiet", "--roc", str(folder / "roc.png"), "--overwrite",
+                 *options])  # fmt: skip
 
 
 def test_evaluate_reads_the_table_with_the_presets_policies(folder, capsys):
@@ -88,7 +89,8 @@ def test_model_findings_without_labels_stay_as_n_a_in_model_order(folder, capsys
     assert (edema["positives"], edema["negatives"], edema["auroc"]) == (0, 0, None)
     assert report["findings_in_mean"] == 1
     assert main(["evaluate", str(folder / "preset"), str(folder / "test.csv"), "--quiet",
-                 "--roc", str(folder / "roc.png"), "--unmentioned", "ignore"]) == 0  # fmt: skip
+                 "--roc", str(folder / "roc.png"), "--overwrite", "--unmentioned",
+                 "ignore"]) == 0  # fmt: skip
     table = capsys.readouterr().out
     assert "n/a: Mass has no usable label here" in table
     assert "n/a: Edema has no usable label here" in table
@@ -111,7 +113,7 @@ def test_predict_reads_a_split_file_with_the_presets_findings(folder, capsys):
 def test_evaluate_reads_a_split_file_in_the_presets_order(folder, capsys):
     assert main(["evaluate", str(folder / "preset"), str(folder / "list.txt"), "--json",
                  "--quiet", "--images", str(folder / "images"),
-                 "--roc", str(folder / "roc.png")]) == 0  # fmt: skip
+                 "--roc", str(folder / "roc.png"), "--overwrite"]) == 0  # fmt: skip
     findings = json.loads(capsys.readouterr().out)["findings"]
     # Values: Mass i % 2, Effusion always 1, Edema always 0.
     assert [(f["name"], f["positives"], f["negatives"]) for f in findings] == [

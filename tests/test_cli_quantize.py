@@ -219,7 +219,7 @@ def test_backbone_refused_below_the_threshold_and_saved_above(folders, capsys):
     assert status == 1
     line = error_line(capsys)
     assert "smallest cosine similarity with float32 on 16 held-out" in line
-    assert "below min_agreement=1.0" in line and "lower --min-agreement" in line
+    assert "below --min-agreement 1.0" in line and "lower --min-agreement" in line
     assert not out.exists()
     status = main(["quantize", str(preset), str(folders["calibration"]), str(out),
                    "--runtime", "onnxruntime"])  # fmt: skip
