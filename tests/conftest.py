@@ -25,6 +25,21 @@ from stub_servers.huggingface import HuggingFaceStub
 from stub_servers.kaggle import KaggleStub
 from stub_servers.loopback_guard import loopback_only
 
+# The tests compare float32 numbers with references computed on the CPU. On
+# a GPU, JAX, torch's cuDNN and TensorFlow multiply float32 as TF32 by
+# default, which moved converted logits by up to 1e-2 on an H200.
+if keras.config.backend() == "jax":
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")
+elif keras.config.backend() == "torch":
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+else:
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_reset():

@@ -213,6 +213,12 @@ def _keras_ops():
 
 
 def _keras_matmul(pixels, kernel):
+    if keras.config.backend() == "jax":
+        # JAX's default precision on GPUs multiplies float32 as TF32, which
+        # moved float pixels by up to 0.11 grey levels on an H200.
+        import jax.numpy as jnp
+
+        return jnp.einsum("...ij,jk->...ik", pixels, kernel, precision="highest")
     # Not `keras.ops.matmul`: it computes float64 in float32 on torch.
     return keras.ops.einsum("...ij,jk->...ik", pixels, kernel)
 
@@ -229,8 +235,8 @@ def resize(images, rows, columns, interpolation, tf=None):
     resizes, then crops.
 
     uint8 images get Pillow's exact 8-bit arithmetic. Float images get its
-    32-bit float arithmetic (float weights, nothing rounded or clipped),
-    computed in float32. Other integer images get float weights, and are
+    float arithmetic (float weights, nothing rounded or clipped), summed in
+    float64 (float32 at full precision on JAX). Other integer images get float weights, and are
     rounded half up and clipped to their dtype's range after each pass.
 
     Args:
@@ -311,7 +317,12 @@ class _Arithmetic:
             default = "int32" if keras.config.backend() == "jax" else "float64"
             self.dtype = accumulator or default
         else:
-            self.dtype = "float32"
+            # Pillow sums float pixels in double. Float64 also keeps
+            # TensorFlow's TF32 (on by default on GPUs) away; JAX has no
+            # float64 by default and multiplies at full precision instead.
+            self.dtype = accumulator or (
+                "float32" if keras.config.backend() == "jax" else "float64"
+            )
             if dtype.startswith(("int", "uint")):
                 self.limits = np.iinfo(dtype)
 
@@ -321,7 +332,9 @@ class _Arithmetic:
             pixels = ops.right_shift(ops.cast(sums, "int32") + HALF, PRECISION_BITS)
             return ops.cast(ops.clip(pixels, 0, UINT8_MAX), self.dtype)
         if self.limits is not None:
-            return ops.clip(ops.floor(sums + 0.5), self.limits.min, self.limits.max)
+            pixels = ops.clip(ops.floor(sums + 0.5), self.limits.min, self.limits.max)
+            # Keras' clip gives float32 for float64 on torch.
+            return ops.cast(pixels, self.dtype)
         return sums
 
 
