@@ -58,6 +58,8 @@ class JobModel:
         top_k: predict with a single-label head: classes kept per image.
         level: embed: `"output"` or a pyramid level such as `"P3"`.
         pooling: embed: `"avg"`, `"max"` or `"none"`.
+        threads: the runtime's inference threads; `None` for its default
+            (every core). Not part of `settings`: it changes no row.
     """
 
     source: object
@@ -68,6 +70,7 @@ class JobModel:
     top_k: int = 5
     level: str = FINAL_LEVEL
     pooling: str = "avg"
+    threads: int = None
 
     def settings(self):
         """What decides the rows, JSON-able, for the output's manifest."""
@@ -182,7 +185,7 @@ def _predict_runner(job):
         found = inspect(source)
         if found.kind == "accelerated":
             _check_fixed(job, found.folder)
-        model, labels = load_scoring_model(found, job.image_size)
+        model, labels = load_scoring_model(found, job.image_size, threads=job.threads)
     elif isinstance(source, AcceleratedModel):
         model = source
         labels = _numbered(class_count(model))
@@ -228,7 +231,8 @@ def _embed_runner(job):
         found = inspect(source)
         if found.kind == "accelerated":
             _check_fixed(job, found.folder)
-            return _accelerated_features(load_feature_folder(found.folder), job)
+            folder = load_feature_folder(found.folder, threads=job.threads)
+            return _accelerated_features(folder, job)
         backbone, converter = load_backbone(found, job.image_size)
     elif isinstance(source, ImageClassifier) and source.preprocessor is not None:
         backbone, converter = source.backbone, source.preprocessor.image_converter
@@ -319,7 +323,7 @@ def _accelerated(model, job):
                 "model in its saved precision."
             )
         return None
-    return accelerate(model, runtime=job.runtime, precision=job.precision)
+    return accelerate(model, runtime=job.runtime, precision=job.precision, threads=job.threads)
 
 
 def _numbered(num_classes):

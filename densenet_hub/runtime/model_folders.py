@@ -41,7 +41,7 @@ KERAS_PRESET_FOLDER = "keras_preset"
 PROBE_SIDE = 32
 
 
-def load_scoring_model(preset, image_size=None, multi_label=False):
+def load_scoring_model(preset, image_size=None, multi_label=False, threads=None):
     """`(classifier, labels)` for a classifier preset or for the folder of
     an accelerated classifier (e.g. int8, from `densenet-hub quantize`).
 
@@ -59,6 +59,8 @@ def load_scoring_model(preset, image_size=None, multi_label=False):
         multi_label: the caller needs one probability per class: a logits
             head is read through a sigmoid (with a warning); a softmax head
             is refused.
+        threads: an accelerated folder's inference threads; `None` for
+            its runtime's default.
 
     Raises:
         ValueError: a folder that holds a feature model or no preprocessing,
@@ -88,7 +90,7 @@ def load_scoring_model(preset, image_size=None, multi_label=False):
     found = preset if isinstance(preset, PresetInfo) else inspect(preset)
     if found.kind != "accelerated":
         return load_classifier(found, image_size, multi_label)
-    model = load_accelerated(found.folder)
+    model = load_accelerated(found.folder, threads)
     _refuse_image_size(found.folder, image_size)
     if model.output != "predictions" or model.preprocessor is None:
         held = (
@@ -215,15 +217,16 @@ def load_embedder(preset, image_size=None):
     return functools.partial(embed_folder_files, model)
 
 
-def load_feature_folder(folder):
+def load_feature_folder(folder, threads=None):
     """The `AcceleratedModel` of a backbone's feature model saved in
-    `folder`, with the preprocessing that reads image files.
+    `folder`, with the preprocessing that reads image files, running on
+    `threads` inference threads (`None`: the runtime's default).
 
     Raises:
         ValueError: the folder holds a classifier (whose engine gives class
             scores only) or no preprocessing; the message says what to pass.
     """
-    model = load_accelerated(folder)
+    model = load_accelerated(folder, threads)
     if model.output != "features":
         raise ValueError(
             f"{folder} holds an accelerated {model.precision} classifier: its "
