@@ -93,7 +93,8 @@ def folders(tmp_path_factory):
 @pytest.fixture(scope="module")
 def int8_folder(folders):
     out = folders["root"] / "int8"
-    assert main(["quantize", str(folders["preset"]), str(folders["calibration"]), str(out)]) == 0
+    assert main(["quantize", str(folders["preset"]), str(out),
+                 "--calibration", str(folders["calibration"])]) == 0  # fmt: skip
     return out
 
 
@@ -114,8 +115,8 @@ def softmax(logits):
 
 def test_quantize_reports_and_saves_the_labels(folders, capsys):
     out = folders["root"] / "reported"
-    status = main(["quantize", str(folders["preset"]), str(folders["calibration"]), str(out),
-                   "--seed", "3"])  # fmt: skip
+    status = main(["quantize", str(folders["preset"]), str(out),
+                   "--calibration", str(folders["calibration"]), "--seed", "3"])  # fmt: skip
     printed = capsys.readouterr().out
     assert status == 0
     assert "NNCF" in printed and f"on {CALIBRATION_IMAGES} images" in printed
@@ -158,8 +159,8 @@ def test_predict_with_the_int8_folder_is_close_to_float32(folders, int8_folder, 
 
 def test_multi_label_int8_keeps_the_thresholds(folders, capsys):
     out = folders["root"] / "multi_int8"
-    status = main(["quantize", str(folders["multi"]), str(folders["calibration"]), str(out),
-                   "--runtime", "onnxruntime"])  # fmt: skip
+    status = main(["quantize", str(folders["multi"]), str(out),
+                   "--calibration", str(folders["calibration"]), "--runtime", "onnxruntime"])  # fmt: skip
     assert status == 0
     assert "onnxruntime.quantization.quantize_static" in capsys.readouterr().out
     assert (out / "multi_label.json").is_file() and (out / "model.onnx").is_file()
@@ -198,7 +199,7 @@ def test_predict_int8_with_a_preset_says_to_quantize_first(folders, capsys):
                    "--precision", "int8"])  # fmt: skip
     assert status == 1
     line = error_line(capsys)
-    assert f"densenet-hub quantize {folders['preset']} CALIBRATION_DIR OUT" in line
+    assert f"densenet-hub quantize {folders['preset']} OUT --calibration DIR" in line
     assert "at least 76 images" in line
 
 
@@ -214,14 +215,14 @@ def test_backbone_refused_below_the_threshold_and_saved_above(folders, capsys):
     build_tiny_preprocessor().image_converter.save_to_preset(str(folders["root"] / "converter"))
     shutil.copy(folders["root"] / "converter" / "image_converter.json", preset)
     out = folders["root"] / "refused"
-    status = main(["quantize", str(preset), str(folders["calibration"]), str(out),
+    status = main(["quantize", str(preset), str(out), "--calibration", str(folders["calibration"]),
                    "--runtime", "onnxruntime", "--min-agreement", "1.0"])  # fmt: skip
     assert status == 1
     line = error_line(capsys)
     assert "smallest cosine similarity with float32 on 16 held-out" in line
     assert "below --min-agreement 1.0" in line and "lower --min-agreement" in line
     assert not out.exists()
-    status = main(["quantize", str(preset), str(folders["calibration"]), str(out),
+    status = main(["quantize", str(preset), str(out), "--calibration", str(folders["calibration"]),
                    "--runtime", "onnxruntime"])  # fmt: skip
     assert status == 0
     assert "smallest cosine similarity with float32: 0.99" in capsys.readouterr().out
@@ -233,21 +234,51 @@ def test_backbone_refused_below_the_threshold_and_saved_above(folders, capsys):
 
 def test_too_few_images_say_how_many_are_needed(folders, tmp_path, capsys):
     few = write_pngs(tmp_path / "few", smooth_images(20, seed=4))
-    status = main(["quantize", str(folders["preset"]), str(few), str(tmp_path / "out")])
+    status = main(["quantize", str(folders["preset"]), str(tmp_path / "out"),
+                   "--calibration", str(few)])  # fmt: skip
     assert status == 1
     line = error_line(capsys)
     assert "needs at least 76 images with --held-out 0.2" in line and "found 20" in line
     # A larger held-out share needs fewer images (32 + 32 with one half held out).
-    status = main(["quantize", str(folders["preset"]), str(few), str(tmp_path / "out"),
-                   "--held-out", "0.5"])  # fmt: skip
+    status = main(["quantize", str(folders["preset"]), str(tmp_path / "out"),
+                   "--calibration", str(few), "--held-out", "0.5"])  # fmt: skip
     assert status == 1 and "needs at least 64 images" in error_line(capsys)
     assert not (tmp_path / "out").exists()
 
 
 def test_quantize_refuses_a_non_empty_out_before_working(folders, int8_folder, capsys):
-    status = main(["quantize", str(folders["preset"]), str(folders["calibration"]),
-                   str(int8_folder)])  # fmt: skip
+    status = main(["quantize", str(folders["preset"]), str(int8_folder),
+                   "--calibration", str(folders["calibration"])])  # fmt: skip
     assert status == 1 and "--overwrite" in error_line(capsys)
+
+
+def test_calibration_is_an_option_and_the_former_spelling_still_runs(folders, tmp_path, capsys):
+    preset, calibration = str(folders["preset"]), str(folders["calibration"])
+    assert main(["quantize", preset, str(tmp_path / "none")]) == 1
+    line = error_line(capsys)
+    assert "quantize needs --calibration DIR" in line and "at least 76 with" in line
+    status = main(["quantize", preset, calibration, str(tmp_path / "twice"),
+                   "--calibration", calibration])  # fmt: skip
+    assert status == 1
+    assert "calibration images twice" in error_line(capsys)
+    assert not (tmp_path / "none").exists() and not (tmp_path / "twice").exists()
+    # `quantize PRESET CALIBRATION OUT`, as scripts wrote it before.
+    former = tmp_path / "former"
+    assert main(["quantize", preset, calibration, str(former)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("is deprecated") == 1
+    assert f"densenet-hub quantize {preset} {former} --calibration {calibration}" in err
+    assert (former / "accelerated.json").is_file() and (former / "class_names.json").is_file()
+
+
+def test_keep_keras_refuses_a_backbone(folders, tmp_path, capsys):
+    preset = tmp_path / "backbone"
+    build_tiny_backbone().save_to_preset(str(preset))
+    status = main(["quantize", str(preset), str(tmp_path / "out"), "--keep-keras",
+                   "--calibration", str(folders["calibration"])])  # fmt: skip
+    assert status == 1
+    assert "is a backbone preset" in error_line(capsys)
+    assert not (tmp_path / "out").exists()
 
 
 # === export --precision int8 ===

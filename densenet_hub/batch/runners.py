@@ -313,7 +313,7 @@ def _accelerated(model, job):
     if job.precision == "int8":
         raise ValueError(
             "precision 'int8' needs a model quantized on your own images: run "
-            "`densenet-hub quantize PRESET CALIBRATION_DIR OUT` once and pass OUT "
+            "`densenet-hub quantize PRESET OUT --calibration DIR` once and pass OUT "
             "as the model."
         )
     if job.runtime is None:

@@ -153,7 +153,7 @@ class AcceleratedModel:
             return np.ascontiguousarray(np.moveaxis(batch, 1, -1))
         return batch
 
-    def save(self, folder, overwrite=False, extra_files=None):
+    def save(self, folder, overwrite=False, extra_files=None, keras_preset=None):
         """Saves the engine's model and the preprocessing to `folder`, for
         `load_accelerated`; written atomically (complete or absent).
 
@@ -161,7 +161,8 @@ class AcceleratedModel:
         `model.bin`; `accelerated.json` (runtime, precision, input and
         output, the head's activation, the quantization report, the
         densenet_hub version); the preprocessor's preset files in
-        `preprocessor/`, if it has one; `extra_files`.
+        `preprocessor/`, if it has one; `extra_files`; with `keras_preset`,
+        that model's preset in `keras_preset/`.
 
         Args:
             folder: the folder to write (`str` or `os.PathLike`).
@@ -169,6 +170,11 @@ class AcceleratedModel:
             extra_files: `{file name: bytes}` written into the same folder
                 in the same atomic save, e.g. the command line's
                 `class_names.json`; they may not replace the files above.
+            keras_preset: `None`, or the Keras model this one was made from
+                (e.g. the float32 classifier before `accelerate`), saved as
+                a preset in `keras_preset/` with `extra_files`, so that
+                `densenet-hub explain FOLDER` can draw Grad-CAM (the
+                engine computes no gradients).
 
         Raises:
             FileExistsError: `folder` exists, is not empty and `overwrite`
@@ -185,7 +191,8 @@ class AcceleratedModel:
             "quantization": None if self.quantization is None else self.quantization.to_dict(),
         }
         saved_model.write_folder(
-            folder, overwrite, self.engine, settings, self.preprocessor, extra_files
+            folder, overwrite, self.engine, settings, self.preprocessor, extra_files,
+            keras_preset,
         )
 
     def __repr__(self):

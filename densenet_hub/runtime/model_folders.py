@@ -31,11 +31,8 @@ from densenet_hub.models.task_data import DEFAULT_BATCH_SIZE
 from densenet_hub.presets.inspection import PresetInfo
 from densenet_hub.presets.inspection import inspect
 from densenet_hub.runtime.accelerated_model import load_accelerated
+from densenet_hub.runtime.saved_model import KERAS_PRESET_FOLDER
 
-# The sub-folder of an accelerated folder that may keep the Keras classifier
-# preset it was made from (a copy of the preset's folder): Grad-CAM needs the
-# Keras graph's gradients, which no engine gives.
-KERAS_PRESET_FOLDER = "keras_preset"
 # The side of the blank input that finds a classifier's class count when
 # the engine takes any image size; any size DenseNet accepts would do.
 PROBE_SIDE = 32
@@ -101,7 +98,7 @@ def load_scoring_model(preset, image_size=None, multi_label=False, threads=None)
         raise ValueError(
             f"{found.folder} holds {held}; scoring images needs a classifier "
             "with its preprocessing: quantize a classifier preset with "
-            "`densenet-hub quantize PRESET CALIBRATION_DIR OUT`."
+            "`densenet-hub quantize PRESET OUT --calibration DIR`."
         )
     if multi_label and not model.multi_label:
         _read_as_sigmoid(found, model)
@@ -233,7 +230,7 @@ def load_feature_folder(folder, threads=None):
             "engine gives class scores only, not the backbone's features. Pass "
             "the preset it was made from (`densenet-hub embed PRESET ...`), or "
             "quantize a backbone preset for int8 features (`densenet-hub "
-            "quantize BACKBONE_PRESET CALIBRATION_DIR OUT`)."
+            "quantize BACKBONE_PRESET OUT --calibration DIR`)."
         )
     if model.preprocessor is None:
         raise ValueError(
@@ -451,8 +448,8 @@ def explainable_preset(preset):
             f"does not compute; it keeps no Keras classifier preset beside it "
             f"({beside} is not one). Pass the classifier preset it was "
             f"quantized from instead (`densenet-hub explain PRESET IMAGE "
-            f"--out OUT`), or copy that preset's folder to {beside} (class "
-            f"names included)."
+            f"--out OUT`), or quantize again with `--keep-keras`, which keeps "
+            f"it there."
         )
     note = (
         f"the heat map is the float32 Keras classifier's kept in {beside}, "

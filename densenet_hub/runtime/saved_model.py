@@ -6,7 +6,9 @@ Files: the engine's model (`model.onnx` for ONNX Runtime; the OpenVINO IR
 and output, the head's activation, the quantization report, the densenet_hub version) and, when
 the model has a preprocessor, its preset files in `preprocessor/`
 (`preprocessor.json`, `image_converter.json`: KerasHub's format, read back
-through the presets loader's allow-list and schema checks). No pickle.
+through the presets loader's allow-list and schema checks); optionally the
+Keras model it was made from, as a preset in `keras_preset/` (Grad-CAM needs
+the Keras graph's gradients, which no engine gives). No pickle.
 """
 
 import json
@@ -29,16 +31,21 @@ from densenet_hub.version import __version__
 
 SETTINGS_FILE = names.ACCELERATED_FILE
 PREPROCESSOR_FOLDER = "preprocessor"
+KERAS_PRESET_FOLDER = "keras_preset"
 FORMAT = "densenet_hub.accelerated"
 FORMAT_VERSION = 1
 OUTPUT_KINDS = ("predictions", "features")
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def write_folder(folder, overwrite, engine, settings, preprocessor, extra_files=None):
+def write_folder(
+    folder, overwrite, engine, settings, preprocessor, extra_files=None, keras_preset=None
+):
     """Writes the engine's files, `accelerated.json` (`settings` plus the
     format's own keys), the preprocessor's preset files and `extra_files`
-    (`{file name: bytes}`) to `folder`."""
+    (`{file name: bytes}`) to `folder`, and `keras_preset` (a Keras model,
+    or `None`) as a preset in `folder/keras_preset/` with `extra_files` too:
+    they name the same classes."""
     extra_files = _checked_extra_files(extra_files or {}, engine)
     document = {
         "format": FORMAT,
@@ -55,10 +62,12 @@ def write_folder(folder, overwrite, engine, settings, preprocessor, extra_files=
         write_file(staging / SETTINGS_FILE, json.dumps(document, indent=4).encode("utf-8"))
         for name, data in extra_files.items():
             write_file(staging / name, data)
+        if keras_preset is not None:
+            save_preset(keras_preset, staging / KERAS_PRESET_FOLDER, extra_files=extra_files)
 
 
 def _checked_extra_files(extra_files, engine):
-    own = {SETTINGS_FILE, PREPROCESSOR_FOLDER, *engine.files}
+    own = {SETTINGS_FILE, PREPROCESSOR_FOLDER, KERAS_PRESET_FOLDER, *engine.files}
     for name, data in extra_files.items():
         files.preset_file(pathlib.Path("."), name, "`extra_files`")
         if name in own:

@@ -46,8 +46,8 @@ def folders(tmp_path_factory):
     shutil.copy(root / "converter" / "image_converter.json", root / "backbone")
     for preset, out, runtime in (("preset", "int8", "openvino"),
                                  ("backbone", "backbone_int8", "onnxruntime")):  # fmt: skip
-        status = main(["quantize", str(root / preset), str(calibration), str(root / out),
-                       "--runtime", runtime])  # fmt: skip
+        status = main(["quantize", str(root / preset), str(root / out),
+                       "--calibration", str(calibration), "--runtime", runtime])  # fmt: skip
         assert status == 0
     images = smooth_images(15, seed=1)
     for name, chunk in zip(CLASSES, np.array_split(images, len(CLASSES))):
@@ -135,10 +135,14 @@ def test_explain_through_the_keras_preset_kept_beside(folders, tmp_path, capsys)
     assert main(["explain", str(folders / "int8"), image, "--out", str(out)]) == 1
     line = error_line(capsys)
     assert "Grad-CAM needs gradients" in line and "Pass the classifier preset" in line
+    assert "quantize again with `--keep-keras`" in line
     assert not out.exists()
     folder = tmp_path / "int8"
-    shutil.copytree(folders / "int8", folder)
-    shutil.copytree(folders / "preset", folder / KERAS_PRESET_FOLDER)
+    assert main(["quantize", str(folders / "preset"), str(folder), "--keep-keras",
+                 "--calibration", str(folders / "calibration")]) == 0  # fmt: skip
+    assert "kept the float32 Keras preset" in capsys.readouterr().out
+    kept = folder / KERAS_PRESET_FOLDER
+    assert (kept / "class_names.json").read_bytes() == (folder / "class_names.json").read_bytes()
     assert main(["explain", str(folder), image, "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "the heat map is the float32 Keras classifier's" in captured.err

@@ -63,7 +63,7 @@ def register(subparsers):
         default=None,
         help="float32 (default for a preset); bfloat16 needs --runtime "
         "openvino and a CPU with bfloat16 instructions; int8 needs a folder "
-        "written by `densenet-hub quantize PRESET CALIBRATION_DIR OUT`, passed "
+        "written by `densenet-hub quantize PRESET OUT --calibration DIR`, passed "
         "as PRESET",
     )
     shell.add_batch_options(parser)
@@ -158,7 +158,7 @@ def _predictor(classifier, preset, runtime, precision):
     if precision == "int8":
         raise CliError(
             f"--precision int8 needs a model quantized on your own images: run "
-            f"`densenet-hub quantize {preset} CALIBRATION_DIR OUT` once (at "
+            f"`densenet-hub quantize {preset} OUT --calibration DIR` once (at "
             f"least {images_needed(DEFAULT_HELD_OUT)} images like those you "
             f"classify), then `densenet-hub predict OUT IMAGES...`."
         )
@@ -201,7 +201,7 @@ def _load_accelerated_classifier(args, folder):
         raise CliError(
             f"{args.preset} holds {held}; predict needs a classifier with its "
             "preprocessing: quantize a classifier preset with `densenet-hub "
-            "quantize PRESET CALIBRATION_DIR OUT`."
+            "quantize PRESET OUT --calibration DIR`."
         )
     return model
 
