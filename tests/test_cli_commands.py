@@ -360,7 +360,46 @@ def test_evaluate_refuses_folders_that_are_not_classes_of_the_preset(
     assert "'wolf' are not classes of the preset" in error_line(capsys)
 
 
+def test_evaluate_writes_every_file_into_out(preset, labelled, tmp_path, capsys):
+    out = tmp_path / "results" / "run1"
+    absolute = tmp_path / "elsewhere.csv"
+    args = ["evaluate", str(preset), str(labelled), "--quiet", "--out", str(out),
+            "--predictions", str(absolute), "--report-json", "numbers.json"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert sorted(path.name for path in out.iterdir()) == ["confusion_matrix.png", "numbers.json"]
+    assert absolute.is_file()
+    assert f"confusion matrix: {out / 'confusion_matrix.png'}" in printed
+    # A second run stops before any work on the first existing file, in --out.
+    before = (out / "confusion_matrix.png").stat().st_mtime_ns
+    assert main(args) == 1
+    line = error_line(capsys)
+    assert str(out / "confusion_matrix.png") in line and "--overwrite" in line
+    assert (out / "confusion_matrix.png").stat().st_mtime_ns == before
+    assert main([*args, "--overwrite"]) == 0
+    (tmp_path / "file").write_text("x")
+    assert main(["evaluate", str(preset), str(labelled), "--out", str(tmp_path / "file")]) == 1
+    line = error_line(capsys)
+    assert f"--out {tmp_path / 'file'} is a file" in line
+
+
 # === explain ===
+
+
+def test_explain_replaces_a_picture_only_with_overwrite(preset, images, tmp_path, capsys):
+    out = tmp_path / "heat.png"
+    out.write_bytes(b"old")
+    args = ["explain", str(preset), str(images[1]), "--out", str(out)]
+    assert main(args) == 1
+    line = error_line(capsys)
+    assert str(out) in line and "--overwrite" in line
+    assert out.read_bytes() == b"old"
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"old")
+    assert main(["explain", str(preset), *map(str, images[:2]), "--out", str(sheet)]) == 1
+    assert "--overwrite" in error_line(capsys) and sheet.read_bytes() == b"old"
+    assert main([*args, "--overwrite"]) == 0
+    assert PIL.Image.open(out).format == "PNG"
 
 
 def test_explain_writes_the_heat_map_over_the_image(preset, images, tmp_path, capsys):
@@ -373,7 +412,8 @@ def test_explain_writes_the_heat_map_over_the_image(preset, images, tmp_path, ca
         heat = np.asarray(picture.convert("RGB"), dtype="float64")
     # With the heat map hidden the right panel shows the input again: the
     # two pictures differ only where the map is drawn.
-    assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--opacity", "0"]) == 0
+    assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--opacity", "0",
+                 "--overwrite"]) == 0  # fmt: skip
     with PIL.Image.open(out) as plain:
         assert np.abs(np.asarray(plain.convert("RGB"), dtype="float64") - heat).mean() > 1
     assert main(["explain", str(preset), str(images[1]), "--out", str(out), "--class", "do"]) == 1

@@ -118,7 +118,8 @@ def test_explain_a_folder_writes_one_contact_sheet(tmp_path, rng, capsys):
     assert PIL.Image.open(out).size == (round(3.5 * cell), round(2.25 * cell))
     # Several files name the images of one sheet too.
     paths = sorted(map(str, folder.iterdir()))[:2]
-    assert main(["explain", str(preset), *paths, "--out", str(out), "--class", "3"]) == 0
+    assert main(["explain", str(preset), *paths, "--out", str(out), "--class", "3",
+                 "--overwrite"]) == 0  # fmt: skip
     assert capsys.readouterr().out.count("class 'class_3'") == 2
     assert PIL.Image.open(out).size == (round(2.5 * cell), round(1.25 * cell))
 

@@ -38,7 +38,8 @@ def register(subparsers):
         "with --bootstrap, AUROC confidence intervals; draws the ROC curves "
         "as a PNG. Either kind: --predictions writes each image's results as "
         "CSV and --report the whole evaluation as one self-contained HTML "
-        "file with its numbers as JSON.",
+        "file with its numbers as JSON. Every file goes into --out (default: "
+        "the current folder).",
     )
     parser.add_argument(
         "preset",
@@ -53,6 +54,15 @@ def register(subparsers):
         "(default confusion_matrix.png)",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=".",
+        help="the folder for every file evaluate writes (created if missing; default "
+        "the current folder): relative names given to --confusion-matrix, --roc, "
+        "--metrics-json, --predictions, --report and --report-json go inside it, "
+        "absolute paths stay as given",
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -110,16 +120,37 @@ REPORT_BOOTSTRAP = 1000
 # Options that name where outputs go, not how the evaluation ran: left out
 # of the report's settings.
 NOT_SETTINGS = ("run", "preset", "data_dir", "confusion_matrix", "json", "roc", "metrics_json",
-                "predictions", "report", "report_json", "quiet", "overwrite")  # fmt: skip
+                "predictions", "report", "report_json", "quiet", "overwrite", "out")  # fmt: skip
+# The options naming files evaluate writes, placed in --out.
+OUTPUT_OPTIONS = ("confusion_matrix", "roc", "metrics_json", "predictions", "report",
+                  "report_json")  # fmt: skip
+
+
+def _place_outputs(args):
+    """Puts the output files given by relative names into `--out`, and the
+    report's JSON beside the report unless it is named."""
+    out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {args.out} is a file; --out names the folder for the outputs.")
+    for name in OUTPUT_OPTIONS:
+        path = getattr(args, name)
+        if path is not None and not pathlib.Path(path).is_absolute():
+            setattr(args, name, str(out / path) if args.out != "." else path)
+    if args.report is not None and args.report_json is None:
+        args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
 
 
 def _check_outputs(args):
     """Refuses, before any work, to replace an existing output file without
-    --overwrite (the pictures have default names, easily written twice)."""
+    --overwrite (the pictures have default names, easily written twice);
+    then makes the folders they go in."""
     picture = args.roc if is_label_table(args.data_dir) else args.confusion_matrix
-    for path in (picture, args.metrics_json, args.predictions, args.report, args.report_json):
-        if path is not None:
-            check_target(path, args.overwrite)
+    paths = [picture, args.metrics_json, args.predictions, args.report, args.report_json]
+    paths = [path for path in paths if path is not None]
+    for path in paths:
+        check_target(path, args.overwrite)
+    for path in paths:
+        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _add_report_options(parser):
@@ -181,15 +212,14 @@ def run(args):
 
     if args.report is not None and args.bootstrap == 0:
         args.bootstrap = REPORT_BOOTSTRAP
-    if args.report is not None and args.report_json is None:
-        args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
-    _check_outputs(args)
+    _place_outputs(args)
     _check_subgroup_options(args)
     if args.fit_temperature and not pathlib.Path(args.preset).is_dir():
         raise CliError(
             f"--fit-temperature saves into the preset folder, but {args.preset!r} is no "
             "folder; pass a preset folder (e.g. one `densenet-hub train` or `convert` wrote)."
         )
+    _check_outputs(args)
     if is_label_table(args.data_dir):
         report = _evaluate_table(args)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.table())

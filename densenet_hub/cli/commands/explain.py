@@ -11,6 +11,7 @@ thresholds. Given a folder or several images, one contact sheet of them all
 
 import pathlib
 
+from densenet_hub.base.publish import check_target
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 
@@ -64,6 +65,12 @@ def register(subparsers):
         default=0.5,
         help="opacity of the heat map over the image, 0 to 1 (default 0.5)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace PNG files that exist; without it an existing one stops explain "
+        "before anything is drawn",
+    )
     shell.add_image_size_option(parser)
     shell.add_on_error_option(parser)
     parser.set_defaults(run=run)
@@ -85,16 +92,22 @@ def run(args):
     image = read_image(image_path)
     classifier, labels = load_classifier(preset, args.image_size)
     class_names = labels.names
-    if args.class_name is None:
+    per_finding = args.class_name is None and labels.multi_label
+    class_index = None if args.class_name is None else _class_index(args.class_name, class_names)
+    if not per_finding:
+        check_target(args.out, args.overwrite)
+    if class_index is None:
         explanations = explain_image(classifier, image, thresholds=labels.thresholds)
     else:
-        class_index = _class_index(args.class_name, class_names)
         explanations = explain_image(classifier, image, class_index)
-    for explanation in explanations:
+    outs = [
+        _finding_path(args.out, class_names[explanation.class_index]) if per_finding else args.out
+        for explanation in explanations
+    ]
+    for out in outs:
+        check_target(out, args.overwrite)
+    for explanation, out in zip(explanations, outs):
         index, probability = explanation.class_index, explanation.probability
-        out = args.out
-        if args.class_name is None and labels.multi_label:
-            out = _finding_path(args.out, class_names[index])
         draw_explanation(
             out, explanation.image, explanation.heat, class_names[index], probability,
             args.opacity,
@@ -114,6 +127,7 @@ def _contact_sheet(args, preset):
     from densenet_hub.inference import load_classifier
 
     paths = shell.find_images(args.images, args.on_error)
+    check_target(args.out, args.overwrite)
     classifier, labels = load_classifier(preset, args.image_size)
     names = labels.names
     wanted = None if args.class_name is None else _class_index(args.class_name, names)
