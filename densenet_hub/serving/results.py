@@ -7,6 +7,7 @@ import io
 import numpy as np
 import PIL.Image
 
+from densenet_hub.explain.pictures import LUMA
 from densenet_hub.imagenet import decode_predictions
 
 
@@ -56,9 +57,11 @@ def classification(probabilities, labels, top_k=None, multi_label=None):
 
 def overlay_png(view, heat, opacity=0.5, max_side=512):
     """A PNG of `heat` (in [0, 1], any resolution) in a blue-to-red colour
-    ramp laid over `view` (an RGB image, uint8 or float levels 0-255) with
-    `opacity`, as a `data:image/png;base64,...` URL for a web page; shrunk
-    to at most `max_side` pixels a side.
+    ramp laid over `view` (an RGB image, uint8 or float levels 0-255) in grey
+    with `opacity`, as a `data:image/png;base64,...` URL for a web page;
+    shrunk to at most `max_side` pixels a side. Over grey, as the command
+    line's pictures draw it, a pixel's colour tells its heat: the image's own
+    colours would shift the ramp's.
 
     Example:
     ```python
@@ -76,7 +79,8 @@ def overlay_png(view, heat, opacity=0.5, max_side=512):
     heat_image = PIL.Image.fromarray(np.asarray(heat, dtype="float32"), mode="F")
     heat = np.asarray(heat_image.resize((width, height), PIL.Image.BILINEAR))
     colours = _ramp(np.clip(heat, 0, 1))
-    blended = (1 - opacity) * view.astype("float32") + opacity * colours
+    grey = (view.astype("float32") @ np.asarray(LUMA, "float32"))[..., None]
+    blended = (1 - opacity) * grey + opacity * colours
     buffer = io.BytesIO()
     PIL.Image.fromarray(np.clip(np.round(blended), 0, 255).astype("uint8")).save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -164,7 +164,10 @@ def test_evaluate_an_int8_folder_with_test_time_augmentation(folders, tmp_path, 
     status = main(["evaluate", str(folders / "int8"), str(folders / "labelled"), "--quiet",
                    "--tta", "ten-crop", "--confusion-matrix", matrix + ".2.png"])  # fmt: skip
     assert status == 1
-    assert "ten-crop crops the classifier's resized images" in error_line(capsys)
+    line = error_line(capsys)
+    assert "ten-crop crops the classifier's resized images" in line
+    # In shell words, not the Python argument the library names.
+    assert "or use --tta flip." in line and "tta=" not in line
 
 
 def test_a_logits_folder_read_for_a_table_goes_through_a_sigmoid(folders):
