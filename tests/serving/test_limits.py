@@ -151,16 +151,24 @@ def test_shutdown_finishes_the_request_in_flight(served, guard):
         )
         assert entered.wait(CLIENT_TIMEOUT_S)
         stopping = pool.submit(server.stop)
-        time.sleep(0.5)
-        assert not stopping.done()  # waits for the request in flight
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{server.url}/v2/health/live", timeout=5)
+        # Stopping closes the listening socket first, then waits for the
+        # request in flight.
+        _wait_for(lambda: _refused(server.url))
+        assert not stopping.done()
         gate.set()
         answer = in_flight.result(CLIENT_TIMEOUT_S)
         stopping.result(CLIENT_TIMEOUT_S)
     assert answer.status_code == 200
     expected = served.classifier.predict(GOOD, verbose=0)
     assert np.abs(np.asarray(answer.json()["outputs"][0]["data"]) - expected[0]).max() < 1e-5
+
+
+def _refused(url):
+    try:
+        httpx.get(f"{url}/v2/health/live", timeout=5)
+    except httpx.ConnectError:
+        return True
+    return False
 
 
 def _wait_for(condition, timeout_s=CLIENT_TIMEOUT_S):
