@@ -24,6 +24,8 @@ from densenet_hub.inference.loading import load_backbone
 from densenet_hub.inference.scoring import to_probabilities
 from densenet_hub.models import ImageClassifier
 from densenet_hub.presets.class_labels import ClassLabels
+from densenet_hub.presets.class_labels import at_or_above
+from densenet_hub.presets.class_labels import most_probable_first
 from densenet_hub.presets.inspection import inspect
 from densenet_hub.runtime.accelerated_model import AcceleratedModel
 from densenet_hub.runtime.accelerated_model import accelerate
@@ -126,7 +128,7 @@ class TopClasses:
         names = np.asarray(self.names, dtype=object)
         classes, probabilities = [None] * count, [None] * count
         for row, scores in outputs.items():
-            order = np.argsort(-scores, kind="stable")[:k]
+            order = most_probable_first(scores, k)
             classes[row] = names[order].tolist()
             probabilities[row] = scores[order]
         return {
@@ -139,7 +141,7 @@ class TopClasses:
 class Findings:
     """A multi-label head: a float32 column per finding, its probability,
     and with the preset's thresholds a bool column `"<finding> positive"`
-    (probability >= threshold)."""
+    (`at_or_above`: probability >= threshold)."""
 
     names: list
     thresholds: list = None
@@ -151,11 +153,11 @@ class Findings:
             scores[row] = values
             missing[row] = False
         columns = {}
+        positive = None if self.thresholds is None else at_or_above(scores, self.thresholds)
         for index, name in enumerate(self.names):
             columns[name] = pyarrow.array(scores[:, index], mask=missing)
-            if self.thresholds is not None:
-                positive = scores[:, index] >= np.float32(self.thresholds[index])
-                columns[name + POSITIVE_SUFFIX] = pyarrow.array(positive, mask=missing)
+            if positive is not None:
+                columns[name + POSITIVE_SUFFIX] = pyarrow.array(positive[:, index], mask=missing)
         return columns
 
 

@@ -10,6 +10,8 @@ import numpy as np
 from densenet_hub.explain.heat_maps import grad_cam
 from densenet_hub.inference.batches import iterate_batches
 from densenet_hub.inference.scoring import to_probabilities
+from densenet_hub.presets.class_labels import at_or_above
+from densenet_hub.presets.class_labels import most_probable_first
 
 # Images read at a time by `explain_files`; each is explained on its own.
 FILES_BATCH_SIZE = 8
@@ -178,10 +180,10 @@ def explain_files(classifier, paths, class_index=None, on_error="skip", on_batch
 
 
 def _positive_classes(probabilities, thresholds):
-    """The classes at or above their thresholds, most probable first; the
-    most probable one when none is."""
-    order = np.argsort(-probabilities, kind="stable")
-    positive = [int(i) for i in order if probabilities[i] >= thresholds[i]]
+    """The classes at or above their thresholds (`at_or_above`, as predict
+    decides), most probable first; the most probable one when none is."""
+    order = most_probable_first(probabilities)
+    positive = [int(i) for i in order[at_or_above(probabilities, thresholds)[order]]]
     return positive or [int(order[0])]
 
 

@@ -98,24 +98,43 @@ class ClassLabels:
                            "threshold": 0.2, "positive": True}]
         ```
         """
-        import numpy as np
-
-        probabilities = np.asarray(probabilities, dtype="float64")
-        order = np.argsort(-probabilities, kind="stable")[:top_k]
         thresholds = self.thresholds or [None] * len(probabilities)
+        decisions = self.decisions(probabilities)
         return [
             {
                 "index": int(index),
                 "finding": self.names[index],
                 "probability": float(probabilities[index]),
                 "threshold": thresholds[index],
-                "positive": (
-                    None if thresholds[index] is None
-                    else bool(probabilities[index] >= thresholds[index])
-                ),
-            }  # fmt: skip
-            for index in order
+                "positive": None if decisions is None else bool(decisions[index]),
+            }
+            for index in most_probable_first(probabilities, top_k)
         ]
+
+    def decisions(self, probabilities):
+        """Which findings are positive, for any number of images at once
+        (`at_or_above` with the saved thresholds).
+
+        Args:
+            probabilities: `(..., num_classes)` probabilities, e.g. one
+                image's or a batch's.
+
+        Returns:
+            A bool array of the same shape, or `None` without saved
+            thresholds.
+
+        Example:
+        ```python
+        from densenet_hub.presets.class_labels import ClassLabels
+
+        labels = ClassLabels(["Edema", "Effusion"], thresholds=[0.5, 0.2])
+        assert labels.decisions([[0.5, 0.1], [0.4, 0.3]]).tolist() == [
+            [True, False], [False, True]
+        ]
+        assert ClassLabels(["Edema"]).decisions([0.9]) is None
+        ```
+        """
+        return None if self.thresholds is None else at_or_above(probabilities, self.thresholds)
 
     @property
     def label_reading(self):
@@ -175,6 +194,54 @@ class ClassLabels:
         if self.temperatures is not None:
             files[TEMPERATURE_FILE] = temperature_bytes(self.temperatures)
         return files
+
+
+def most_probable_first(probabilities, top_k=None):
+    """The class indices of `(..., num_classes)` probabilities, most probable
+    first along the last axis (equal ones in index order), `top_k` of them
+    (`None` for all): how findings and top classes are listed everywhere.
+
+    Example:
+    ```python
+    from densenet_hub.presets.class_labels import most_probable_first
+
+    assert most_probable_first([0.2, 0.7, 0.2]).tolist() == [1, 0, 2]
+    assert most_probable_first([[0.2, 0.7], [0.9, 0.1]], top_k=1).tolist() == [[1], [0]]
+    ```
+    """
+    import numpy as np
+
+    return np.argsort(-np.asarray(probabilities), axis=-1, kind="stable")[..., :top_k]
+
+
+def at_or_above(probabilities, thresholds):
+    """The findings rule: a finding is positive when its probability is at or
+    above its threshold. The comparison is exact, a float32 probability
+    against the threshold as saved (rounding the threshold to float32 would
+    call positive a probability just under it), so every command and route
+    decides alike.
+
+    Args:
+        probabilities: `(..., num_classes)` probabilities; NaN is never
+            positive.
+        thresholds: one threshold per class.
+
+    Returns:
+        A bool array shaped as `probabilities`.
+
+    Example:
+    ```python
+    import numpy as np
+    from densenet_hub.presets.class_labels import at_or_above
+
+    assert at_or_above([0.3, 0.3], [0.3, 0.31]).tolist() == [True, False]
+    # 0.3 + 1e-12 is 0.3 in float32, yet above the float32 0.3.
+    assert not at_or_above(np.float32([0.3]), [float(np.float32(0.3)) + 1e-12])[0]
+    ```
+    """
+    import numpy as np
+
+    return np.asarray(probabilities, "float64") >= np.asarray(thresholds, "float64")
 
 
 def class_labels_of(preset, num_classes, multi_label=False):
