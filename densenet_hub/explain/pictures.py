@@ -28,6 +28,15 @@ from densenet_hub.base.publish import write_file
 DPI = 100
 # Grad-CAM's usual colour ramp: blue (no relevance) to red (the most).
 HEAT_COLOURS = "jet"
+# Matplotlib's "jet" as it defines it, (position, value) per channel, and its
+# table's size: `heat_colours` draws the bar's colours without matplotlib,
+# which the server (whose extra leaves it out) needs for its overlays.
+_JET_SEGMENTS = (
+    ((0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)),
+    ((0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)),
+    ((0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)),
+)
+_COLOUR_LEVELS = 256
 # ITU-R BT.601 luma weights: the grey an RGB image is shown in under the heat.
 LUMA = (0.299, 0.587, 0.114)
 # A contact sheet's cell, in inches, and its columns when not given.
@@ -35,12 +44,34 @@ CELL_INCHES = 2.4
 MAX_COLUMNS = 6
 
 
+def heat_colours(heat):
+    """The RGB colours, in [0, 1], of heat values in [0, 1]: those of
+    matplotlib's `HEAT_COLOURS` colormap (its 256-entry table), computed
+    without matplotlib.
+
+    Example:
+    ```python
+    from densenet_hub.explain.pictures import heat_colours
+
+    assert heat_colours([0.0, 1.0]).tolist() == [[0.0, 0.0, 0.5], [0.5, 0.0, 0.0]]
+    ```
+    """
+    steps = np.linspace(0, 1, _COLOUR_LEVELS)
+    table = np.stack(
+        [np.interp(steps, *zip(*segments)) for segments in _JET_SEGMENTS], axis=-1
+    )
+    # As matplotlib indexes its table: the value times its size, truncated,
+    # and 1 in the last entry.
+    heat = np.clip(np.asarray(heat), 0, 1)
+    return table[np.minimum((heat * _COLOUR_LEVELS).astype(int), _COLOUR_LEVELS - 1)]
+
+
 def overlay_pixels(image, heat, opacity=0.5):
     """The RGB pixels of a heat map over an image, as the pictures draw them.
 
     The heat is stretched over the image (bilinear, between its cells'
-    centres), coloured with `HEAT_COLOURS` and blended with the image in
-    grey: `opacity * colour(heat) + (1 - opacity) * grey`, the same
+    centres), coloured with `HEAT_COLOURS` (`heat_colours`, so no
+    matplotlib is needed) and blended with the image in grey: `opacity * colour(heat) + (1 - opacity) * grey`, the same
     `opacity` everywhere, so a pixel's colour tells its heat for a known
     grey.
 
@@ -65,13 +96,12 @@ def overlay_pixels(image, heat, opacity=0.5):
     ```
     """
     _check_opacity(opacity)
-    matplotlib = _matplotlib()
     height, width = image.shape[:2]
     heat = np.clip(np.asarray(heat, dtype="float32"), 0, 1)
     stretched = np.asarray(
         PIL.Image.fromarray(heat).resize((width, height), PIL.Image.BILINEAR)
     )
-    colours = matplotlib.colormaps[HEAT_COLOURS](np.clip(stretched, 0, 1))[..., :3]
+    colours = heat_colours(stretched)
     grey = _grey(image)[..., None]
     return colours, opacity * colours + (1 - opacity) * grey
 

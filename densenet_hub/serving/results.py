@@ -7,7 +7,7 @@ import io
 import numpy as np
 import PIL.Image
 
-from densenet_hub.explain.pictures import LUMA
+from densenet_hub.explain.pictures import overlay_pixels
 from densenet_hub.imagenet import decode_predictions
 
 
@@ -56,12 +56,12 @@ def classification(probabilities, labels, top_k=None, multi_label=None):
 
 
 def overlay_png(view, heat, opacity=0.5, max_side=512):
-    """A PNG of `heat` (in [0, 1], any resolution) in a blue-to-red colour
-    ramp laid over `view` (an RGB image, uint8 or float levels 0-255) in grey
-    with `opacity`, as a `data:image/png;base64,...` URL for a web page;
-    shrunk to at most `max_side` pixels a side. Over grey, as the command
-    line's pictures draw it, a pixel's colour tells its heat: the image's own
-    colours would shift the ramp's.
+    """A PNG of `heat` (in [0, 1], any resolution) laid over `view` (an RGB
+    image, uint8 or float levels 0-255) as the command line's pictures draw
+    it (`densenet_hub.explain.pictures.overlay_pixels`): the colour bar's
+    colours at a fixed `opacity` over the image in grey, so that a pixel's
+    colour tells its heat; as a `data:image/png;base64,...` URL for a web
+    page, shrunk to at most `max_side` pixels a side.
 
     Example:
     ```python
@@ -74,20 +74,7 @@ def overlay_png(view, heat, opacity=0.5, max_side=512):
     """
     view = PIL.Image.fromarray(np.clip(np.round(view), 0, 255).astype("uint8"))
     view.thumbnail((max_side, max_side))
-    width, height = view.size
-    view = np.asarray(view)
-    heat_image = PIL.Image.fromarray(np.asarray(heat, dtype="float32"), mode="F")
-    heat = np.asarray(heat_image.resize((width, height), PIL.Image.BILINEAR))
-    colours = _ramp(np.clip(heat, 0, 1))
-    grey = (view.astype("float32") @ np.asarray(LUMA, "float32"))[..., None]
-    blended = (1 - opacity) * grey + opacity * colours
+    _, overlay = overlay_pixels(np.asarray(view), heat, opacity)
     buffer = io.BytesIO()
-    PIL.Image.fromarray(np.clip(np.round(blended), 0, 255).astype("uint8")).save(buffer, "PNG")
+    PIL.Image.fromarray(np.round(overlay * 255).astype("uint8")).save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _ramp(values):
-    """Blue (0) through cyan, yellow to red (1), 0-255 RGB: the "jet" ramp the
-    command line's pictures use, drawn without matplotlib."""
-    channels = [np.clip(1.5 - np.abs(4 * values - centre), 0, 1) for centre in (3, 2, 1)]
-    return 255 * np.stack(channels, axis=-1)
