@@ -27,10 +27,8 @@ from densenet_hub.batch import read_output
 from helpers.models import build_tiny_classifier
 
 # The cluster's own token (Ray's token authentication), for its nodes and
-# the drivers of these tests rather than the one in ~/.ray; set before Ray
-# is imported, which reads it once.
+# the drivers of these tests rather than the one in ~/.ray.
 SECRET = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-os.environ.update(SECRET)
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
@@ -61,14 +59,36 @@ def _pids_under(folder):
     return found
 
 
+def _reread_ray_authentication():
+    """Makes this process's Ray read RAY_AUTH_* again: its core reads the
+    mode and the token once, at their first use."""
+    try:
+        from ray._private.authentication_test_utils import reset_auth_token_state
+    except ImportError:  # A Ray without token authentication reads neither.
+        return
+    reset_auth_token_state()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster_token():
+    """`SECRET` in the environment of this module's tests only: later tests
+    in the same process get Ray's own settings back."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in SECRET.items():
+            patch.setenv(name, value)
+        _reread_ray_authentication()
+        yield
+    _reread_ray_authentication()
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(cluster_token):
     """`host:port` of a two-node cluster, stopped when the module ends."""
     # Short: Ray's socket paths live under it.
     folder = tempfile.mkdtemp(prefix="rayb", dir="/tmp")
     port = _free_port()
     address = f"{HOST}:{port}"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.getcwd(), **SECRET}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.getcwd()}
     common = ["--num-cpus", "1", "--temp-dir", folder, "--disable-usage-stats"]
     nodes = []
     try:
