@@ -257,10 +257,13 @@ def test_calibration_is_an_option_and_the_former_spelling_still_runs(folders, tm
     assert main(["quantize", preset, str(tmp_path / "none")]) == 1
     line = error_line(capsys)
     assert "quantize needs --calibration DIR" in line and "at least 76 with" in line
+    assert f"densenet-hub quantize {preset} {tmp_path / 'none'} --calibration DIR" in line
     status = main(["quantize", preset, calibration, str(tmp_path / "twice"),
                    "--calibration", calibration])  # fmt: skip
     assert status == 1
-    assert "calibration images twice" in error_line(capsys)
+    line = error_line(capsys)
+    assert f"twice: --calibration {calibration} and the former positional {calibration}" in line
+    assert f"densenet-hub quantize {preset} {tmp_path / 'twice'} --calibration DIR" in line
     assert not (tmp_path / "none").exists() and not (tmp_path / "twice").exists()
     # `quantize PRESET CALIBRATION OUT`, as scripts wrote it before.
     former = tmp_path / "former"

@@ -5,8 +5,8 @@ laid over the image, with the class and its probability. For a multi-label
 preset, by default one picture per finding called positive at the preset's
 thresholds. Given a folder or several images, one contact sheet of them all
 (`densenet_hub.explain.draw_contact_sheet`). PRESET may be a folder
-`densenet-hub quantize` wrote when it keeps the Keras classifier beside it
-(`densenet_hub.runtime.model_folders.explainable_preset`).
+`densenet-hub quantize --keep-keras` wrote, which keeps the Keras classifier
+beside it (`densenet_hub.runtime.model_folders.explainable_preset`).
 """
 
 import pathlib
@@ -35,8 +35,8 @@ def register(subparsers):
     parser.add_argument(
         "preset",
         help="classifier preset (built-in name, handle or folder), or a folder "
-        "`densenet-hub quantize` wrote that keeps the classifier's preset in "
-        "keras_preset/ (Grad-CAM needs the Keras model's gradients)",
+        "`densenet-hub quantize --keep-keras` wrote, which keeps the classifier's "
+        "preset in keras_preset/ (Grad-CAM needs the Keras model's gradients)",
     )
     parser.add_argument(
         "images",

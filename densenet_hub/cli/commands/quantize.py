@@ -78,14 +78,15 @@ def _calibration_and_out(args):
             raise CliError(
                 "quantize needs --calibration DIR: a folder or glob pattern of your own "
                 f"images, at least {images_needed(args.held_out)} with --held-out "
-                f"{args.held_out}, like those the model will classify."
+                f"{args.held_out}, like those the model will classify: `densenet-hub "
+                f"quantize {args.preset} {args.out} --calibration DIR`."
             )
         return args.calibration, args.out
     if args.calibration is not None:
         raise CliError(
             f"quantize got calibration images twice: --calibration {args.calibration} "
-            f"and the former positional {args.out}; use `densenet-hub quantize PRESET "
-            f"OUT --calibration DIR`."
+            f"and the former positional {args.out}; give them once: `densenet-hub "
+            f"quantize {args.preset} {args.former_out} --calibration DIR`."
         )
     print(
         f"note: `quantize PRESET CALIBRATION OUT` is deprecated; use `densenet-hub "
@@ -96,13 +97,14 @@ def _calibration_and_out(args):
 
 
 def run(args):
+    # Argument mistakes are answered before Keras and the backend load.
+    calibration, out = _calibration_and_out(args)
+    check_output_folder(out, args.overwrite)
     from densenet_hub.inference import load_model
     from densenet_hub.models import Backbone
     from densenet_hub.runtime import accelerate
     from densenet_hub.runtime.quantization import calibration_images
 
-    calibration, out = _calibration_and_out(args)
-    check_output_folder(out, args.overwrite)
     with quantization_errors(calibration):
         # Read first: too few images are refused before a model is loaded.
         images, _ = calibration_images(calibration, args.held_out, args.on_error)
