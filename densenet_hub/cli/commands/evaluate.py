@@ -6,13 +6,17 @@ pictures come from `densenet_hub.evaluation`. PRESET may be a folder
 `densenet-hub quantize` wrote: its int8 model is then the one measured
 (`densenet_hub.runtime.model_folders.load_scoring_model`). `--predictions`
 and `--report` write the per-image CSV and the HTML report
-(`densenet_hub.evaluation.predictions`, `.report`, `.subgroups`)."""
+(`densenet_hub.evaluation.predictions`, `.report`, `.subgroups`). Every file
+goes into `--out DIR` unless named by an absolute path."""
 
 import json
 import math
 import pathlib
+import sys
 
 from densenet_hub.base.publish import check_target
+from densenet_hub.base.publish import published
+from densenet_hub.base.publish import write_file
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import DATA_HELP
@@ -39,7 +43,8 @@ def register(subparsers):
         "as a PNG. Either kind: --predictions writes each image's results as "
         "CSV and --report the whole evaluation as one self-contained HTML "
         "file with its numbers as JSON. Every file goes into --out (default: "
-        "the current folder).",
+        "the current folder), and each one's path is printed (on stderr with "
+        "--json, whose stdout holds only the metrics).",
     )
     parser.add_argument(
         "preset",
@@ -53,7 +58,18 @@ def register(subparsers):
         help="class folders: where to write the confusion matrix PNG "
         "(default confusion_matrix.png)",
     )
-    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the metrics as JSON on stdout (the notes and the paths written go "
+        "to stderr); --metrics-json FILE writes the same document to a file",
+    )
+    parser.add_argument(
+        "--metrics-json",
+        metavar="FILE",
+        default=None,
+        help="also write the metrics to this JSON file (the document --json prints)",
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -78,11 +94,6 @@ def register(subparsers):
         "--roc",
         default="roc_curves.png",
         help="where to write the ROC curves PNG (default roc_curves.png)",
-    )
-    group.add_argument(
-        "--metrics-json",
-        default=None,
-        help="also write the metrics to this JSON file",
     )
     group.add_argument(
         "--bootstrap",
@@ -121,9 +132,15 @@ REPORT_BOOTSTRAP = 1000
 # of the report's settings.
 NOT_SETTINGS = ("run", "preset", "data_dir", "confusion_matrix", "json", "roc", "metrics_json",
                 "predictions", "report", "report_json", "quiet", "overwrite", "out")  # fmt: skip
-# The options naming files evaluate writes, placed in --out.
-OUTPUT_OPTIONS = ("confusion_matrix", "roc", "metrics_json", "predictions", "report",
-                  "report_json")  # fmt: skip
+# The options naming files evaluate writes, placed in --out, with what each holds.
+OUTPUT_OPTIONS = {
+    "confusion_matrix": "confusion matrix",
+    "roc": "ROC curves",
+    "metrics_json": "metrics (JSON)",
+    "predictions": "per-image predictions (CSV)",
+    "report": "report (HTML)",
+    "report_json": "report numbers (JSON)",
+}
 
 
 def _place_outputs(args):
@@ -131,25 +148,43 @@ def _place_outputs(args):
     report's JSON beside the report unless it is named."""
     out = pathlib.Path(args.out)
     if out.exists() and not out.is_dir():
-        raise CliError(f"--out {args.out} is a file; --out names the folder for the outputs.")
+        raise CliError(
+            f"--out {args.out} is a file, but --out names the folder for every file evaluate "
+            "writes; pass a folder (it is created if missing)."
+        )
     for name in OUTPUT_OPTIONS:
         path = getattr(args, name)
-        if path is not None and not pathlib.Path(path).is_absolute():
-            setattr(args, name, str(out / path) if args.out != "." else path)
+        if path is not None:
+            # An absolute path stays as given: `out / path` is then `path`.
+            setattr(args, name, str(out / path))
     if args.report is not None and args.report_json is None:
         args.report_json = str(pathlib.Path(args.report).with_suffix(".json"))
 
 
+def _outputs(args):
+    """The files this run writes: (option, path), in the order written."""
+    picture = "roc" if is_label_table(args.data_dir) else "confusion_matrix"
+    names = (picture, "metrics_json", "predictions", "report", "report_json")
+    return [(name, getattr(args, name)) for name in names if getattr(args, name) is not None]
+
+
 def _check_outputs(args):
     """Refuses, before any work, to replace an existing output file without
-    --overwrite (the pictures have default names, easily written twice);
-    then makes the folders they go in."""
-    picture = args.roc if is_label_table(args.data_dir) else args.confusion_matrix
-    paths = [picture, args.metrics_json, args.predictions, args.report, args.report_json]
-    paths = [path for path in paths if path is not None]
-    for path in paths:
+    --overwrite (the pictures have default names, easily written twice), or
+    to write two outputs to one path; then makes the folders they go in."""
+    outputs = _outputs(args)
+    taken = {}
+    for name, path in outputs:
+        key = pathlib.Path(path).resolve()
+        if key in taken:
+            raise CliError(
+                f"--{taken[key].replace('_', '-')} and --{name.replace('_', '-')} both name "
+                f"{path}; give them different paths."
+            )
+        taken[key] = name
+    for _, path in outputs:
         check_target(path, args.overwrite)
-    for path in paths:
+    for _, path in outputs:
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -206,10 +241,6 @@ def _add_report_options(parser):
 
 
 def run(args):
-    from densenet_hub.evaluation import draw_confusion_matrix
-    from densenet_hub.evaluation.labelled_files import evaluate_images_scored
-    from densenet_hub.runtime.model_folders import load_scoring_model
-
     if args.report is not None and args.bootstrap == 0:
         args.bootstrap = REPORT_BOOTSTRAP
     _place_outputs(args)
@@ -222,10 +253,22 @@ def run(args):
     _check_outputs(args)
     if is_label_table(args.data_dir):
         report = _evaluate_table(args)
-        print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
-        if not args.json:
-            print(f"\nROC curves: {args.roc}")
-        return 0
+    else:
+        report = _evaluate_folder(args)
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    _note(args, "\nwrote:\n" + "\n".join(
+        f"  {OUTPUT_OPTIONS[name]}: {path}" for name, path in _outputs(args)))  # fmt: skip
+    return 0
+
+
+def _evaluate_folder(args):
+    """Evaluates `args.preset` on the class folder `args.data_dir`; writes
+    the confusion matrix and the files asked for; returns the
+    `SingleLabelReport`."""
+    from densenet_hub.evaluation import draw_confusion_matrix
+    from densenet_hub.evaluation.labelled_files import evaluate_images_scored
+    from densenet_hub.runtime.model_folders import load_scoring_model
+
     paths, labels, class_names = find_labelled_images(args.data_dir, args.on_error)
     classifier, output_labels = load_scoring_model(args.preset, args.image_size)
     with image_progress(len(paths), args.quiet) as on_batch:
@@ -238,15 +281,11 @@ def run(args):
     if args.fit_temperature:
         _fit_temperature(args, output_labels, probabilities,
                          [int(outputs[labels[i]]) for i in kept], None, None)  # fmt: skip
+    _save_metrics(args, report)
     _write_folder_outputs(args, classifier, report, [paths[i] for i in kept],
                           [labels[i] for i in kept], class_names, probabilities,
                           output_labels.names, outputs)  # fmt: skip
-    if args.json:
-        print(json.dumps({**report.to_json(), "confusion_matrix": str(args.confusion_matrix)},
-                         indent=2))  # fmt: skip
-    else:
-        print(f"{report.table()}\n\nconfusion matrix: {pathlib.Path(args.confusion_matrix)}")
-    return 0
+    return report
 
 
 def _evaluate_table(args):
@@ -292,11 +331,18 @@ def _evaluate_table(args):
         _fit_temperature(args, labels, probabilities, table.targets[kept], table.weights[kept],
                          [names.index(name) for name in table.findings])  # fmt: skip
     draw_roc_curves(args.roc, report)
-    if args.metrics_json is not None:
-        report.save_json(args.metrics_json, overwrite=True)
+    _save_metrics(args, report)
     _write_table_outputs(args, classifier, table, None if unnamed else labels.names, report,
                          probabilities, kept)  # fmt: skip
     return report
+
+
+def _save_metrics(args, report):
+    """--metrics-json: the document --json prints, complete or absent."""
+    if args.metrics_json is not None:
+        text = json.dumps(report.to_json(), indent=2, allow_nan=False)
+        with published(args.metrics_json, overwrite=True) as staging:
+            write_file(staging, (text + "\n").encode("utf-8"))
 
 
 def _check_subgroup_options(args):
@@ -339,7 +385,6 @@ def _write_table_outputs(args, classifier, table, class_names, report, probabili
             args.predictions, paths, table.findings, targets, probabilities, weights,
             None if None in wanted else wanted, overwrite=True,
         )  # fmt: skip
-        _note(args, f"per-image predictions: {args.predictions}")
     rows = None
     if args.subgroups:
         bins = None if args.age_bins is None else subgroups.parse_bins(args.age_bins)
@@ -359,7 +404,6 @@ def _write_table_outputs(args, classifier, table, class_names, report, probabili
             classifier=classifier, outputs=outputs, examples=args.report_examples,
             findings=table.findings, overwrite=True,
         )  # fmt: skip
-        _print_report_paths(args)
 
 
 def _write_folder_outputs(args, classifier, report, paths, labels, class_names, probabilities,
@@ -378,26 +422,19 @@ def _write_folder_outputs(args, classifier, report, paths, labels, class_names, 
             outputs, overwrite=True,
         )  # fmt: skip
         wrong = sum(row[4] == "0" for row in rows)
-        _note(args, f"per-image predictions ({wrong} misclassified): {args.predictions}")
+        _note(args, f"{wrong} of {len(rows)} images misclassified (correct 0 in "
+                    f"{args.predictions})")  # fmt: skip
     if args.report is not None or args.report_json is not None:
         reports.write_single_label_report(
             report, rows, reports.evaluation_context(args.preset, args.data_dir, _settings(args)),
             html_path=args.report, json_path=args.report_json, classifier=classifier,
             output_names=list(output_names), examples=args.report_examples, overwrite=True,
         )  # fmt: skip
-        _print_report_paths(args)
-
-
-def _print_report_paths(args):
-    if args.report is not None:
-        _note(args, f"report: {args.report}")
-    _note(args, f"report numbers (JSON): {args.report_json}")
 
 
 def _note(args, text):
-    """Prints `text` unless the metrics go to standard output as JSON."""
-    if not args.json:
-        print(text)
+    """Prints `text`, on stderr when stdout holds the metrics as JSON."""
+    print(text, file=sys.stderr if args.json else sys.stdout)
 
 
 def _with_unlabelled(findings, labels, unlabelled):
