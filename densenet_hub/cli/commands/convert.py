@@ -2,6 +2,7 @@
 keras.applications DenseNet checkpoint turned into a preset folder."""
 
 from densenet_hub.base.choices import SOURCE_FORMATS
+from densenet_hub.base.publish import check_output_folder
 
 
 def register(subparsers):
@@ -60,6 +61,8 @@ def run(args):
 
     class_names = None if args.class_names is None else class_names_from(args.class_names)
     thresholds = None if args.thresholds is None else thresholds_from(args.thresholds)
+    # Before reading the checkpoint, which can take a while for a large one.
+    check_output_folder(args.out_preset, args.overwrite)
     out = convert(
         args.source,
         args.out_preset,

@@ -7,8 +7,11 @@ row `i` of the `.npy` file belongs to the `i`-th image listed in the JSON
 file beside it.
 """
 
+import pathlib
+
 from densenet_hub.base.choices import FINAL_LEVEL
 from densenet_hub.base.choices import POOLING_CHOICES
+from densenet_hub.base.publish import check_target
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import find_images
@@ -65,8 +68,12 @@ def run(args):
         )
     if args.output is not None:
         return _to_parquet(args)
+    from densenet_hub.inference.embedding import INDEX_SUFFIX
     from densenet_hub.runtime.model_folders import load_embedder
 
+    # Before the model is loaded; embed_files checks again before writing.
+    for path in (args.out, pathlib.Path(args.out).with_suffix(INDEX_SUFFIX)):
+        check_target(path, args.overwrite)
     paths = find_images(args.images, args.on_error)
     embed = load_embedder(args.preset, args.image_size)
     with image_progress(len(paths), args.quiet) as on_batch:

@@ -70,6 +70,7 @@ def register(subparsers):
 
 
 def run(args):
+    from densenet_hub.export.export import checked_path
     from densenet_hub.inference import load_classifier
     from densenet_hub.models import Backbone
     from densenet_hub.presets.inspection import inspect
@@ -81,6 +82,8 @@ def run(args):
         raise CliError(
             "--calibration is for --precision int8; drop it, or add --precision int8."
         )
+    # Before the preset is read (or downloaded) and converted.
+    check_target(checked_path(args.out, args.format), args.overwrite)
     preset = inspect(args.preset)
     if args.image_size is not None and preset.kind == "backbone":
         raise CliError(
@@ -106,7 +109,6 @@ def run(args):
 
 def _check_int8_options(args):
     """Refuses, before any work, int8 options that do not go together."""
-    from densenet_hub.export.export import checked_path
     from densenet_hub.runtime import quantization
 
     if args.format not in INT8_RUNTIMES:
@@ -120,7 +122,6 @@ def _check_int8_options(args):
             f"images, at least {images_needed(args.held_out)} with "
             f"--held-out {args.held_out}, like those the model will see."
         )
-    check_target(checked_path(args.out, args.format), args.overwrite)
     quantization.check_arguments(
         args.calibration_size, args.seed, args.held_out, args.min_agreement
     )

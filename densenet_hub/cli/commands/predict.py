@@ -117,6 +117,11 @@ def _to_parquet(args):
     """`--output`: the rows as a resumable Parquet dataset (`batch_predict`)."""
     from densenet_hub.batch import batch_predict
 
+    if args.json:
+        raise CliError(
+            f"--json prints the predictions on stdout, but --output {args.output} writes "
+            "them to a Parquet dataset; drop --json, or drop --output to print them."
+        )
     if args.tta != "none":
         raise CliError(
             f"--tta {args.tta} is not available with --output (batch jobs score each "
