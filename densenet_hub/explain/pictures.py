@@ -71,9 +71,9 @@ def overlay_pixels(image, heat, opacity=0.5):
 
     The heat is stretched over the image (bilinear, between its cells'
     centres), coloured with `HEAT_COLOURS` (`heat_colours`, so no
-    matplotlib is needed) and blended with the image in grey: `opacity * colour(heat) + (1 - opacity) * grey`, the same
-    `opacity` everywhere, so a pixel's colour tells its heat for a known
-    grey.
+    matplotlib is needed) and blended with the image in grey:
+    `opacity * colour(heat) + (1 - opacity) * grey`, the same `opacity`
+    everywhere, so a pixel's colour tells its heat for a known grey.
 
     Args:
         image: `(height, width, 3)` or `(height, width)`: uint8, or float
