@@ -26,6 +26,7 @@ back first.
 """
 
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -110,6 +111,13 @@ def published(target, overwrite):
         if staging is not None and not keep_staging:
             shutil.rmtree(staging, ignore_errors=True)
     _fsync(target.parent)
+
+
+def publish_json(path, document, overwrite=False):
+    """Writes `document` as JSON (NaN refused) to `path`, complete or absent."""
+    data = json.dumps(document, indent=4, allow_nan=False).encode("utf-8") + b"\n"
+    with published(path, overwrite) as staging:
+        write_file(staging, data)
 
 
 def write_file(path, data):

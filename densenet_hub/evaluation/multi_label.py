@@ -19,13 +19,11 @@ package: `pip install 'densenet-hub[medical]'`; the bootstrap intervals from
 """
 
 import dataclasses
-import json
 import math
 
 import numpy as np
 
-from densenet_hub.base.publish import published
-from densenet_hub.base.publish import write_file
+from densenet_hub.base.publish import publish_json
 from densenet_hub.evaluation.bootstrap import auroc_intervals
 from densenet_hub.evaluation.inputs import checked_findings
 from densenet_hub.evaluation.inputs import checked_matrices
@@ -281,9 +279,7 @@ class MultiLabelReport:
         assert json.loads(path.read_text())["mean_auroc"] == 1.0
         ```
         """
-        data = json.dumps(self.to_json(), indent=4, allow_nan=False).encode("utf-8")
-        with published(path, overwrite) as staging:
-            write_file(staging, data + b"\n")
+        publish_json(path, self.to_json(), overwrite)
 
 
 def multilabel_report(

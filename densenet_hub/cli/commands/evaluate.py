@@ -15,8 +15,7 @@ import pathlib
 import sys
 
 from densenet_hub.base.publish import check_target
-from densenet_hub.base.publish import published
-from densenet_hub.base.publish import write_file
+from densenet_hub.base.publish import publish_json
 from densenet_hub.cli import shell
 from densenet_hub.cli.shell import CliError
 from densenet_hub.cli.shell import DATA_HELP
@@ -24,7 +23,6 @@ from densenet_hub.cli.shell import add_label_table_options
 from densenet_hub.cli.shell import find_labelled_images
 from densenet_hub.cli.shell import image_progress
 from densenet_hub.cli.shell import is_label_table
-from densenet_hub.cli.shell import read_table
 from densenet_hub.cli.shell import warn
 
 
@@ -340,9 +338,7 @@ def _evaluate_table(args):
 def _save_metrics(args, report):
     """--metrics-json: the document --json prints, complete or absent."""
     if args.metrics_json is not None:
-        text = json.dumps(report.to_json(), indent=2, allow_nan=False)
-        with published(args.metrics_json, overwrite=True) as staging:
-            write_file(staging, (text + "\n").encode("utf-8"))
+        publish_json(args.metrics_json, report.to_json(), overwrite=True)
 
 
 def _check_subgroup_options(args):
